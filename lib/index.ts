@@ -1,0 +1,1 @@
+export { info, setThreads, type RuntimeInfo } from './info.js'

@@ -1,0 +1,5 @@
+#include "bindings.h"
+
+namespace hiexp {
+void registerRl(Napi::Env, Napi::Object) {}
+}  // namespace hiexp

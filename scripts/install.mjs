@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+// `npm install` for hiexp: make sure a libtorch is present (Debian's libtorch-dev through apt-get when root),
+// build the native addon with cmake-js, then compile the TypeScript when the compiler is installed.
+//   HIEXP_TORCH=auto|python|system  where to take libtorch from (auto: Torch_DIR, then Python's torch, then Debian's)
+//   Torch_DIR=/path/to/share/cmake/Torch  a libtorch of your own
+//   HIEXP_CUDA=AUTO|ON|OFF         CUDA kernels (AUTO: when nvcc exists and the libtorch has CUDA)
+import { execFileSync, spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const nativeOnly = process.argv.includes('--native-only')
+const DEBIAN_TORCH = '/usr/lib/x86_64-linux-gnu/cmake/Torch'
+const APT_COMMAND = 'apt-get update && apt-get install -y --no-install-recommends libtorch-dev'
+
+function log(message) {
+  console.log(`hiexp install: ${message}`)
+}
+
+function pythonTorchDir() {
+  const r = spawnSync('python3', ['-c', 'import torch,os;print(os.path.join(torch.utils.cmake_prefix_path,"Torch"))'], {
+    encoding: 'utf8',
+  })
+  const dir = r.status === 0 ? r.stdout.trim() : ''
+  return dir && existsSync(join(dir, 'TorchConfig.cmake')) ? dir : undefined
+}
+
+function debianTorchDir() {
+  for (const dir of [DEBIAN_TORCH, '/usr/lib/aarch64-linux-gnu/cmake/Torch', '/usr/share/cmake/Torch']) {
+    if (existsSync(join(dir, 'TorchConfig.cmake'))) return dir
+  }
+  return undefined
+}
+
+function installDebianTorch() {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
+  const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { encoding: 'utf8' }).status === 0
+  if (!isRoot || !hasApt) {
+    throw new Error(
+      `hiexp needs libtorch and none was found.\n` +
+        (hasApt ? `  Run as root:  ${APT_COMMAND}\n` : '') +
+        `  or point Torch_DIR at a libtorch's share/cmake/Torch (for example the one inside PyTorch:\n` +
+        `  python3 -c 'import torch;print(torch.utils.cmake_prefix_path)'), then run npm install again.`,
+    )
+  }
+  log(`libtorch not found: installing Debian's libtorch-dev (${APT_COMMAND})`)
+  execFileSync('sh', ['-c', APT_COMMAND], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+}
+
+function findTorch() {
+  const mode = process.env.HIEXP_TORCH ?? 'auto'
+  if (!['auto', 'python', 'system'].includes(mode)) throw new Error(`HIEXP_TORCH must be auto, python or system, got '${mode}'`)
+  if (process.env.Torch_DIR) return process.env.Torch_DIR
+  if (mode !== 'system') {
+    const dir = pythonTorchDir()
+    if (dir) return dir
+    if (mode === 'python') throw new Error("HIEXP_TORCH=python but python3 cannot import torch")
+  }
+  let dir = debianTorchDir()
+  if (!dir) {
+    installDebianTorch()
+    dir = debianTorchDir()
+  }
+  if (!dir) throw new Error(`libtorch-dev was installed but ${DEBIAN_TORCH}/TorchConfig.cmake is missing`)
+  return dir
+}
+
+function buildNative(torchDir) {
+  const cmakeJs = join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js')
+  if (!existsSync(cmakeJs)) throw new Error('cmake-js is not installed: run npm install in ' + root)
+  const cuda = process.env.HIEXP_CUDA ?? 'AUTO'
+  const jobs = String(Math.max(1, Number(process.env.HIEXP_JOBS ?? 0) || (cores())))
+  log(`building the addon against ${torchDir} (HIEXP_CUDA=${cuda}, ${jobs} jobs)`)
+  // A configure step that failed earlier leaves a build folder with no build file; cmake-js then needs a rebuild.
+  const configured = ['build.ninja', 'Makefile'].some((f) => existsSync(join(root, 'build', f)))
+  const args = [cmakeJs, configured ? 'build' : 'rebuild', '--directory', root, '--parallel', jobs, `--CDTorch_DIR=${torchDir}`, `--CDHIEXP_CUDA=${cuda}`]
+  const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root })
+  if (r.status !== 0) throw new Error(`the native build failed (exit ${r.status}); see the compiler output above`)
+}
+
+function cores() {
+  return Math.max(1, Number(spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()) || 1)
+}
+
+function buildTypeScript() {
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+  if (!existsSync(tsc)) {
+    log('TypeScript is not installed here (a production install): using the shipped dist/')
+    return
+  }
+  log('compiling TypeScript to dist/')
+  const r = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root })
+  if (r.status !== 0) throw new Error('tsc failed; see its output above')
+}
+
+try {
+  buildNative(findTorch())
+  if (!nativeOnly) buildTypeScript()
+  log('done')
+} catch (error) {
+  console.error(`\nhiexp install failed: ${error.message}`)
+  process.exit(1)
+}
