@@ -95,7 +95,7 @@ void broadcastAdvantagesCpu(const float* advantages, const uint8_t* maskU8, cons
       if (maskU8) {
         for (int64_t t = 0; t < T; ++t) out[row + t] = maskU8[row + t] ? a : 0.0f;
       } else {
-        for (int64_t t = 0; t < T; ++t) out[row + t] = a * maskF32[row + t];
+        for (int64_t t = 0; t < T; ++t) out[row + t] = maskF32[row + t] > 0 ? a * maskF32[row + t] : 0.0f;
       }
     }
   });
