@@ -19,3 +19,8 @@ export function broadcastAdvantages(
 ): Float32Array {
   return native().broadcastAdvantages(advantages, mask, { B, T }) as Float32Array
 }
+
+/** The grpo / drgrpo estimators as libtorch ops (index_add over groups): the baseline of bench/kernels.ts. */
+export function groupAdvantagesTorch(rewards: Float32Array, options: GroupAdvantageOptions): Float32Array {
+  return native().groupAdvantagesTorchOps(rewards, options) as Float32Array
+}

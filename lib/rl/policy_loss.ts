@@ -11,13 +11,14 @@ export function policyLoss(batch: PolicyLossBatch, options: PolicyLossOptions = 
 
 /**
  * The same loss as libtorch ops differentiated by autograd (what a PyTorch user writes), or, with `fused`, through
- * the fused kernel's libtorch autograd function (what the C++ trainer calls). For benchmarks and cross-checks.
+ * the fused kernel's libtorch autograd function (what the C++ trainer calls), on `device` ('cpu', 'cuda:0': the
+ * fused CUDA kernel). For benchmarks and cross-checks.
  */
 export function policyLossTorch(
   batch: PolicyLossBatch,
   options: PolicyLossOptions = {},
-  { fused = false }: { fused?: boolean } = {},
+  { fused = false, device = 'cpu' }: { fused?: boolean; device?: string } = {},
 ): PolicyLossResult {
   const fn = fused ? native().policyLossAutograd : native().policyLossTorchOps
-  return fn(batch, options) as PolicyLossResult
+  return fn(batch, options, { device }) as PolicyLossResult
 }

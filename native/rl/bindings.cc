@@ -4,7 +4,9 @@
 #include <ATen/ATen.h>
 
 #include "common/napi_args.h"
+#include "common/runtime.h"
 #include "rl/advantages.h"
+#include "rl/advantages_torch_ops.h"
 #include "rl/policy_loss.h"
 
 namespace hiexp {
@@ -117,17 +119,35 @@ BatchTensors tensorsOf(const rl::PolicyLossBatch& x) {
 
 // Forward and backward through libtorch autograd: `fused` picks the fused kernel's autograd function, otherwise the
 // composed-ops formula. The gradient is copied into a new Float32Array.
+// A device named by the caller ("cpu", "cuda", "cuda:1"), checked against what this build can use.
+at::Device readDevice(const Napi::Value& value) {
+  if (value.IsUndefined()) return at::Device(at::kCPU);
+  const auto obj = napi::object(value, "placement");
+  napi::rejectUnknownKeys(obj, "placement", {"device"});
+  if (!napi::has(obj, "device")) return at::Device(at::kCPU);
+  HX_CHECK_TYPE(obj.Get("device").IsString(), "placement.device must be a string such as 'cpu' or 'cuda:0'");
+  const std::string name = obj.Get("device").As<Napi::String>().Utf8Value();
+  if (name == "cpu") return at::Device(at::kCPU);
+  HX_CHECK_RANGE(name.rfind("cuda", 0) == 0, "placement.device must be 'cpu' or 'cuda[:N]', got '", name, "'");
+  HX_CHECK_RANGE(cudaAvailable(), "placement.device is '", name, "' but this build of hiexp sees no CUDA device");
+  return at::Device(name);
+}
+
 Napi::Value autogradLoss(const Napi::CallbackInfo& info, bool fused) {
   const auto x = readBatch(info[0]);
   const auto o = readLossOptions(info[1], x);
+  const auto device = readDevice(info[2]);
   auto t = tensorsOf(x);
+  for (auto* tensor : {&t.logp, &t.oldLogp, &t.advantages, &t.mask, &t.refLogp}) {
+    if (tensor->defined()) *tensor = tensor->to(device);
+  }
   t.logp.set_requires_grad(true);
   rl::PolicyLossStats stats;
   at::Tensor loss = fused ? rl::policyLoss(t.logp, t.oldLogp, t.advantages, t.mask, t.refLogp, o, &stats)
                           : rl::policyLossTorchOps(t.logp, t.oldLogp, t.advantages, t.mask, t.refLogp, o);
   loss.backward();
   auto grad = Napi::Float32Array::New(info.Env(), static_cast<size_t>(x.B * x.T));
-  std::memcpy(grad.Data(), t.logp.grad().contiguous().data_ptr<float>(), grad.ByteLength());
+  std::memcpy(grad.Data(), t.logp.grad().cpu().contiguous().data_ptr<float>(), grad.ByteLength());
   if (!fused) {
     stats.loss = loss.item<double>();
     stats.pgLoss = stats.loss;
@@ -143,7 +163,15 @@ Napi::Value policyLoss(const Napi::CallbackInfo& info) {
   return lossResult(info.Env(), stats, grad);
 }
 
-Napi::Value groupAdvantages(const Napi::CallbackInfo& info) {
+struct AdvantageCall {
+  Span<float> rewards;
+  rl::AdvantageOptions options;
+  const float* tokenCounts = nullptr;
+  std::vector<int32_t> group;
+  int64_t G = 0;
+};
+
+AdvantageCall readAdvantageCall(const Napi::CallbackInfo& info) {
   const auto rewards = napi::typedArray<float>(info[0], "rewards");
   const auto obj = napi::object(info[1], "options");
   napi::rejectUnknownKeys(obj, "options",
@@ -178,8 +206,26 @@ Napi::Value groupAdvantages(const Napi::CallbackInfo& info) {
     for (int64_t i = 0; i < B; ++i) group[i] = static_cast<int32_t>(i / size);
     G = B / size;
   }
+  return AdvantageCall{rewards, o, tokenCounts, std::move(group), G};
+}
+
+Napi::Value groupAdvantages(const Napi::CallbackInfo& info) {
+  const auto call = readAdvantageCall(info);
+  const auto B = static_cast<int64_t>(call.rewards.size);
   auto out = Napi::Float32Array::New(info.Env(), static_cast<size_t>(B));
-  rl::groupAdvantagesCpu(rewards.data, group.data(), B, G, tokenCounts, o, out.Data());
+  rl::groupAdvantagesCpu(call.rewards.data, call.group.data(), B, call.G, call.tokenCounts, call.options, out.Data());
+  return out;
+}
+
+Napi::Value groupAdvantagesTorchOps(const Napi::CallbackInfo& info) {
+  const auto call = readAdvantageCall(info);
+  const auto B = static_cast<int64_t>(call.rewards.size);
+  const auto rewards = at::from_blob(call.rewards.data, {B}, at::TensorOptions().dtype(at::kFloat));
+  const auto group = at::from_blob(const_cast<int32_t*>(call.group.data()), {B}, at::TensorOptions().dtype(at::kInt))
+                         .to(at::kLong);
+  const auto adv = rl::groupAdvantagesTorchOps(rewards, group, call.G, call.options).contiguous();
+  auto out = Napi::Float32Array::New(info.Env(), static_cast<size_t>(B));
+  std::memcpy(out.Data(), adv.data_ptr<float>(), out.ByteLength());
   return out;
 }
 
@@ -200,6 +246,7 @@ Napi::Value broadcastAdvantages(const Napi::CallbackInfo& info) {
 
 void registerRl(Napi::Env env, Napi::Object exports) {
   napi::exportFunction(env, exports, "groupAdvantages", groupAdvantages);
+  napi::exportFunction(env, exports, "groupAdvantagesTorchOps", groupAdvantagesTorchOps);
   napi::exportFunction(env, exports, "broadcastAdvantages", broadcastAdvantages);
   napi::exportFunction(env, exports, "policyLoss", policyLoss);
   napi::exportFunction(env, exports, "policyLossAutograd",

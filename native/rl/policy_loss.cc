@@ -36,7 +36,7 @@ inline bool finite(float x) { return std::fabs(x) <= FLT_MAX; }
 
 struct RowSums {
   double pg = 0, kl = 0, clipped = 0, negKl = 0;
-  int bad = 0;
+  bool bad = false;
 };
 
 // Per-row weights of the aggregation: each masked token's loss enters the total with weight mask * scale[b].
@@ -69,25 +69,27 @@ void rowMaskSums(const MaskT* mask, const float* logp, const float* oldLogp, boo
   at::parallel_for(0, B, std::max<int64_t>(1, 65536 / std::max<int64_t>(T, 1)), [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
       const int64_t row = b * T;
-      double m = 0, lr = 0;
-      int badMask = 0;
+      double lr = 0;
+      float m = 0, badMask = 0;
       for (int64_t t = 0; t < T; ++t) {
         const float w = static_cast<float>(mask[row + t]);
-        badMask |= !(w >= 0.0f && finite(w));
+        badMask += (w >= 0.0f) & finite(w) ? 0.0f : 1.0f;
         m += w;
       }
-      if (badMask) {
+      if (badMask > 0) {
         for (int64_t t = 0; t < T; ++t) {
           const float w = static_cast<float>(mask[row + t]);
           HX_CHECK_RANGE(w >= 0.0f && finite(w), "mask[", row + t, "] must be a finite weight >= 0, got ", w);
         }
       }
       if (withLogRatio) {
+        float sum = 0.0f;
         for (int64_t t = 0; t < T; ++t) {
           const float w = static_cast<float>(mask[row + t]);
-          const float d = w > 0.0f ? logp[row + t] - oldLogp[row + t] : 0.0f;
-          lr += w * d;
+          const float d = logp[row + t] - oldLogp[row + t];  // loaded unconditionally: a conditional load stops vectorisation
+          sum += w > 0.0f ? w * d : 0.0f;
         }
+        lr = sum;
       }
       rowMask[b] = m;
       rowLogRatio[b] = lr;
@@ -101,17 +103,36 @@ RowSums lossRow(const PolicyLossBatch& x, const MaskT* mask, int64_t b, float sc
                 float lowBound, float highBound, float dualClip, float klCoef, float* grad) {
   const int64_t T = x.T, row = b * T;
   const float rowAdv = TokenAdv ? 0.0f : x.advantages[b];
-  double pg = 0, kl = 0, clipped = 0, negKl = 0;
-  int bad = 0;
+  // Local restrict pointers: read through `x`, every store to grad could alias x's fields, which stops vectorisation.
+  const float* __restrict logpP = x.logp;
+  const float* __restrict oldP = x.oldLogp;
+  const float* __restrict advP = x.advantages;
+  const float* __restrict refP = x.refLogp;
+  const MaskT* __restrict maskP = mask;
+  float* __restrict gradP = grad;
+  // Float accumulators within a row (one vector type for the whole loop); rows are summed in double.
+  float pg = 0, kl = 0, clipped = 0, negKl = 0, bad = 0;
   for (int64_t t = 0; t < T; ++t) {
     const int64_t i = row + t;
-    const float m = static_cast<float>(mask[i]);
+    const float m = static_cast<float>(maskP[i]);
     const bool on = m > 0.0f;
-    const float lp = on ? x.logp[i] : 0.0f;
-    const float old = on ? x.oldLogp[i] : 0.0f;
-    const float A = TokenAdv ? (on ? x.advantages[i] : 0.0f) : rowAdv;
-    const float ref = Kl ? (on ? x.refLogp[i] : 0.0f) : 0.0f;
-    bad |= on & !(finite(lp) & finite(old) & finite(A) & (Kl == 0 || finite(ref)));
+    // Unconditional loads then selects: every index is in bounds, and a conditional load would stop vectorisation.
+    const float lpIn = logpP[i], oldIn = oldP[i];
+    const float lp = on ? lpIn : 0.0f;
+    const float old = on ? oldIn : 0.0f;
+    float A = rowAdv;
+    if constexpr (TokenAdv) {
+      const float aIn = advP[i];
+      A = on ? aIn : 0.0f;
+    }
+    float ref = 0.0f;
+    if constexpr (Kl != 0) {
+      const float refIn = refP[i];
+      ref = on ? refIn : 0.0f;
+    }
+    // Counted as a float sum, like the other accumulators, so the loop keeps one vector type.
+    const bool ok = finite(lp) & finite(old) & finite(A) & (Kl == 0 || finite(ref));
+    bad += (on & !ok) ? 1.0f : 0.0f;
     const float d = lp - old;
     float ratio;
     bool inRange;
@@ -128,15 +149,15 @@ RowSums lossRow(const PolicyLossBatch& x, const MaskT* mask, int64_t b, float sc
     const math::TokenTerms term = math::clippedSurrogate(A, ratio, inRange, lowBound, highBound, dualClip);
     float g = term.grad;
     if constexpr (Kl != 0) {
-      const math::KlTerms k = math::klPenalty(Kl, lp, ref, [](float v) { return fastExp(v); });
+      const math::KlTerms k = math::klPenalty(Kl, lp, ref, [](float v) __attribute__((always_inline)) { return fastExp(v); });
       kl += m * k.value;
       g += klCoef * k.grad;
     }
-    grad[i] = on ? m * scale * g : 0.0f;
+    gradP[i] = on ? m * scale * g : 0.0f;
     pg += m * term.loss;
     clipped += m * term.clipped;
   }
-  return RowSums{pg, kl, clipped, negKl, bad};
+  return RowSums{pg, kl, clipped, negKl, bad > 0};
 }
 
 template <typename MaskT, bool Gspo, bool TokenAdv, int Kl>

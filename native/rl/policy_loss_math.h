@@ -6,7 +6,7 @@
 #ifdef __CUDACC__
 #define HX_HOST_DEVICE __host__ __device__ __forceinline__
 #else
-#define HX_HOST_DEVICE inline
+#define HX_HOST_DEVICE __attribute__((always_inline)) inline
 #endif
 
 namespace hiexp::rl::math {
@@ -32,14 +32,13 @@ HX_HOST_DEVICE TokenTerms clippedSurrogate(float A, float ratio, bool inRange, f
   const bool unclipped = l1 >= l2;  // ties occur only inside the clip range, where both branches share the gradient
   TokenTerms out;
   out.loss = unclipped ? l1 : l2;
-  out.grad = (unclipped && inRange) ? -A * ratio : 0.0f;
+  out.grad = (unclipped & inRange) ? -A * ratio : 0.0f;
   out.clipped = l2 > l1 ? 1.0f : 0.0f;
-  if (dualClip > 0.0f) {
-    const float l3 = -A * dualClip;
-    const bool dual = A < 0.0f && l3 < out.loss;
-    out.loss = dual ? l3 : out.loss;
-    out.grad = dual ? 0.0f : out.grad;
-  }
+  // Branch-free (bitwise &, no short-circuit) so the CPU loop has no control flow to stop its vectorisation.
+  const float l3 = -A * dualClip;
+  const bool dual = (dualClip > 0.0f) & (A < 0.0f) & (l3 < out.loss);
+  out.loss = dual ? l3 : out.loss;
+  out.grad = dual ? 0.0f : out.grad;
   return out;
 }
 
@@ -64,7 +63,7 @@ HX_HOST_DEVICE KlTerms klPenalty(int estimator, float logp, float ref, ExpFn exp
     const float dc = clampf(d, -kLogRatioClamp, kLogRatioClamp);
     const float e = expFn(dc);
     const float k = e - dc - 1.0f;
-    const bool live = d == dc && k <= kLowVarKlClamp;  // k >= 0 always, so only the upper clamp can bind
+    const bool live = (d == dc) & (k <= kLowVarKlClamp);  // k >= 0 always, so only the upper clamp can bind
     out.value = k > kLowVarKlClamp ? kLowVarKlClamp : k;
     out.grad = live ? 1.0f - e : 0.0f;
   }

@@ -99,3 +99,12 @@ test('bad input to groupAdvantages is named in the error', (t) => {
   t.throws(() => hx.groupAdvantages(f32([1]), { groupSize: 1, estimator: 'reinforce++-baseline' }), { instanceOf: RangeError, message: /needs a total weight > 1/ })
   t.throws(() => hx.broadcastAdvantages(f32([1]), new Uint8Array(3), 2, 3), { instanceOf: RangeError, message: 'advantages has length 1, expected B = 2' })
 })
+
+test('the libtorch-ops baseline computes the same grpo and drgrpo advantages', (t) => {
+  const rewards = f32([1, 0, 0.5, 2, 2, 7, 3, 1])
+  const groupIds = i32([4, 4, 4, 1, 1, 9, 2, 2])
+  for (const estimator of ['grpo', 'drgrpo'] as const) {
+    t.is(firstMismatch(hx.groupAdvantagesTorch(rewards, { groupIds, estimator }), hx.groupAdvantages(rewards, { groupIds, estimator }), 1e-6, 1e-6), -1)
+  }
+  t.throws(() => hx.groupAdvantagesTorch(rewards, { groupIds, estimator: 'rloo' }), { message: /covers estimators 'grpo' and 'drgrpo' only/ })
+})

@@ -1,0 +1,2 @@
+export { writeFileAtomic } from './atomic.js'
+export { chartSvg, writeChart, type ChartSpec } from './charts.js'
