@@ -97,67 +97,93 @@ void rowMaskSums(const MaskT* mask, const float* logp, const float* oldLogp, boo
   });
 }
 
-// One row of the second pass. Template parameters fix everything that is constant over the loop, so it vectorises.
+// One row of the second pass, in chunks: a map loop writes the gradient and each token's weighted terms into small
+// L1-resident buffers, then plain loops sum the buffers. Split this way both loops vectorise; fused, the compiler
+// turns the selects into conditional reductions it cannot vectorise. Template parameters fix everything constant.
 template <typename MaskT, bool Gspo, bool TokenAdv, int Kl>
 RowSums lossRow(const PolicyLossBatch& x, const MaskT* mask, int64_t b, float scale, float seqRatio, bool seqInRange,
                 float lowBound, float highBound, float dualClip, float klCoef, float* grad) {
+  constexpr int64_t kChunk = 256;
   const int64_t T = x.T, row = b * T;
   const float rowAdv = TokenAdv ? 0.0f : x.advantages[b];
-  // Local restrict pointers: read through `x`, every store to grad could alias x's fields, which stops vectorisation.
-  const float* __restrict logpP = x.logp;
-  const float* __restrict oldP = x.oldLogp;
-  const float* __restrict advP = x.advantages;
-  const float* __restrict refP = x.refLogp;
-  const MaskT* __restrict maskP = mask;
-  float* __restrict gradP = grad;
-  // Float accumulators within a row (one vector type for the whole loop); rows are summed in double.
-  float pg = 0, kl = 0, clipped = 0, negKl = 0, bad = 0;
-  for (int64_t t = 0; t < T; ++t) {
-    const int64_t i = row + t;
-    const float m = static_cast<float>(maskP[i]);
-    const bool on = m > 0.0f;
-    // Unconditional loads then selects: every index is in bounds, and a conditional load would stop vectorisation.
-    const float lpIn = logpP[i], oldIn = oldP[i];
-    const float lp = on ? lpIn : 0.0f;
-    const float old = on ? oldIn : 0.0f;
-    float A = rowAdv;
-    if constexpr (TokenAdv) {
-      const float aIn = advP[i];
-      A = on ? aIn : 0.0f;
+  const float seqClippedRatio = math::clampf(seqRatio, lowBound, highBound);
+  const float seqGradRatio = seqInRange ? seqRatio : 0.0f;
+  // Local restrict pointers: read through `x`, every store to grad could alias x's fields.
+  const float* __restrict logpP = x.logp + row;
+  const float* __restrict oldP = x.oldLogp + row;
+  const float* __restrict advP = TokenAdv ? x.advantages + row : nullptr;
+  const float* __restrict refP = Kl ? x.refLogp + row : nullptr;
+  const MaskT* __restrict maskP = mask + row;
+  float* __restrict gradP = grad + row;
+  alignas(64) float lossBuf[kChunk], klBuf[kChunk], clipBuf[kChunk], negKlBuf[kChunk], badBuf[kChunk];
+  RowSums sums;
+  for (int64_t start = 0; start < T; start += kChunk) {
+    const int64_t n = std::min(kChunk, T - start);
+    // The arrays never overlap (inputs are read-only, grad and the buffers are written once per index); gcc does not
+    // trust block-scope restrict, and its run-time alias checks are too many for this loop.
+#pragma GCC ivdep
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t t = start + j;
+      const float m = static_cast<float>(maskP[t]);
+      const bool on = m > 0.0f;
+      // Unconditional loads then selects: every index is in bounds, and a conditional load would stop vectorisation.
+      const float lpIn = logpP[t], oldIn = oldP[t];
+      const float lp = on ? lpIn : 0.0f;
+      const float old = on ? oldIn : 0.0f;
+      float A = rowAdv;
+      if constexpr (TokenAdv) {
+        const float aIn = advP[t];
+        A = on ? aIn : 0.0f;
+      }
+      float ref = 0.0f;
+      if constexpr (Kl != 0) {
+        const float refIn = refP[t];
+        ref = on ? refIn : 0.0f;
+      }
+      const bool ok = finite(lp) & finite(old) & finite(A) & (Kl == 0 || finite(ref));
+      badBuf[j] = (on & !ok) ? 1.0f : 0.0f;
+      const float d = lp - old;
+      float ratio, clippedRatio, gradRatio, logRatio;
+      if constexpr (Gspo) {
+        ratio = seqRatio;
+        clippedRatio = seqClippedRatio;
+        gradRatio = seqGradRatio;
+        logRatio = d;
+      } else {
+        logRatio = math::clampf(d, -math::kLogRatioClamp, math::kLogRatioClamp);
+        ratio = fastExp(logRatio);
+        clippedRatio = math::clampf(ratio, lowBound, highBound);
+        gradRatio = d == logRatio ? ratio : 0.0f;
+      }
+      const math::TokenTerms term = math::clippedSurrogate(A, ratio, clippedRatio, gradRatio, dualClip);
+      float g = term.grad, klValue = 0.0f;
+      if constexpr (Kl != 0) {
+        const math::KlTerms k = math::klPenalty(Kl, lp, ref, [](float v) __attribute__((always_inline)) { return fastExp(v); });
+        klValue = k.value;
+        g += klCoef * k.grad;
+      }
+      const float w = on ? m : 0.0f;
+      gradP[t] = on ? w * scale * g : 0.0f;
+      lossBuf[j] = w * term.loss;
+      klBuf[j] = w * klValue;
+      clipBuf[j] = w * term.clipped;
+      negKlBuf[j] = w * -logRatio;
     }
-    float ref = 0.0f;
-    if constexpr (Kl != 0) {
-      const float refIn = refP[i];
-      ref = on ? refIn : 0.0f;
+    float pg = 0, kl = 0, clipped = 0, negKl = 0, bad = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      pg += lossBuf[j];
+      kl += klBuf[j];
+      clipped += clipBuf[j];
+      negKl += negKlBuf[j];
+      bad += badBuf[j];
     }
-    // Counted as a float sum, like the other accumulators, so the loop keeps one vector type.
-    const bool ok = finite(lp) & finite(old) & finite(A) & (Kl == 0 || finite(ref));
-    bad += (on & !ok) ? 1.0f : 0.0f;
-    const float d = lp - old;
-    float ratio;
-    bool inRange;
-    if constexpr (Gspo) {
-      ratio = seqRatio;
-      inRange = seqInRange;
-      negKl += m * -d;
-    } else {
-      const float dc = math::clampf(d, -math::kLogRatioClamp, math::kLogRatioClamp);
-      ratio = fastExp(dc);
-      inRange = d == dc;
-      negKl += m * -dc;
-    }
-    const math::TokenTerms term = math::clippedSurrogate(A, ratio, inRange, lowBound, highBound, dualClip);
-    float g = term.grad;
-    if constexpr (Kl != 0) {
-      const math::KlTerms k = math::klPenalty(Kl, lp, ref, [](float v) __attribute__((always_inline)) { return fastExp(v); });
-      kl += m * k.value;
-      g += klCoef * k.grad;
-    }
-    gradP[i] = on ? m * scale * g : 0.0f;
-    pg += m * term.loss;
-    clipped += m * term.clipped;
+    sums.pg += pg;
+    sums.kl += kl;
+    sums.clipped += clipped;
+    sums.negKl += negKl;
+    sums.bad = sums.bad || bad > 0;
   }
-  return RowSums{pg, kl, clipped, negKl, bad > 0};
+  return sums;
 }
 
 template <typename MaskT, bool Gspo, bool TokenAdv, int Kl>
@@ -165,7 +191,7 @@ void lossRows(const PolicyLossBatch& x, const MaskT* mask, const std::vector<dou
               const std::vector<double>& rowMask, const std::vector<double>& rowLogRatio, const PolicyLossOptions& o,
               float* grad, std::vector<RowSums>& sums) {
   const float lowBound = static_cast<float>(1.0 - o.clipLow), highBound = static_cast<float>(1.0 + o.clipHigh);
-  const float dualClip = o.dualClip ? static_cast<float>(*o.dualClip) : 0.0f;
+  const float dualClip = o.dualClip ? static_cast<float>(*o.dualClip) : FLT_MAX;
   const float klCoef = static_cast<float>(o.klCoef);
   at::parallel_for(0, x.B, std::max<int64_t>(1, 32768 / std::max<int64_t>(x.T, 1)), [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {

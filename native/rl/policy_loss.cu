@@ -85,7 +85,7 @@ __global__ void lossKernel(PolicyLossBatch x, PolicyLossOptions o, int kl, float
   const float seqRatio = static_cast<float>(exp(fmin(seqMean, double(math::kSeqLogRatioMax))));
   const bool seqInRange = seqMean <= math::kSeqLogRatioMax;
   const float lowBound = float(1.0 - o.clipLow), highBound = float(1.0 + o.clipHigh);
-  const float dualClip = o.dualClip ? float(*o.dualClip) : 0.0f, klCoef = float(o.klCoef);
+  const float dualClip = o.dualClip ? float(*o.dualClip) : 3.402823466e38f, klCoef = float(o.klCoef);
   double v[5] = {0, 0, 0, 0, 0};  // pg, kl, clipped, negKl, bad
   for (int64_t t = threadIdx.x; t < x.T; t += blockDim.x) {
     const int64_t i = row + t;
@@ -99,19 +99,19 @@ __global__ void lossKernel(PolicyLossBatch x, PolicyLossOptions o, int kl, float
     const float ref = kl ? x.refLogp[i] : 0.0f;
     if (!(finiteF(lp) && finiteF(old) && finiteF(A) && (kl == 0 || finiteF(ref)))) v[4] += 1.0;
     const float d = lp - old;
-    float ratio;
-    bool inRange;
+    float ratio, gradRatio;
     if (gspo) {
       ratio = seqRatio;
-      inRange = seqInRange;
+      gradRatio = seqInRange ? seqRatio : 0.0f;
       v[3] += m * -d;
     } else {
       const float dc = math::clampf(d, -math::kLogRatioClamp, math::kLogRatioClamp);
       ratio = deviceExp(dc);
-      inRange = d == dc;
+      gradRatio = d == dc ? ratio : 0.0f;
       v[3] += m * -dc;
     }
-    const math::TokenTerms term = math::clippedSurrogate(A, ratio, inRange, lowBound, highBound, dualClip);
+    const math::TokenTerms term =
+        math::clippedSurrogate(A, ratio, math::clampf(ratio, lowBound, highBound), gradRatio, dualClip);
     float g = term.grad;
     if (kl) {
       const math::KlTerms k = math::klPenalty(kl, lp, ref, [](float z) { return deviceExp(z); });

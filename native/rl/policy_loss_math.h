@@ -23,20 +23,22 @@ struct TokenTerms {
   float clipped;  // 1 when the clipped branch is the active one
 };
 
-// PPO/GRPO token-level surrogate with asymmetric clip and optional dual clip (dualClip <= 0: off).
-// `ratio` is exp(clamp(d, ±20)) and `inRange` says whether d was inside the clamp (else the gradient is 0).
-HX_HOST_DEVICE TokenTerms clippedSurrogate(float A, float ratio, bool inRange, float lowBound, float highBound,
-                                           float dualClip) {
+// PPO/GRPO token-level surrogate with asymmetric clip and dual clip. Inputs are values, not flags, so that a
+// row-invariant one (GSPO's ratio) does not mix scalar and vector booleans, which stops the CPU loop vectorising:
+//   ratio         r (exp of the clamped log-ratio)
+//   clippedRatio  clip(r, 1 - clipLow, 1 + clipHigh)
+//   gradRatio     d r / d logp: r, or 0 where the log-ratio clamp was active
+//   dualClip      c, or FLT_MAX when dual clip is off (then -A c never undercuts the loss)
+HX_HOST_DEVICE TokenTerms clippedSurrogate(float A, float ratio, float clippedRatio, float gradRatio, float dualClip) {
   const float l1 = -A * ratio;
-  const float l2 = -A * clampf(ratio, lowBound, highBound);
+  const float l2 = -A * clippedRatio;
   const bool unclipped = l1 >= l2;  // ties occur only inside the clip range, where both branches share the gradient
   TokenTerms out;
   out.loss = unclipped ? l1 : l2;
-  out.grad = (unclipped & inRange) ? -A * ratio : 0.0f;
+  out.grad = unclipped ? -A * gradRatio : 0.0f;
   out.clipped = l2 > l1 ? 1.0f : 0.0f;
-  // Branch-free (bitwise &, no short-circuit) so the CPU loop has no control flow to stop its vectorisation.
   const float l3 = -A * dualClip;
-  const bool dual = (dualClip > 0.0f) & (A < 0.0f) & (l3 < out.loss);
+  const bool dual = (A < 0.0f) & (l3 < out.loss);
   out.loss = dual ? l3 : out.loss;
   out.grad = dual ? 0.0f : out.grad;
   return out;
