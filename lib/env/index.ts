@@ -1,0 +1,18 @@
+export { Random } from './random.js'
+export type { QaExample, Splits } from './types.js'
+export {
+  generateWorld,
+  worldVocabulary,
+  WorldOptionsSchema,
+  type World,
+  type WorldOptions,
+  type ResolvedWorldOptions,
+  type Entity,
+  type EntityKind,
+  type Fact,
+  type RelationName,
+} from './world.js'
+export { generateArithmetic, ArithmeticOptionsSchema, type ArithmeticOptions } from './arithmetic.js'
+export { loadQaDataset, loadQaJsonl, loadQaParquet, qaFromRow, type LoadQaOptions } from './searchr1.js'
+export { loadCorpusJsonl, type LoadCorpusOptions } from './corpus.js'
+export { DataFormatError } from './errors.js'
