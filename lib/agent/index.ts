@@ -40,3 +40,11 @@ export {
   type RewardParts,
   type RewardInput,
 } from './reward.js'
+export {
+  generateDemonstrations,
+  oracleTurns,
+  OraclePolicy,
+  RELATION_QUERY_WORDS,
+  type DemonstrationOptions,
+} from './demonstrations.js'
+export { evaluateRollouts, type Evaluation, type RolloutSummary } from './evaluate.js'

@@ -3,6 +3,7 @@ export type { QaExample, Splits } from './types.js'
 export {
   generateWorld,
   worldVocabulary,
+  worldTexts,
   WorldOptionsSchema,
   type World,
   type WorldOptions,

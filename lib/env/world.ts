@@ -376,3 +376,9 @@ export function worldVocabulary(world: World): Set<string> {
   for (const split of Object.values(world.questions)) for (const q of split) addAll(q.question)
   return words
 }
+
+/** The texts a word-level tokenizer for this world must cover: every passage, question and answer. */
+export function worldTexts(world: World): string[] {
+  const qs = [...world.questions.train, ...world.questions.validation, ...world.questions.test]
+  return [...world.corpus.map((p) => p.contents), ...qs.map((q) => q.question), ...qs.flatMap((q) => q.goldAnswers)]
+}
