@@ -14,6 +14,6 @@ export {
   type RelationName,
 } from './world.js'
 export { generateArithmetic, ArithmeticOptionsSchema, type ArithmeticOptions } from './arithmetic.js'
-export { loadQaDataset, loadQaJsonl, loadQaParquet, qaFromRow, type LoadQaOptions } from './searchr1.js'
+export { loadQaDataset, loadQaJson, loadQaJsonl, loadQaParquet, qaFromRow, type LoadQaOptions } from './searchr1.js'
 export { loadCorpusJsonl, type LoadCorpusOptions } from './corpus.js'
 export { DataFormatError } from './errors.js'

@@ -4,6 +4,7 @@
  * answers sit in `reward_model.ground_truth.target` and the question inside the chat prompt, are read too.
  */
 import { createReadStream } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { extname } from 'node:path'
 import { createInterface } from 'node:readline'
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet'
@@ -23,7 +24,8 @@ export interface LoadQaOptions {
 export async function loadQaDataset(file: string, options: LoadQaOptions = {}): Promise<QaExample[]> {
   const ext = extname(file).toLowerCase()
   if (ext === '.parquet') return loadQaParquet(file, options)
-  if (ext === '.jsonl' || ext === '.json' || ext === '.ndjson') return loadQaJsonl(file, options)
+  if (ext === '.json') return loadQaJson(file, options)
+  if (ext === '.jsonl' || ext === '.ndjson') return loadQaJsonl(file, options)
   throw new DataFormatError(file, undefined, undefined, `unknown extension ${JSON.stringify(ext)}; expected .jsonl or .parquet`)
 }
 
@@ -47,6 +49,19 @@ export async function loadQaJsonl(file: string, options: LoadQaOptions = {}): Pr
     }
   }
   return out
+}
+
+/** A .json file: one JSON array of rows (errors name the row, from 1), or JSON lines. */
+export async function loadQaJson(file: string, options: LoadQaOptions = {}): Promise<QaExample[]> {
+  const text = await readFile(file, 'utf8')
+  if (!text.trimStart().startsWith('[')) return loadQaJsonl(file, options)
+  let rows: unknown[]
+  try {
+    rows = JSON.parse(text) as unknown[]
+  } catch (e) {
+    throw new DataFormatError(file, undefined, undefined, `not valid JSON (${(e as Error).message})`)
+  }
+  return rows.slice(0, options.limit).map((row, i) => qaFromRow(row, file, i + 1, i, options))
 }
 
 export async function loadQaParquet(file: string, options: LoadQaOptions = {}): Promise<QaExample[]> {

@@ -250,9 +250,12 @@ export function generateWorld(options: WorldOptions = {}): World {
     hop?: string
   }
   const sharesPart = (a: Entity, b: Entity) => a.id !== b.id && a.name.split(' ').some((w) => w !== 'The' && b.name.split(' ').includes(w))
-  const similar = (e: Entity, pool: Entity[]) => {
-    const close = pool.filter((x) => sharesPart(e, x))
-    return text.pick(close.length > 0 && text.chance(0.7) ? close : pool.filter((x) => x.id !== e.id))
+  /** Another entity of the pool, most often one sharing a name part with e; undefined when the pool has no other. */
+  const similar = (e: Entity, pool: Entity[]): Entity | undefined => {
+    const others = pool.filter((x) => x.id !== e.id)
+    if (others.length === 0) return undefined
+    const close = others.filter((x) => sharesPart(e, x))
+    return text.pick(close.length > 0 && text.chance(0.7) ? close : others)
   }
   const intro = (e: Entity): string => {
     switch (e.kind) {
@@ -264,37 +267,38 @@ export function generateWorld(options: WorldOptions = {}): World {
       case 'book': return `${e.name} is a book.`
     }
   }
+  // Sentences that mention other entities (often similarly named) without stating a relation a question follows.
   const distractor = (e: Entity): string => {
     const works = [...films, ...books]
-    switch (e.kind) {
-      case 'person':
-        return text.pick([
-          () => `${e.name} once met ${similar(e, people).name}.`,
-          () => `${e.name} often visited ${similar(e, cities).name}.`,
-          () => `${e.name} admired ${text.pick(works).name}.`,
-        ])()
-      case 'city':
-        return text.pick([
-          () => `${e.name} is known for its ${text.pick(W.CITY_FEATURES)}.`,
-          () => `${similar(e, people).name} once visited ${e.name}.`,
-        ])()
-      case 'country':
-        return text.pick([
-          () => `${e.name} is known for its ${text.pick(W.CITY_FEATURES)}.`,
-          () => `${text.pick(people).name} once visited ${e.name}.`,
-        ])()
-      case 'organisation':
-        return text.pick([
-          () => `${e.name} once worked with ${similar(e, orgs).name}.`,
-          () => `${e.name} was praised by ${similar(e, people).name}.`,
-        ])()
-      case 'film':
-      case 'book':
-        return text.pick([
-          () => `${e.name} was praised by ${text.pick(people).name}.`,
-          () => `${e.name} is set in ${text.pick(cities).name}.`,
-        ])()
-    }
+    const feature = () => `${e.name} is known for its ${text.pick(W.CITY_FEATURES)}.`
+    const with_ = (other: Entity | undefined, make: (o: Entity) => string) => (other ? () => make(other) : undefined)
+    const options: Array<(() => string) | undefined> = (() => {
+      switch (e.kind) {
+        case 'person':
+          return [
+            with_(similar(e, people), (o) => `${e.name} once met ${o.name}.`),
+            with_(similar(e, cities), (o) => `${e.name} often visited ${o.name}.`),
+            with_(text.pick(works), (o) => `${e.name} admired ${o.name}.`),
+          ]
+        case 'city':
+          return [feature, with_(similar(e, people), (o) => `${o.name} once visited ${e.name}.`)]
+        case 'country':
+          return [feature, with_(text.pick(people), (o) => `${o.name} once visited ${e.name}.`)]
+        case 'organisation':
+          return [
+            with_(similar(e, orgs), (o) => `${e.name} once worked with ${o.name}.`),
+            with_(similar(e, people), (o) => `${e.name} was praised by ${o.name}.`),
+          ]
+        case 'film':
+        case 'book':
+          return [
+            with_(text.pick(people), (o) => `${e.name} was praised by ${o.name}.`),
+            with_(text.pick(cities), (o) => `${e.name} is set in ${o.name}.`),
+          ]
+      }
+    })()
+    const usable = options.filter((f): f is () => string => f !== undefined)
+    return usable.length > 0 ? text.pick(usable)() : feature()
   }
 
   const corpus: Passage[] = []

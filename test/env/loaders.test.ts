@@ -24,6 +24,8 @@ test('Search-R1 JSONL question sets load', async (t) => {
     { id: 'nq-1', question: 'where is y?', goldAnswers: ['C'], dataSource: 'nq', taskType: 'qa' },
   ])
   t.is((await loadQaDataset(file, { limit: 1 })).length, 1)
+  const array = write('set.json', [JSON.stringify([{ question: 'q', golden_answers: ['a'] }, { question: 'r', golden_answers: [1] }])])
+  await t.throwsAsync(loadQaDataset(array), { message: /set\.json:2: field "golden_answers\[0\]": expected a string, got number/ })
 })
 
 test('parquet question sets load, in both the raw and the processed Search-R1 layouts', async (t) => {
