@@ -28,7 +28,7 @@ test('BM25 results are ranked, scored, limited to topk and carry the passage', a
   t.true(hits.length <= 4)
   for (let i = 1; i < hits.length; i++) t.true(hits[i - 1].score! >= hits[i].score!)
   const byId = new Map(world.corpus.map((p) => [p.id, p.contents]))
-  for (const h of hits) t.is(h.contents, byId.get(h.id))
+  for (const h of hits) t.is(h.contents, byId.get(h.id)!)
   t.deepEqual(await retriever.search([], 3), [])
   t.deepEqual((await retriever.search(['zzzz qqqq'], 3))[0], [])
   await t.throwsAsync(retriever.search(['x'], 0), { instanceOf: RangeError, message: /topk must be an integer >= 1, got 0/ })
