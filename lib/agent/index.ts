@@ -15,6 +15,7 @@ export {
   runRollouts,
   packRollouts,
   withPrompt,
+  trajectoryText,
   parseRolloutOptions,
   RolloutOptionsSchema,
   type RolloutOptions,

@@ -343,3 +343,11 @@ export function withPrompt(rollout: Rollout, promptIds: readonly number[]): { to
   logprobs.set(rollout.logprobs.subarray(rollout.promptLength), promptIds.length)
   return { tokens: [...promptIds, ...rollout.tokens.slice(rollout.promptLength)], mask, logprobs, promptLength: promptIds.length }
 }
+
+/**
+ * The trajectory as text, as the policy saw it: the prompt, then each turn's generated text and inserted information
+ * (decoded texts; the input of experience distillation and of logs).
+ */
+export function trajectoryText(rollout: Pick<Rollout, 'prompt' | 'turns'>): string {
+  return rollout.prompt + rollout.turns.map((t) => t.text + (t.information ?? '')).join('')
+}

@@ -17,3 +17,4 @@ export { generateArithmetic, ArithmeticOptionsSchema, type ArithmeticOptions } f
 export { loadQaDataset, loadQaJson, loadQaJsonl, loadQaParquet, qaFromRow, type LoadQaOptions } from './searchr1.js'
 export { loadCorpusJsonl, type LoadCorpusOptions } from './corpus.js'
 export { DataFormatError } from './errors.js'
+export { saveSearchR1Layout, qaToRow } from './save.js'

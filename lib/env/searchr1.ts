@@ -106,7 +106,19 @@ export function qaFromRow(row: unknown, file: string, line: number, index: numbe
   }
   const rawId = r.id ?? (r.extra_info as { index?: unknown } | undefined)?.index
   const id = typeof rawId === 'string' || typeof rawId === 'number' || typeof rawId === 'bigint' ? String(rawId) : `${source}-${index}`
-  return { id, question: question.trim(), goldAnswers: answers as string[], dataSource: source, taskType: options.taskType ?? 'qa' }
+  const out: QaExample = { id, question: question.trim(), goldAnswers: answers as string[], dataSource: source, taskType: options.taskType ?? 'qa' }
+  // Known keys of `metadata` (as saveSearchR1Layout writes them) are read back when their types fit; others are ignored.
+  const meta = r.metadata
+  if (meta && typeof meta === 'object' && !Array.isArray(meta)) {
+    const m = meta as Record<string, unknown>
+    const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string')
+    if (options.taskType === undefined && typeof m.task_type === 'string') out.taskType = m.task_type
+    if (typeof m.hops === 'number' && Number.isInteger(m.hops)) out.hops = m.hops
+    if (strings(m.evidence)) out.evidence = m.evidence
+    if (strings(m.chain)) out.chain = m.chain
+    if (strings(m.relations)) out.relations = m.relations
+  }
+  return out
 }
 
 /** Search-R1's processed rows keep the question at the end of the user prompt: "... Question: <q>\n". */

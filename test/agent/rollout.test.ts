@@ -1,6 +1,6 @@
 import test from 'ava'
 import { DEFAULT_TEMPLATE, INFO_CLOSE, INFO_OPEN, renderPrompt } from '../../lib/agent/prompt.js'
-import { packRollouts, runRollouts, withPrompt, type Rollout } from '../../lib/agent/rollout.js'
+import { packRollouts, runRollouts, trajectoryText, withPrompt, type Rollout } from '../../lib/agent/rollout.js'
 import { byQuestion, FixedRetriever, lp, ScriptedPolicy } from './helpers.js'
 
 const TEMPLATE = '{experiences}Question: {question}'
@@ -50,6 +50,7 @@ test('well-formed: search, information, answer — exact tokens, mask and log-pr
     ],
   )
   t.is(ro.turns[0].information, info)
+  t.is(trajectoryText(ro), `Question: ${Q}<search> Alda Voss </search>${info}<answer> Kelmar </answer>`)
   t.deepEqual(r.calls, [{ queries: ['Alda Voss'], topk: 1 }])
   t.is(timing.generateCalls, 2)
   t.is(timing.retrieveCalls, 1)

@@ -102,3 +102,16 @@ test('corpus JSONL loads, joins title/text rows, and rejects malformed rows by l
     await t.throwsAsync(loadCorpusJsonl(write(`c${i + 1}.jsonl`, lines)), { instanceOf: DataFormatError, message })
   }
 })
+
+test('a generated world saved in Search-R1 layout loads back identically', async (t) => {
+  const { generateWorld } = await import('../../lib/env/world.js')
+  const { saveSearchR1Layout } = await import('../../lib/env/save.js')
+  const world = generateWorld({ seed: 4, questionsPerHop: 30 })
+  const out = join(dir, 'world')
+  const files = await saveSearchR1Layout(out, world)
+  t.deepEqual(files.map((f) => f.slice(out.length + 1)), ['corpus.jsonl', 'train.jsonl', 'validation.jsonl', 'test.jsonl'])
+  t.deepEqual(await loadCorpusJsonl(join(out, 'corpus.jsonl')), world.corpus)
+  for (const split of ['train', 'validation', 'test'] as const) {
+    t.deepEqual(await loadQaDataset(join(out, `${split}.jsonl`)), world.questions[split])
+  }
+})
