@@ -1,6 +1,7 @@
 import test from 'ava'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { createServer as createHttpServer } from 'node:http'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { generateWorld } from '../../lib/env/world.js'
@@ -99,4 +100,33 @@ test('the example server process, killed mid-run, fails the client fast with a c
   t.true(Date.now() - started < 3000)
   t.log(err!.message)
   t.regex(err!.message, /failed after 3 attempts.*(ECONNREFUSED|ECONNRESET|other side closed|socket)/i)
+})
+
+test('transient failures (503, a dropped connection) are retried with back-off, then succeed', async (t) => {
+  let calls = 0
+  const stamps: number[] = []
+  const flaky = createHttpServer(async (req, res) => {
+    calls++
+    stamps.push(Date.now())
+    if (calls === 1) return void res.writeHead(503).end('busy')
+    if (calls === 2) return void req.socket.destroy()
+    let body = ''
+    for await (const chunk of req) body += chunk
+    const { queries: qs, topk } = JSON.parse(body) as { queries: string[]; topk: number }
+    const hits = await bm25.search(qs, topk)
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ result: hits.map((ps) => ps.map((p) => ({ document: { id: p.id, contents: p.contents }, score: p.score }))) }))
+  })
+  flaky.listen(0, '127.0.0.1')
+  await once(flaky, 'listening')
+  try {
+    const port = (flaky.address() as { port: number }).port
+    const client = new HttpRetriever({ url: `http://127.0.0.1:${port}/retrieve`, retries: 3, backoffMs: 40 })
+    t.deepEqual(await client.search(queries.slice(0, 2), 2), await bm25.search(queries.slice(0, 2), 2))
+    t.is(calls, 3)
+    t.true(stamps[1] - stamps[0] >= 35 && stamps[2] - stamps[1] >= 75, `back-off ${stamps[1] - stamps[0]}, ${stamps[2] - stamps[1]} ms`)
+  } finally {
+    flaky.closeAllConnections()
+    await new Promise((r) => flaky.close(r))
+  }
 })
