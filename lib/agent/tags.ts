@@ -13,19 +13,21 @@ const TAG = /<\/?(?:think|search|answer|information)>/
 
 export function parseAction(text: string): Action {
   if (/<\/?information>/.test(text)) return { kind: 'invalid', reason: 'the policy wrote an <information> tag (only retrieval inserts it)' }
-  const body = text.trimEnd()
-  for (const kind of ['search', 'answer'] as const) {
-    const close = `</${kind}>`
-    if (!body.endsWith(close)) continue
-    const open = body.lastIndexOf(`<${kind}>`)
-    if (open < 0) return { kind: 'invalid', reason: `${close} without <${kind}>` }
-    const inner = body.slice(open + kind.length + 2, body.length - close.length)
-    if (TAG.test(inner)) return { kind: 'invalid', reason: `a tag inside <${kind}> … ${close}` }
-    const value = inner.trim()
-    if (value === '') return { kind: 'invalid', reason: `empty <${kind}> … ${close}` }
-    return kind === 'search' ? { kind, query: value } : { kind, answer: value }
-  }
-  return { kind: 'invalid', reason: 'the turn ended without <search> … </search> or <answer> … </answer>' }
+  // The action is closed by the last closing tag; text after it can only be the rest of the token that completed the
+  // stop string (a BPE token such as "</answer>." or "</search>\n"), so it is ignored.
+  const ends = (['search', 'answer'] as const).map((kind) => ({ kind, at: text.lastIndexOf(`</${kind}>`) }))
+  const last = ends[0].at >= ends[1].at ? ends[0] : ends[1]
+  if (last.at < 0) return { kind: 'invalid', reason: 'the turn ended without <search> … </search> or <answer> … </answer>' }
+  const { kind } = last
+  const close = `</${kind}>`
+  const body = text.slice(0, last.at)
+  const open = body.lastIndexOf(`<${kind}>`)
+  if (open < 0) return { kind: 'invalid', reason: `${close} without <${kind}>` }
+  const inner = body.slice(open + kind.length + 2)
+  if (TAG.test(inner)) return { kind: 'invalid', reason: `a tag inside <${kind}> … ${close}` }
+  const value = inner.trim()
+  if (value === '') return { kind: 'invalid', reason: `empty <${kind}> … ${close}` }
+  return kind === 'search' ? { kind, query: value } : { kind, answer: value }
 }
 
 // A well-formed turn: optional <think>…</think>, then exactly one action, and no other text or tags.

@@ -85,6 +85,9 @@ test('tag parsing and the strict turn format', (t) => {
   t.deepEqual(parseAction('<answer> Kelmar </answer>\n'), { kind: 'answer', answer: 'Kelmar' })
   t.deepEqual(parseAction('<search> a </search> <search> b </search>'), { kind: 'search', query: 'b' })
   t.is(parseAction('<answer> x').kind, 'invalid')
+  // The rest of the token that completed the stop string is ignored.
+  t.deepEqual(parseAction('<answer> Kelmar </answer>.'), { kind: 'answer', answer: 'Kelmar' })
+  t.deepEqual(parseAction('<search> who </search>\n\n'), { kind: 'search', query: 'who' })
   t.deepEqual(turnFormat('<think> a </think> <search> b </search>'), { wellFormed: true, hasThink: true })
   t.deepEqual(turnFormat(' <answer> b </answer> '), { wellFormed: true, hasThink: false })
   t.false(turnFormat('text <answer> b </answer>').wellFormed)
