@@ -1,0 +1,136 @@
+/**
+ * Loaders for question sets in Search-R1's layout: one row per question with `question`, `golden_answers` (strings)
+ * and `data_source`, as JSONL or parquet (read through hyparquet). Search-R1's processed parquet files, where the
+ * answers sit in `reward_model.ground_truth.target` and the question inside the chat prompt, are read too.
+ */
+import { createReadStream } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { extname } from 'node:path'
+import { createInterface } from 'node:readline'
+import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet'
+import { DataFormatError, describe } from './errors.js'
+import type { QaExample } from './types.js'
+
+export interface LoadQaOptions {
+  /** Used when a row has no `data_source` (default: the file name). */
+  dataSource?: string
+  /** Task family written to every example (default 'qa'). */
+  taskType?: string
+  /** Stop after this many rows. */
+  limit?: number
+}
+
+/** Loads a Search-R1 question set, choosing the reader by extension (.jsonl/.json lines, or .parquet). */
+export async function loadQaDataset(file: string, options: LoadQaOptions = {}): Promise<QaExample[]> {
+  const ext = extname(file).toLowerCase()
+  if (ext === '.parquet') return loadQaParquet(file, options)
+  if (ext === '.json') return loadQaJson(file, options)
+  if (ext === '.jsonl' || ext === '.ndjson') return loadQaJsonl(file, options)
+  throw new DataFormatError(file, undefined, undefined, `unknown extension ${JSON.stringify(ext)}; expected .jsonl or .parquet`)
+}
+
+export async function loadQaJsonl(file: string, options: LoadQaOptions = {}): Promise<QaExample[]> {
+  const out: QaExample[] = []
+  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity })
+  let n = 0
+  for await (const line of lines) {
+    n++
+    if (line.trim() === '') continue
+    let row: unknown
+    try {
+      row = JSON.parse(line)
+    } catch (e) {
+      throw new DataFormatError(file, n, undefined, `not valid JSON (${(e as Error).message})`)
+    }
+    out.push(qaFromRow(row, file, n, out.length, options))
+    if (options.limit !== undefined && out.length >= options.limit) {
+      lines.close()
+      break
+    }
+  }
+  return out
+}
+
+/** A .json file: one JSON array of rows (errors name the row, from 1), or JSON lines. */
+export async function loadQaJson(file: string, options: LoadQaOptions = {}): Promise<QaExample[]> {
+  const text = await readFile(file, 'utf8')
+  if (!text.trimStart().startsWith('[')) return loadQaJsonl(file, options)
+  let rows: unknown[]
+  try {
+    rows = JSON.parse(text) as unknown[]
+  } catch (e) {
+    throw new DataFormatError(file, undefined, undefined, `not valid JSON (${(e as Error).message})`)
+  }
+  return rows.slice(0, options.limit).map((row, i) => qaFromRow(row, file, i + 1, i, options))
+}
+
+export async function loadQaParquet(file: string, options: LoadQaOptions = {}): Promise<QaExample[]> {
+  const buffer = await asyncBufferFromFile(file)
+  const rows = await parquetReadObjects({ file: buffer, rowEnd: options.limit })
+  // Parquet has no lines: errors name the row, counted from 1.
+  return rows.map((row, i) => qaFromRow(row, file, i + 1, i, options))
+}
+
+/** Validates one row and converts it; `line` is the JSONL line or the parquet row (from 1). */
+export function qaFromRow(row: unknown, file: string, line: number, index: number, options: LoadQaOptions = {}): QaExample {
+  if (row === null || typeof row !== 'object' || Array.isArray(row)) {
+    throw new DataFormatError(file, line, undefined, `expected an object, got ${describe(row)}`)
+  }
+  const r = row as Record<string, unknown>
+
+  let question = r.question
+  if (question === undefined) question = questionFromPrompt(r.prompt)
+  if (typeof question !== 'string' || question.trim() === '') {
+    throw new DataFormatError(file, line, 'question', `expected a non-empty string, got ${describe(question)}`)
+  }
+
+  let answers: unknown = r.golden_answers
+  let answerField = 'golden_answers'
+  if (answers === undefined) {
+    const target = (r.reward_model as { ground_truth?: { target?: unknown } } | undefined)?.ground_truth?.target
+    if (target !== undefined) {
+      answers = target
+      answerField = 'reward_model.ground_truth.target'
+    }
+  }
+  if (!Array.isArray(answers) || answers.length === 0) {
+    throw new DataFormatError(file, line, answerField, `expected a non-empty array of strings, got ${describe(answers)}`)
+  }
+  answers.forEach((a, k) => {
+    if (typeof a !== 'string') throw new DataFormatError(file, line, `${answerField}[${k}]`, `expected a string, got ${describe(a)}`)
+  })
+
+  const source = r.data_source ?? options.dataSource ?? file.replace(/^.*[\\/]/, '').replace(/\.[^.]*$/, '')
+  if (typeof source !== 'string') {
+    throw new DataFormatError(file, line, 'data_source', `expected a string, got ${describe(source)}`)
+  }
+  const rawId = r.id ?? (r.extra_info as { index?: unknown } | undefined)?.index
+  const id = typeof rawId === 'string' || typeof rawId === 'number' || typeof rawId === 'bigint' ? String(rawId) : `${source}-${index}`
+  const out: QaExample = { id, question: question.trim(), goldAnswers: answers as string[], dataSource: source, taskType: options.taskType ?? 'qa' }
+  // Known keys of `metadata` (as saveSearchR1Layout writes them) are read back when their types fit; others are ignored.
+  const meta = r.metadata
+  if (meta && typeof meta === 'object' && !Array.isArray(meta)) {
+    const m = meta as Record<string, unknown>
+    const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string')
+    if (options.taskType === undefined && typeof m.task_type === 'string') out.taskType = m.task_type
+    if (typeof m.hops === 'number' && Number.isInteger(m.hops)) out.hops = m.hops
+    if (strings(m.evidence)) out.evidence = m.evidence
+    if (strings(m.chain)) out.chain = m.chain
+    if (strings(m.relations)) out.relations = m.relations
+  }
+  return out
+}
+
+/** Search-R1's processed rows keep the question at the end of the user prompt: "... Question: <q>\n". */
+function questionFromPrompt(prompt: unknown): string | undefined {
+  if (!Array.isArray(prompt)) return undefined
+  const user = prompt.find((m) => m && typeof m === 'object' && (m as { role?: unknown }).role === 'user') as
+    | { content?: unknown }
+    | undefined
+  const content = user?.content
+  if (typeof content !== 'string') return undefined
+  const at = content.lastIndexOf('Question:')
+  if (at < 0) return undefined
+  const q = content.slice(at + 'Question:'.length).trim()
+  return q === '' ? undefined : q
+}
