@@ -1,0 +1,58 @@
+// Agglomerative clustering core: condensed distances and the linkage algorithms that scipy.cluster.hierarchy uses
+// (fastcluster's MST, nearest-neighbour chain and generic algorithm). No N-API here: the binding layer and the
+// trainer call the same functions.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace hiexp::cluster {
+
+// Same order as scipy's linkage_methods table, so that a method code means the same thing in both.
+enum class Method { Single = 0, Complete, Average, Centroid, Median, Ward, Weighted };
+enum class Metric { Euclidean = 0, Cosine, Precomputed };
+// Where the Gram blocks of the distance matrix come from: hiexp's own register-tiled kernel, or libtorch's at::mm
+// (fast where libtorch links MKL/OpenBLAS; Debian's links the reference BLAS).
+enum class GramKernel { Builtin = 0, Torch };
+
+const char* methodName(Method m);
+
+// Progress: phase ("distances" | "linkage") and the fraction of it done, in [0, 1]. Called from worker threads'
+// caller only (never from inside a parallel region), at most about 200 times per phase.
+using Progress = std::function<void(const char* phase, double fraction)>;
+
+// Number of entries of a condensed matrix of n observations, n(n-1)/2.
+inline int64_t condensedSize(int64_t n) { return n * (n - 1) / 2; }
+
+// Throws RangeError naming `what` when n(n-1)/2 doubles would not fit in this machine's memory.
+void checkCondensedFits(int64_t n, const std::string& what);
+
+// Checks that the n x d row-major points are finite (and, for cosine, not all-zero rows).
+void checkPoints(const double* X, int64_t n, int64_t d, Metric metric);
+// Checks that a condensed vector is finite and non-negative.
+void checkCondensed(const double* D, int64_t size);
+
+// Condensed pairwise distances of the n x d row-major points X into `out` (n(n-1)/2 entries), in scipy's pdist
+// order and formulas (euclidean: sqrt(sum (u-v)^2); cosine: 1 - u.v / (|u| |v|), clipped to [0, 2]).
+void pairwiseDistances(const double* X, int64_t n, int64_t d, Metric metric, GramKernel kernel, double* out,
+                       const Progress& progress);
+
+// Linkage of the condensed distances D (overwritten: it becomes the inter-cluster distances). Returns the
+// (n-1) x 4 row-major matrix in scipy's format and merge order.
+std::vector<double> linkage(double* D, int64_t n, Method method, const Progress& progress);
+
+// Gram block: G[r * ldg + c] = sum_k A[(r0 + r) * d + k] * A[(c0 + c) * d + k] for the given row and column range.
+// Implemented in gram.cc with FMA allowed (the exact paths of distances.cc are compiled without contraction).
+struct PackedPoints {
+  int64_t n = 0, d = 0, nPadded = 0;
+  std::vector<double> rows;    // nPadded x d, row-major, zero rows past n
+  std::vector<double> panels;  // nPadded / kPanel panels, each d x kPanel (k-major)
+};
+constexpr int kTileRows = 4;
+constexpr int kPanel = 8;
+PackedPoints packPoints(const double* X, int64_t n, int64_t d);
+// Dot products of rows [r0, r0 + kTileRows) with panel p (columns [p*kPanel, (p+1)*kPanel)) into out[kTileRows][kPanel].
+void gramTile(const PackedPoints& P, int64_t r0, int64_t panel, double* out);
+
+}  // namespace hiexp::cluster
