@@ -1,1 +1,2 @@
 export { info, setThreads, type RuntimeInfo } from './info.js'
+export * from './rl/index.js'

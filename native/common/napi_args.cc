@@ -95,6 +95,20 @@ size_t choice(const Napi::Object& obj, const char* key, const std::string& owner
   throwRange(owner, ".", key, " must be one of ", expected, ", got '", s, "'");
 }
 
+void rejectUnknownKeys(const Napi::Object& obj, const std::string& owner, std::initializer_list<const char*> allowed) {
+  const Napi::Array keys = obj.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    const std::string key = keys.Get(i).ToString().Utf8Value();
+    bool known = false;
+    for (const char* a : allowed) known = known || key == a;
+    if (!known) {
+      std::string expected;
+      for (const char* a : allowed) expected += (expected.empty() ? "" : ", ") + std::string(a);
+      throwType(owner, " has an unknown option '", key, "' (known: ", expected, ")");
+    }
+  }
+}
+
 std::pair<ErrorKind, std::string> classifyCurrentException() {
   try {
     throw;

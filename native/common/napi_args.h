@@ -70,6 +70,9 @@ int64_t integer(const Napi::Object& obj, const char* key, const std::string& own
 size_t choice(const Napi::Object& obj, const char* key, const std::string& owner,
               std::initializer_list<const char*> allowed, std::optional<size_t> fallback = std::nullopt);
 
+// Throws a TypeError naming the first key of `obj` that is not in `allowed` (catches misspelt options).
+void rejectUnknownKeys(const Napi::Object& obj, const std::string& owner, std::initializer_list<const char*> allowed);
+
 // Runs `body`, turning hiexp::TypeError / RangeError, c10::Error and std::exception into JavaScript exceptions.
 Napi::Value guard(const Napi::CallbackInfo& info, const std::function<Napi::Value()>& body);
 

@@ -16,54 +16,9 @@
 #pragma once
 #include <ATen/ATen.h>
 
-#include <cstdint>
-#include <optional>
+#include "rl/policy_loss_types.h"
 
 namespace hiexp::rl {
-
-enum class Algorithm { Grpo, Gspo };
-enum class Aggregation { TokenMean, SeqMeanTokenMean, SeqMeanTokenSum, SeqMeanTokenSumNorm };
-enum class KlEstimator { K1, K2, K3 };
-
-struct PolicyLossOptions {
-  Algorithm algorithm = Algorithm::Grpo;
-  double clipLow = 0.2;
-  double clipHigh = 0.2;
-  std::optional<double> dualClip;  // c > 1; off when empty
-  Aggregation aggregation = Aggregation::TokenMean;
-  double klCoef = 0.0;  // the KL term is computed when klCoef > 0 and a reference is given
-  KlEstimator klEstimator = KlEstimator::K3;
-  double normLength = 0.0;  // seq-mean-token-sum-norm divisor; 0 means T
-};
-
-struct PolicyLossStats {
-  double loss = 0;          // total: policy-gradient part + klCoef * kl
-  double pgLoss = 0;        // policy-gradient part alone
-  double clipFraction = 0;  // share of masked tokens whose clipped branch is active
-  double approxKl = 0;      // masked token mean of old - logp
-  double kl = 0;            // aggregated KL to the reference (0 when not computed)
-  bool hasKl = false;
-};
-
-// Raw views of one batch. advantages has B entries (per sequence) or B*T (per token); refLogp may be null.
-// mask is either uint8 (maskU8) or float (maskF32), exactly one of them non-null.
-struct PolicyLossBatch {
-  const float* logp = nullptr;
-  const float* oldLogp = nullptr;
-  const float* advantages = nullptr;
-  bool tokenAdvantages = false;
-  const uint8_t* maskU8 = nullptr;
-  const float* maskF32 = nullptr;
-  const float* refLogp = nullptr;
-  int64_t B = 0;
-  int64_t T = 0;
-};
-
-// Checks sizes and options (throws hiexp::RangeError / TypeError naming the argument).
-void checkPolicyLossOptions(const PolicyLossOptions& opts);
-
-// The fused CPU kernel: fills gradLogp (B*T) with d loss / d logp and returns the statistics.
-PolicyLossStats policyLossCpu(const PolicyLossBatch& batch, const PolicyLossOptions& opts, float* gradLogp);
 
 // Tensor form for the C++ trainer: logp, oldLogp, mask [B, T] (mask uint8/bool/float), advantages [B] or [B, T],
 // refLogp [B, T] or undefined. Dispatches on logp's device (CPU kernel, CUDA kernel). Returns a 0-dim loss that
