@@ -40,13 +40,16 @@ rl::PolicyLossOptions parseLoss(const Napi::Object& o) {
   const std::string owner = "loss";
   rl::PolicyLossOptions r;
   r.algorithm = napi::choice(o, "algorithm", owner, {"grpo", "gspo"}, 0) == 0 ? rl::Algorithm::Grpo : rl::Algorithm::Gspo;
-  r.clipLow = napi::optionalNumber(o, "clipLow", owner).value_or(r.clipLow);
-  r.clipHigh = napi::optionalNumber(o, "clipHigh", owner).value_or(r.clipHigh);
+  const bool gspo = r.algorithm == rl::Algorithm::Gspo;
+  // The same defaults as hx.policyLoss (native/rl/bindings.cc): GSPO's sequence ratios need a far smaller clip range.
+  r.clipLow = napi::optionalNumber(o, "clipLow", owner).value_or(gspo ? 3e-4 : 0.2);
+  r.clipHigh = napi::optionalNumber(o, "clipHigh", owner).value_or(gspo ? 4e-4 : 0.2);
   r.dualClip = napi::optionalNumber(o, "dualClip", owner);
   static const rl::Aggregation aggs[] = {rl::Aggregation::TokenMean, rl::Aggregation::SeqMeanTokenMean,
                                          rl::Aggregation::SeqMeanTokenSum, rl::Aggregation::SeqMeanTokenSumNorm};
   r.aggregation = aggs[napi::choice(o, "aggregation", owner,
-                                    {"token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "seq-mean-token-sum-norm"}, 0)];
+                                    {"token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "seq-mean-token-sum-norm"},
+                                    gspo ? 1 : 0)];
   r.klCoef = napi::optionalNumber(o, "klCoef", owner).value_or(0.0);
   static const rl::KlEstimator kls[] = {rl::KlEstimator::K1, rl::KlEstimator::K2, rl::KlEstimator::K3};
   r.klEstimator = kls[napi::choice(o, "klEstimator", owner, {"k1", "k2", "k3"}, 2)];
