@@ -83,8 +83,8 @@ export function configFromHf(json: unknown): Qwen2Config {
     tieWordEmbeddings: c.tie_word_embeddings ?? false,
     initializerRange: c.initializer_range ?? 0.02,
     maxPositionEmbeddings: c.max_position_embeddings ?? 32768,
-    bosTokenId: c.bos_token_id ?? undefined,
-    eosTokenId: c.eos_token_id ?? undefined,
+    ...(typeof c.bos_token_id === 'number' ? { bosTokenId: c.bos_token_id } : {}),
+    ...(c.eos_token_id !== undefined && c.eos_token_id !== null ? { eosTokenId: c.eos_token_id } : {}),
   }
 }
 

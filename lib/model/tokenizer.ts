@@ -174,6 +174,7 @@ export class Tokenizer implements TokenizerLike {
 
   /** Text of the ids; special tokens (the agent's tags) are kept unless skipSpecialTokens. */
   decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
+    if (ids.length === 0) return ''
     return this.hf.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? false })
   }
 
