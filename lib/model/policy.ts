@@ -114,6 +114,13 @@ function padValues(rows: ArrayLike<number>[], B: number, T: number, name: string
   return out
 }
 
+// Nothing predicts a sequence's first token, so the loss cannot see it.
+function checkFirstUnmasked(mask: Float32Array, B: number, T: number): void {
+  for (let b = 0; b < B; b++) {
+    if (mask[b * T] !== 0) throw new RangeError(`masks[${b}][0] must be 0: no log-prob exists for a sequence's first token`)
+  }
+}
+
 export class Policy implements GenerationPolicy {
   private trainer?: unknown
   private optimizer: OptimizerOptions = {}
@@ -339,6 +346,7 @@ export class Policy implements GenerationPolicy {
   async trainStep(batch: RlBatch, loss: PolicyLossOptions = {}): Promise<TrainStats> {
     const { ids, B, T } = padBatch(batch.sequences)
     const mask = padValues(batch.masks, B, T, 'masks')
+    checkFirstUnmasked(mask, B, T)
     let advantages: Float32Array
     if (batch.advantages.length === B && typeof (batch.advantages as ArrayLike<unknown>)[0] === 'number') {
       advantages = Float32Array.from(batch.advantages as ArrayLike<number>)
@@ -360,6 +368,7 @@ export class Policy implements GenerationPolicy {
   async sftStep(batch: SftBatch): Promise<TrainStats> {
     const { ids, B, T } = padBatch(batch.sequences)
     const mask = padValues(batch.masks, B, T, 'masks')
+    checkFirstUnmasked(mask, B, T)
     return (await Policy.n().trainerSftStep(this.trainerHandle(), { tokens: ids, mask, B, T })) as TrainStats
   }
 

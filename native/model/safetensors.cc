@@ -266,7 +266,6 @@ void writeFileAtomic(const std::string& path, const std::string& bytes) {
 
 void writeSafetensors(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata) {
-  std::vector<at::Tensor> cpu;
   std::ostringstream h;
   h << '{';
   bool first = true;
@@ -281,25 +280,42 @@ void writeSafetensors(const std::string& path, const std::vector<std::pair<std::
   }
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
-    at::Tensor c = t.detach().to(at::kCPU).contiguous();
-    const uint64_t bytes = c.numel() * c.element_size();
+    const uint64_t bytes = t.numel() * t.element_size();
     if (!first) h << ',';
     first = false;
-    h << '"' << jsonEscape(name) << "\":{\"dtype\":\"" << dtypeToSafetensors(c.scalar_type()) << "\",\"shape\":[";
-    for (int64_t d = 0; d < c.dim(); ++d) h << (d ? "," : "") << c.size(d);
+    h << '"' << jsonEscape(name) << "\":{\"dtype\":\"" << dtypeToSafetensors(t.scalar_type()) << "\",\"shape\":[";
+    for (int64_t d = 0; d < t.dim(); ++d) h << (d ? "," : "") << t.size(d);
     h << "],\"data_offsets\":[" << offset << ',' << offset + bytes << "]}";
     offset += bytes;
-    cpu.push_back(std::move(c));
   }
   h << '}';
   std::string header = h.str();
   while ((header.size() + 8) % 8 != 0) header += ' ';  // the format recommends 8-byte alignment of the data
-  std::string bytes;
-  bytes.reserve(8 + header.size() + offset);
-  for (int b = 0; b < 8; ++b) bytes += static_cast<char>((static_cast<uint64_t>(header.size()) >> (8 * b)) & 0xFF);
-  bytes += header;
-  for (const auto& c : cpu) bytes.append(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size());
-  writeFileAtomic(path, bytes);
+
+  // Streamed tensor by tensor (a 7B checkpoint never sits in memory twice), into a temporary file renamed at the end.
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::runtime_error("cannot write '" + tmp + "'");
+    char len[8];
+    for (int b = 0; b < 8; ++b) len[b] = static_cast<char>((static_cast<uint64_t>(header.size()) >> (8 * b)) & 0xFF);
+    out.write(len, 8);
+    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    for (const auto& [name, t] : tensors) {
+      at::Tensor c = t.detach().to(at::kCPU).contiguous();
+      out.write(static_cast<const char*>(c.data_ptr()), static_cast<std::streamsize>(c.numel() * c.element_size()));
+    }
+    out.flush();
+    if (!out) {
+      out.close();
+      std::remove(tmp.c_str());
+      throw std::runtime_error("write to '" + tmp + "' failed (disk full?)");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw std::runtime_error("cannot rename '" + tmp + "' to '" + path + "'");
+  }
 }
 
 }  // namespace hiexp::model
