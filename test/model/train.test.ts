@@ -125,3 +125,16 @@ test('checkpoint then resume gives bit-identical next steps on CPU', async (t) =
   t.deepEqual(ga, gb)
   await t.throwsAsync(Policy.loadCheckpoint(tempDir()), { message: /hiexp_trainer\.json is missing/ })
 })
+
+test('a mask on the first token is refused; steps run off the event loop', async (t) => {
+  const p = tinyPolicy(27, { hiddenSize: 64, intermediateSize: 256 })
+  await t.throwsAsync(p.sftStep({ sequences: [[13, 14]], masks: [[1, 1]] }), { instanceOf: RangeError, message: /masks\[0\]\[0\] must be 0/ })
+  const batch = copyBatch(32, 24, 6)
+  let ticks = 0
+  const timer = setInterval(() => ticks++, 1)
+  const pending = p.sftStep(batch)
+  t.is(ticks, 0)
+  await pending
+  clearInterval(timer)
+  t.true(ticks > 0, 'the event loop kept running during the step')
+})
