@@ -1,6 +1,7 @@
 #include "model/qwen2.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/version.h>
 
 #include <cmath>
 
@@ -184,8 +185,10 @@ at::Tensor Qwen2::hidden(const at::Tensor& ids, const at::Tensor& positions, con
   at::Tensor kPos = at::arange(0, Tk, at::TensorOptions().dtype(at::kLong).device(device_)).unsqueeze(0);
   at::Tensor allowed = (kPos <= qPos).unsqueeze(0) & valid.unsqueeze(1);  // [B, T, Tk]
   allowed = allowed | (kPos == qPos).unsqueeze(0);
+#if TORCH_VERSION_MAJOR < 2
   at::Tensor mask = at::zeros({B, 1, T, Tk}, at::TensorOptions().dtype(dtype_).device(device_))
                         .masked_fill(allowed.logical_not().unsqueeze(1), -std::numeric_limits<double>::infinity());
+#endif
 
   // Rotary embedding (transformers' rotate_half form): angles in float32, then cast.
   at::Tensor freqs = positions.to(device_, at::kFloat).unsqueeze(-1) * invFreq_;  // [B, T, D/2]
@@ -213,9 +216,17 @@ at::Tensor Qwen2::hidden(const at::Tensor& ids, const at::Tensor& positions, con
       k = k.repeat_interleave(rep, 1);
       v = v.repeat_interleave(rep, 1);
     }
+    at::Tensor o;
+#if TORCH_VERSION_MAJOR >= 2
+    // libtorch 2.x: the fused kernel (flash / memory-efficient on GPU), same mask, same default scale 1/sqrt(D).
+    (void)scale;
+    o = at::scaled_dot_product_attention(q, k, v, allowed.unsqueeze(1));
+#else
+    // transformers' eager attention: scores in the model dtype, softmax in float32.
     at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) * scale + mask;
-    at::Tensor attn = at::softmax(scores, -1, at::kFloat).to(dtype_);
-    at::Tensor o = at::matmul(attn, v).transpose(1, 2).reshape({B, T, H * D});
+    o = at::matmul(at::softmax(scores, -1, at::kFloat).to(dtype_), v);
+#endif
+    o = o.transpose(1, 2).reshape({B, T, H * D});
     x = x + at::linear(o, L("self_attn.o_proj.weight"));
     h = rmsNorm(x, L("post_attention_layernorm.weight"), c.rmsNormEps);
     at::Tensor gate = at::silu(at::linear(h, L("mlp.gate_proj.weight")));
