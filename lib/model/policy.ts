@@ -115,15 +115,46 @@ function padValues(rows: ArrayLike<number>[], B: number, T: number, name: string
 }
 
 // Nothing predicts a sequence's first token, so the loss cannot see it.
+function flatten(sequences: number[][]): [Int32Array, Int32Array] {
+  const lengths = Int32Array.from(sequences.map((s) => s.length))
+  const ids = new Int32Array(lengths.reduce((a, b) => a + b, 0))
+  let at = 0
+  for (const s of sequences) {
+    ids.set(s, at)
+    at += s.length
+  }
+  return [ids, lengths]
+}
+
 function checkFirstUnmasked(mask: Float32Array, B: number, T: number): void {
   for (let b = 0; b < B; b++) {
     if (mask[b * T] !== 0) throw new RangeError(`masks[${b}][0] must be 0: no log-prob exists for a sequence's first token`)
   }
 }
 
+interface ParkedGeneration {
+  session: unknown
+  /** Per sequence of that call: the tokens whose keys and values are cached (the sequence, then all new tokens but the last). */
+  fed: number[][]
+}
+
+function isPrefix(prefix: number[], seq: number[]): boolean {
+  if (prefix.length >= seq.length) return false
+  for (let i = prefix.length - 1; i >= 0; i--) if (prefix[i] !== seq[i]) return false
+  return true
+}
+
 export class Policy implements GenerationPolicy {
+  /**
+   * Keep the last generate() call's KV caches, so that a call whose every sequence extends one of that call's
+   * sequences (the agent appending <information>…) prefills only the new tokens. Dropped when the weights change.
+   */
+  prefixCache = true
+  /** What the last generate() call prefilled: all prompt tokens, or (resumed) only those after the cached prefixes. */
+  lastPrefill: { resumed: boolean; tokens: number } = { resumed: false, tokens: 0 }
   private trainer?: unknown
   private optimizer: OptimizerOptions = {}
+  private parked?: ParkedGeneration
 
   private constructor(
     private readonly handle: unknown,
@@ -256,24 +287,24 @@ export class Policy implements GenerationPolicy {
     const stops = (opts.stop ?? []).filter((s) => s.length > 0)
     const window = stops.length ? Math.max(...stops.map((s) => s.length)) + 4 : 0
     const eos = new Set(this.tokenizer.eosIds)
-    const lengths = Int32Array.from(sequences.map((s) => s.length))
-    const ids = new Int32Array(lengths.reduce((a, b) => a + b, 0))
-    let at = 0
-    for (const s of sequences) {
-      ids.set(s, at)
-      at += s.length
-    }
     const n = Policy.n()
     const out: Generation[] = sequences.map(() => ({ tokens: [], logprobs: [], text: '', finish: 'length' }))
     const done = new Array<boolean>(sequences.length).fill(false)
     let rows = sequences.map((_, i) => i) // batch row -> sequence index
-    const first = await n.generateStart(this.handle, ids, lengths, {
+    const options = {
       maxNewTokens: opts.maxNewTokens,
       temperature: opts.temperature ?? 1,
       topP: opts.topP ?? 1,
       topK: opts.topK ?? 0,
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
-    })
+    }
+    const parkedBefore = this.parked
+    let first = await this.resume(sequences, options)
+    if (first === undefined) {
+      this.lastPrefill = { resumed: false, tokens: sequences.reduce((a, s) => a + s.length, 0) }
+      first = await n.generateStart(this.handle, ...flatten(sequences), options)
+    }
+    const park = this.prefixCache
     const session = first.session
     let step: { tokens: Int32Array; logprobs: Float32Array } = first
     try {
@@ -309,17 +340,55 @@ export class Policy implements GenerationPolicy {
         })
         if (keep.length === 0) break
         const compact = keep.length < rows.length
-        step = await n.generateStep(session, compact ? Int32Array.from(keep) : undefined)
+        step = await n.generateStep(session, compact ? Int32Array.from(keep) : undefined, park)
         if (compact) rows = keep.map((r) => rows[r])
       }
-    } finally {
-      await n.generateEnd(session)
+    } catch (error) {
+      await n.generateEnd(session, false)
+      throw error
+    }
+    await n.generateEnd(session, park)
+    if (park && this.parked === parkedBefore && this.prefixCache) {
+      // Replaces the previous call's caches (unless another call replaced them meanwhile: then these go instead).
+      if (parkedBefore) await n.generateEnd(parkedBefore.session, false)
+      this.parked = { session, fed: sequences.map((s, i) => [...s, ...out[i].tokens.slice(0, -1)]) }
+    } else if (park) {
+      await n.generateEnd(session, false)
     }
     for (const g of out) {
       const visible = g.finish === 'eos' ? g.tokens.slice(0, -1) : g.tokens
       g.text = this.tokenizer.decode(visible)
     }
     return out
+  }
+
+  /** Starts from the parked caches when every sequence extends a sequence of the last call; undefined otherwise. */
+  private async resume(sequences: number[][], options: Record<string, number>) {
+    const parked = this.parked
+    if (!this.prefixCache || !parked) return undefined
+    const from: number[] = []
+    for (let i = 0; i < sequences.length; i++) {
+      let match = i < parked.fed.length && isPrefix(parked.fed[i], sequences[i]) ? i : -1
+      for (let j = 0; match < 0 && j < parked.fed.length; j++) if (isPrefix(parked.fed[j], sequences[i])) match = j
+      if (match < 0) return undefined
+      from.push(match)
+    }
+    const suffixes = sequences.map((s, i) => s.slice(parked.fed[from[i]].length))
+    try {
+      this.lastPrefill = { resumed: true, tokens: suffixes.reduce((a, s) => a + s.length, 0) }
+      return await Policy.n().generateResume(parked.session, Int32Array.from(from), ...flatten(suffixes), options, this.handle)
+    } catch (error) {
+      // The caches were released by a concurrent call: prefill from scratch.
+      if (error instanceof RangeError && /no cached prefix/.test(error.message)) return undefined
+      throw error
+    }
+  }
+
+  /** Releases the caches kept for resuming generation (done automatically when the weights change). */
+  async clearPrefixCache(): Promise<void> {
+    const parked = this.parked
+    this.parked = undefined
+    if (parked) await Policy.n().generateEnd(parked.session, false)
   }
 
   /** Sets the optimiser and schedule for trainStep / sftStep (kept across steps; the moments are kept too). */
@@ -361,6 +430,7 @@ export class Policy implements GenerationPolicy {
       T,
       ...(batch.oldLogprobs ? { oldLogp: padValues(batch.oldLogprobs, B, T, 'oldLogprobs') } : {}),
     }
+    await this.clearPrefixCache()
     return (await Policy.n().trainerRlStep(this.trainerHandle(), native, loss)) as TrainStats
   }
 
@@ -369,6 +439,7 @@ export class Policy implements GenerationPolicy {
     const { ids, B, T } = padBatch(batch.sequences)
     const mask = padValues(batch.masks, B, T, 'masks')
     checkFirstUnmasked(mask, B, T)
+    await this.clearPrefixCache()
     return (await Policy.n().trainerSftStep(this.trainerHandle(), { tokens: ids, mask, B, T })) as TrainStats
   }
 

@@ -91,6 +91,28 @@ at::Tensor rightPaddedHidden(const Qwen2& m, const at::Tensor& ids) {
   return m.hidden(ids.to(m.device()), pos, at::Tensor(), nullptr);
 }
 
+model::SamplingOptions parseSampling(const Napi::Object& opts) {
+  model::SamplingOptions sampling;
+  sampling.temperature = napi::optionalNumber(opts, "temperature", "options").value_or(1.0);
+  sampling.topP = napi::optionalNumber(opts, "topP", "options").value_or(1.0);
+  sampling.topK = napi::has(opts, "topK") ? napi::integer(opts, "topK", "options", 0, 1 << 24) : 0;
+  sampling.check();
+  return sampling;
+}
+
+std::vector<std::vector<int64_t>> splitSequences(const napi::Span<int32_t>& ids, const napi::Span<int32_t>& lengths) {
+  std::vector<std::vector<int64_t>> seqs;
+  size_t at = 0;
+  for (size_t b = 0; b < lengths.size; ++b) {
+    HX_CHECK_RANGE(lengths.data[b] >= 0 && at + lengths.data[b] <= ids.size, "lengths[", b, "] = ", lengths.data[b],
+                   " runs past the end of ids (", ids.size, ")");
+    seqs.emplace_back(ids.data + at, ids.data + at + lengths.data[b]);
+    at += lengths.data[b];
+  }
+  HX_CHECK_RANGE(at == ids.size, "lengths sum to ", at, " but ids holds ", ids.size);
+  return seqs;
+}
+
 }  // namespace
 
 void registerModel(Napi::Env env, Napi::Object exports) {
@@ -230,6 +252,42 @@ void registerModel(Napi::Env env, Napi::Object exports) {
         });
   });
 
+  // generateResume(prevSession, from: Int32Array, ids, lengths, options) -> like generateStart, each row continuing
+  // the parked row from[i] of prevSession with the suffix tokens ids[...lengths[i]] (its last sampled token first).
+  napi::exportFunction(env, exports, "generateResume", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto prev = napi::unwrapHandle<model::GenerationSession>(info[0], "session");
+    auto from = napi::typedArray<int32_t>(info[1], "from");
+    auto ids = napi::typedArray<int32_t>(info[2], "ids");
+    auto lengths = napi::typedArray<int32_t>(info[3], "lengths");
+    auto opts = napi::object(info[4], "options");
+    HX_CHECK_RANGE(from.size == lengths.size, "from and lengths must have the same length");
+    const int64_t maxNew = napi::integer(opts, "maxNewTokens", "options", 1, 1 << 20);
+    auto session = std::make_shared<model::GenerationSession>();
+    session->model = prev->model;
+    session->sampling = parseSampling(opts);
+    const auto seqs = splitSequences(ids, lengths);
+    const std::vector<int64_t> rows(from.data, from.data + from.size);
+    if (napi::has(opts, "seed")) {
+      session->rng = model::Rng(static_cast<uint64_t>(napi::integer(opts, "seed", "options", 0, (1ll << 53))));
+    } else {
+      auto core = napi::unwrapHandle<PolicyCore>(info[5], "policy");
+      std::lock_guard<std::mutex> lock(core->rngMutex);
+      session->rng = model::Rng(core->rng.next());
+    }
+    using R = std::pair<std::shared_ptr<model::GenerationSession>, model::Sampled>;
+    return napi::runAsync<R>(
+        info.Env(),
+        [session, prev, rows, seqs, maxNew] {
+          std::lock_guard<std::mutex> lock(session->model->mutex());
+          return R{session, model::resumeGeneration(*session, *prev, rows, seqs, maxNew)};
+        },
+        [](Napi::Env env, R& r) -> Napi::Value {
+          auto out = sampledToJs(env, r.second);
+          out.Set("session", napi::wrapHandle(env, r.first));
+          return out;
+        });
+  });
+
   // generateStart(handle, ids: Int32Array (concatenated), lengths: Int32Array, { maxNewTokens, temperature, topP,
   // topK, seed? }) -> Promise<{ session, tokens: Int32Array(B), logprobs: Float32Array(B) }>
   napi::exportFunction(env, exports, "generateStart", [](const Napi::CallbackInfo& info) -> Napi::Value {
@@ -238,20 +296,8 @@ void registerModel(Napi::Env env, Napi::Object exports) {
     auto lengths = napi::typedArray<int32_t>(info[2], "lengths");
     auto opts = napi::object(info[3], "options");
     const int64_t maxNew = napi::integer(opts, "maxNewTokens", "options", 1, 1 << 20);
-    model::SamplingOptions sampling;
-    sampling.temperature = napi::optionalNumber(opts, "temperature", "options").value_or(1.0);
-    sampling.topP = napi::optionalNumber(opts, "topP", "options").value_or(1.0);
-    sampling.topK = napi::has(opts, "topK") ? napi::integer(opts, "topK", "options", 0, 1 << 24) : 0;
-    sampling.check();
-    std::vector<std::vector<int64_t>> seqs;
-    size_t at = 0;
-    for (size_t b = 0; b < lengths.size; ++b) {
-      HX_CHECK_RANGE(lengths.data[b] >= 0 && at + lengths.data[b] <= ids.size, "lengths[", b, "] = ", lengths.data[b],
-                     " runs past the end of ids (", ids.size, ")");
-      seqs.emplace_back(ids.data + at, ids.data + at + lengths.data[b]);
-      at += lengths.data[b];
-    }
-    HX_CHECK_RANGE(at == ids.size, "lengths sum to ", at, " but ids holds ", ids.size);
+    const model::SamplingOptions sampling = parseSampling(opts);
+    const auto seqs = splitSequences(ids, lengths);
     auto session = std::make_shared<model::GenerationSession>();
     session->model = core->model;
     session->sampling = sampling;
@@ -275,7 +321,8 @@ void registerModel(Napi::Env env, Napi::Object exports) {
         });
   });
 
-  // generateStep(session, keep?: Int32Array) -> Promise<{ tokens, logprobs }> for the rows kept (all by default).
+  // generateStep(session, keep?: Int32Array, park?: boolean) -> Promise<{ tokens, logprobs }> for the rows kept (all
+  // by default); with park, the dropped rows' caches are kept for generateResume.
   napi::exportFunction(env, exports, "generateStep", [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto session = napi::unwrapHandle<model::GenerationSession>(info[0], "session");
     std::optional<std::vector<int64_t>> keep;
@@ -283,23 +330,31 @@ void registerModel(Napi::Env env, Napi::Object exports) {
       auto k = napi::typedArray<int32_t>(info[1], "keep");
       keep.emplace(k.data, k.data + k.size);
     }
+    const bool park = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
     return napi::runAsync<model::Sampled>(
         info.Env(),
-        [session, keep] {
+        [session, keep, park] {
           std::lock_guard<std::mutex> lock(session->model->mutex());
-          return model::stepGeneration(*session, keep ? &*keep : nullptr);
+          return model::stepGeneration(*session, keep ? &*keep : nullptr, park);
         },
         [](Napi::Env env, model::Sampled& s) -> Napi::Value { return sampledToJs(env, s); });
   });
 
-  // generateEnd(session): frees the KV cache now rather than at garbage collection.
+  // generateEnd(session, park?: boolean): parks the remaining rows (park) or frees everything now rather than at
+  // garbage collection.
   napi::exportFunction(env, exports, "generateEnd", [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto session = napi::unwrapHandle<model::GenerationSession>(info[0], "session");
+    const bool park = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
     return napi::runAsync<bool>(
         info.Env(),
-        [session] {
+        [session, park] {
           std::lock_guard<std::mutex> lock(session->model->mutex());
-          session->cache = model::KvCache();
+          if (park) {
+            model::parkAll(*session);
+          } else {
+            session->cache = model::KvCache();
+            session->parked.clear();
+          }
           return true;
         },
         [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });

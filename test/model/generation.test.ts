@@ -131,3 +131,41 @@ test('EOS ends a sequence and is kept in tokens but not in text', async (t) => {
     ;(p.tokenizer.eosIds as number[]).pop()
   }
 })
+
+test('resuming from the prefix cache gives what a fresh prefill gives', async (t) => {
+  const p = tinyPolicy(20)
+  const tok = p.tokenizer
+  const info = tok.encode('<information> paris , the capital of france </information>')
+  for (const temperature of [0, 1]) {
+    const opts = { maxNewTokens: 6, temperature, seed: 4, stop: [tok.decode([13])] }
+    const first = await p.generate(PROMPTS, opts)
+    // Only some sequences continue, in another order, each with a different appended text.
+    const picks = [2, 0]
+    const longer = picks.map((i, k) => [...PROMPTS[i], ...first[i].tokens, ...info.slice(0, 4 + 3 * k)])
+    const cached = await p.generate(longer, opts)
+    t.deepEqual(p.lastPrefill, { resumed: true, tokens: picks.reduce((a, _, k) => a + 1 + 4 + 3 * k, 0) })
+    p.prefixCache = false
+    await p.clearPrefixCache()
+    const fresh = await p.generate(longer, opts)
+    t.false(p.lastPrefill.resumed)
+    p.prefixCache = true
+    cached.forEach((g, k) => {
+      t.deepEqual(g.tokens, fresh[k].tokens, `temperature ${temperature}, row ${k}`)
+      t.true(maxAbsDiff(g.logprobs, fresh[k].logprobs) < 1e-4)
+    })
+    // A third turn resumes the resumed session.
+    const third = longer.map((s, k) => [...s, ...cached[k].tokens, ...info.slice(0, 2)])
+    await p.clearPrefixCache()
+    const again = await p.generate(longer, opts)
+    const cached3 = await p.generate(third, opts)
+    t.true(p.lastPrefill.resumed)
+    p.prefixCache = false
+    const fresh3 = await p.generate(third, opts)
+    p.prefixCache = true
+    t.deepEqual(again.map((g) => g.tokens), cached.map((g) => g.tokens))
+    cached3.forEach((g, k) => {
+      t.deepEqual(g.tokens, fresh3[k].tokens)
+      t.true(maxAbsDiff(g.logprobs, fresh3[k].logprobs) < 1e-4)
+    })
+  }
+})
