@@ -276,8 +276,10 @@ export class Policy implements GenerationPolicy {
   /**
    * Continues each sequence until a stop string, an EOS id (tokenizer.eosIds) or maxNewTokens. Prompts of different
    * lengths share one left-padded batch and a KV cache; finished rows leave the batch. Stop strings are matched on the
-   * decoded text of the last tokens after every step. A resumed call (the agent appended <information>…) prefills the
-   * longer sequence again.
+   * decoded text of the last tokens after every step. A call whose every sequence extends one of the previous call's
+   * sequences (the agent appended <information>…) starts from that call's KV caches and prefills only the new tokens
+   * (see prefixCache); otherwise everything is prefilled. Unseeded calls draw their seed from the policy's RNG, which
+   * checkpoints save.
    */
   async generate(sequences: number[][], opts: GenerateOptions): Promise<Generation[]> {
     if (!Number.isInteger(opts.maxNewTokens) || opts.maxNewTokens < 1) {
