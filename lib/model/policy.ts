@@ -1,7 +1,7 @@
 // The policy: a Qwen2-architecture decoder in the native addon (generation with a KV cache, scoring, training steps,
 // checkpoints) with its tokenizer. Implements GenerationPolicy, the agent loop's only view of a model.
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { native, type NativeAddon } from '../native.js'
 import type { PolicyLossOptions } from '../rl/types.js'
@@ -252,9 +252,16 @@ export class Policy implements GenerationPolicy {
       await writeAtomic(join(dir, 'model.safetensors.index.json'),
         JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2))
     }
+    await this.writeJsonFiles(dir)
+  }
+
+  private async writeJsonFiles(dir: string): Promise<void> {
     await writeAtomic(join(dir, 'config.json'), JSON.stringify(configToHf(this.config, this.dtype), null, 2))
     await writeAtomic(join(dir, 'tokenizer.json'), JSON.stringify(this.tokenizer.json))
     await writeAtomic(join(dir, 'tokenizer_config.json'), JSON.stringify(this.tokenizer.config, null, 2))
+    const eos = this.tokenizer.eosIds
+    await writeAtomic(join(dir, 'generation_config.json'),
+      JSON.stringify({ eos_token_id: eos.length === 1 ? eos[0] : eos, pad_token_id: this.tokenizer.padId }, null, 2))
   }
 
   /** Logits [T_i * V] of each sequence (float32), no grad: for tests and parity checks. */
@@ -457,10 +464,10 @@ export class Policy implements GenerationPolicy {
    */
   async saveCheckpoint(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true })
+    // Overwriting a checkpoint: remove its marker first, so that a save cut short is never taken for a whole one.
+    await rm(join(dir, 'hiexp_trainer.json'), { force: true })
     await Policy.n().trainerSave(this.trainerHandle(), dir)
-    await writeAtomic(join(dir, 'config.json'), JSON.stringify(configToHf(this.config, this.dtype), null, 2))
-    await writeAtomic(join(dir, 'tokenizer.json'), JSON.stringify(this.tokenizer.json))
-    await writeAtomic(join(dir, 'tokenizer_config.json'), JSON.stringify(this.tokenizer.config, null, 2))
+    await this.writeJsonFiles(dir)
     await writeAtomic(join(dir, 'hiexp_trainer.json'), JSON.stringify({ optimizer: this.optimizer, step: this.step }, null, 2))
   }
 
