@@ -1,6 +1,7 @@
 export { info, setThreads, type RuntimeInfo } from './info.js'
 export * from './rl/index.js'
 export * from './cluster/index.js'
+export * from './model/index.js'
 export * from './report/index.js'
 export * from './env/index.js'
 export * from './search/index.js'

@@ -1,6 +1,364 @@
+// JavaScript entry points of the policy model: create / load / save, logits, scoring, step-wise generation.
 #include "bindings.h"
 
+#include <cstring>
+
+#include "common/napi_args.h"
+#include "common/runtime.h"
+#include "model/generation.h"
+#include "model/handles.h"
+#include "model/policy_core.h"
+#include "model/safetensors.h"
+
+
 namespace hiexp {
-// Nothing is exported from native/model yet.
-void registerModel(Napi::Env, Napi::Object) {}
+namespace {
+using model::PolicyCore;
+using model::Qwen2;
+
+at::Device parseDevice(const std::string& s) {
+  if (s == "cpu") return at::Device(at::kCPU);
+  HX_CHECK_RANGE(s.rfind("cuda", 0) == 0, "device must be 'cpu', 'cuda' or 'cuda:N', got '", s, "'");
+  HX_CHECK_RANGE(cudaAvailable(), "device '", s, "' was asked for but this addon sees no CUDA device");
+  return at::Device(s);
+}
+
+at::ScalarType parseDtype(size_t i) {
+  static const at::ScalarType types[] = {at::kFloat, at::kBFloat16, at::kHalf};
+  return types[i];
+}
+
+model::Qwen2Config parseConfig(const Napi::Object& o) {
+  const std::string owner = "config";
+  model::Qwen2Config c;
+  c.vocabSize = napi::integer(o, "vocabSize", owner, 1, 1 << 24);
+  c.hiddenSize = napi::integer(o, "hiddenSize", owner, 1, 1 << 20);
+  c.intermediateSize = napi::integer(o, "intermediateSize", owner, 1, 1 << 22);
+  c.numLayers = napi::integer(o, "numLayers", owner, 1, 4096);
+  c.numHeads = napi::integer(o, "numHeads", owner, 1, 4096);
+  c.numKvHeads = napi::integer(o, "numKvHeads", owner, 1, 4096);
+  c.headDim = napi::integer(o, "headDim", owner, 2, 1 << 16);
+  c.rmsNormEps = napi::number(o, "rmsNormEps", owner);
+  c.ropeTheta = napi::number(o, "ropeTheta", owner);
+  c.tieWordEmbeddings = napi::optionalBool(o, "tieWordEmbeddings", false, owner);
+  c.initializerRange = napi::optionalNumber(o, "initializerRange", owner).value_or(0.02);
+  return c;
+}
+
+std::string str(const Napi::Value& v, const std::string& name) {
+  if (!v.IsString()) throwType(name, " must be a string, got ", napi::describe(v));
+  return v.As<Napi::String>().Utf8Value();
+}
+
+// Copies a right-padded [B, T] batch of token ids (Int32Array) into a tensor, checking the ids against the vocabulary.
+at::Tensor tokenBatch(const Napi::Value& v, int64_t B, int64_t T, int64_t vocab, const std::string& name) {
+  auto span = napi::typedArray<int32_t>(v, name);
+  HX_CHECK_RANGE(static_cast<int64_t>(span.size) == B * T, name, " must hold B*T = ", B * T, " ids, got ", span.size);
+  for (size_t i = 0; i < span.size; ++i)
+    HX_CHECK_RANGE(span.data[i] >= 0 && span.data[i] < vocab, name, "[", i, "] = ", span.data[i],
+                   " is outside the vocabulary [0, ", vocab, ")");
+  return at::from_blob(span.data, {B, T}, at::kInt).to(at::kLong);
+}
+
+int64_t dim(const Napi::Value& v, const char* name) {
+  if (!v.IsNumber()) throwType(name, " must be a number, got ", napi::describe(v));
+  double x = v.As<Napi::Number>().DoubleValue();
+  HX_CHECK_RANGE(x >= 1 && x == std::floor(x) && x < (1ll << 31), name, " must be a positive integer, got ", x);
+  return static_cast<int64_t>(x);
+}
+
+Napi::Float32Array toFloat32(Napi::Env env, const at::Tensor& t) {
+  at::Tensor c = t.detach().to(at::kCPU, at::kFloat).contiguous();
+  auto out = Napi::Float32Array::New(env, c.numel());
+  std::memcpy(out.Data(), c.data_ptr<float>(), c.numel() * sizeof(float));
+  return out;
+}
+
+Napi::Object sampledToJs(Napi::Env env, const model::Sampled& s) {
+  auto out = Napi::Object::New(env);
+  auto tokens = Napi::Int32Array::New(env, s.tokens.numel());
+  for (size_t i = 0; i < static_cast<size_t>(s.tokens.numel()); ++i)
+    tokens[i] = static_cast<int32_t>(s.tokens.data_ptr<int64_t>()[i]);
+  out.Set("tokens", tokens);
+  out.Set("logprobs", toFloat32(env, s.logp));
+  return out;
+}
+
+// [B, T, V] logits, chunked over rows so that the vocabulary-sized intermediate stays bounded.
+at::Tensor rightPaddedHidden(const Qwen2& m, const at::Tensor& ids) {
+  const int64_t B = ids.size(0), T = ids.size(1);
+  at::Tensor pos = at::arange(T, at::TensorOptions().dtype(at::kLong).device(m.device())).unsqueeze(0).expand({B, T});
+  return m.hidden(ids.to(m.device()), pos, at::Tensor(), nullptr);
+}
+
+model::SamplingOptions parseSampling(const Napi::Object& opts) {
+  model::SamplingOptions sampling;
+  sampling.temperature = napi::optionalNumber(opts, "temperature", "options").value_or(1.0);
+  sampling.topP = napi::optionalNumber(opts, "topP", "options").value_or(1.0);
+  sampling.topK = napi::has(opts, "topK") ? napi::integer(opts, "topK", "options", 0, 1 << 24) : 0;
+  sampling.check();
+  return sampling;
+}
+
+std::vector<std::vector<int64_t>> splitSequences(const napi::Span<int32_t>& ids, const napi::Span<int32_t>& lengths) {
+  std::vector<std::vector<int64_t>> seqs;
+  size_t at = 0;
+  for (size_t b = 0; b < lengths.size; ++b) {
+    HX_CHECK_RANGE(lengths.data[b] >= 0 && at + lengths.data[b] <= ids.size, "lengths[", b, "] = ", lengths.data[b],
+                   " runs past the end of ids (", ids.size, ")");
+    seqs.emplace_back(ids.data + at, ids.data + at + lengths.data[b]);
+    at += lengths.data[b];
+  }
+  HX_CHECK_RANGE(at == ids.size, "lengths sum to ", at, " but ids holds ", ids.size);
+  return seqs;
+}
+
+}  // namespace
+
+void registerModel(Napi::Env env, Napi::Object exports) {
+  // policyCreate(config, { device, dtype, seed? }) -> handle; random init when seed is given, else zeros to be loaded.
+  napi::exportFunction(env, exports, "policyCreate", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto config = parseConfig(napi::object(info[0], "config"));
+    auto opts = napi::object(info[1], "options");
+    const std::string device = napi::has(opts, "device") ? str(opts.Get("device"), "options.device") : "cpu";
+    const auto dtype = parseDtype(napi::choice(opts, "dtype", "options", {"float32", "bfloat16", "float16"}, 0));
+    auto core = std::make_shared<PolicyCore>();
+    core->model = std::make_shared<Qwen2>(config, parseDevice(device), dtype);
+    if (napi::has(opts, "seed")) {
+      const auto seed = napi::integer(opts, "seed", "options", 0, (1ll << 53));
+      core->model->initRandom(static_cast<uint64_t>(seed));
+      core->rng = model::Rng(static_cast<uint64_t>(seed) ^ 0x9e3779b97f4a7c15ULL);
+    }
+    return napi::wrapHandle(info.Env(), core);
+  });
+
+  // policyParameters(handle) -> [{ name, shape }] in Hugging Face order.
+  napi::exportFunction(env, exports, "policyParameters", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
+    auto params = core->model->expectedParameters();
+    auto out = Napi::Array::New(info.Env(), params.size());
+    for (size_t i = 0; i < params.size(); ++i) {
+      auto o = Napi::Object::New(info.Env());
+      o.Set("name", params[i].first);
+      auto shape = Napi::Array::New(info.Env(), params[i].second.size());
+      for (size_t d = 0; d < params[i].second.size(); ++d) shape.Set(d, static_cast<double>(params[i].second[d]));
+      o.Set("shape", shape);
+      out.Set(i, o);
+    }
+    return out;
+  });
+
+  // policyLoad(handle, files: string[]) -> Promise<string[] ignored tensor names>. Every parameter must be found.
+  napi::exportFunction(env, exports, "policyLoad", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
+    if (!info[1].IsArray()) throwType("files must be an array of paths, got ", napi::describe(info[1]));
+    auto arr = info[1].As<Napi::Array>();
+    std::vector<std::string> files;
+    for (uint32_t i = 0; i < arr.Length(); ++i) files.push_back(str(arr.Get(i), "files[" + std::to_string(i) + "]"));
+    return napi::runAsync<std::vector<std::string>>(
+        info.Env(),
+        [core, files] {
+          std::lock_guard<std::mutex> lock(core->model->mutex());
+          std::vector<std::string> ignored;
+          for (const auto& f : files) {
+            auto file = model::readSafetensors(f);
+            auto skip = core->model->loadTensors(file.tensors);
+            ignored.insert(ignored.end(), skip.begin(), skip.end());
+          }
+          core->model->finishLoad();
+          return ignored;
+        },
+        [](Napi::Env env, std::vector<std::string>& ignored) -> Napi::Value {
+          auto out = Napi::Array::New(env, ignored.size());
+          for (size_t i = 0; i < ignored.size(); ++i) out.Set(i, ignored[i]);
+          return out;
+        });
+  });
+
+  // policySave(handle, path, names?: string[]) -> Promise<void>: the named parameters (all by default) to one file.
+  napi::exportFunction(env, exports, "policySave", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
+    const std::string path = str(info[1], "path");
+    std::vector<std::string> names;
+    const bool subset = info.Length() > 2 && info[2].IsArray();
+    if (subset) {
+      auto arr = info[2].As<Napi::Array>();
+      for (uint32_t i = 0; i < arr.Length(); ++i) names.push_back(str(arr.Get(i), "names[" + std::to_string(i) + "]"));
+    }
+    return napi::runAsync<bool>(
+        info.Env(),
+        [core, path, names, subset] {
+          std::lock_guard<std::mutex> lock(core->model->mutex());
+          auto all = core->model->namedParameters();
+          std::vector<std::pair<std::string, at::Tensor>> chosen;
+          if (!subset) chosen = all;
+          for (const auto& n : names) {
+            auto it = std::find_if(all.begin(), all.end(), [&](const auto& p) { return p.first == n; });
+            HX_CHECK_RANGE(it != all.end(), "names holds '", n, "', which is not a parameter of this model");
+            chosen.push_back(*it);
+          }
+          model::writeSafetensors(path, chosen, {{"format", "pt"}});
+          return true;
+        },
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+  });
+
+  // policyLogits(handle, ids: Int32Array, B, T) -> Promise<Float32Array B*T*V>: a right-padded batch (tests, parity).
+  napi::exportFunction(env, exports, "policyLogits", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
+    const int64_t B = dim(info[2], "B"), T = dim(info[3], "T");
+    at::Tensor ids = tokenBatch(info[1], B, T, core->model->config().vocabSize, "ids");
+    return napi::runAsync<at::Tensor>(
+        info.Env(),
+        [core, ids] {
+          at::NoGradGuard noGrad;
+          std::lock_guard<std::mutex> lock(core->model->mutex());
+          return core->model->lmHead(rightPaddedHidden(*core->model, ids)).to(at::kFloat);
+        },
+        [](Napi::Env env, at::Tensor& t) -> Napi::Value { return toFloat32(env, t); });
+  });
+
+  // policyScore(handle, ids, B, T, { entropy?, microBatchSize? }) -> Promise<{ logprobs, entropy? }> (B*T each):
+  // logprobs[b*T + t] = log p(ids[b, t] | ids[b, <t]) for t >= 1, 0 at t = 0.
+  napi::exportFunction(env, exports, "policyScore", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
+    const int64_t B = dim(info[2], "B"), T = dim(info[3], "T");
+    at::Tensor ids = tokenBatch(info[1], B, T, core->model->config().vocabSize, "ids");
+    auto opts = info.Length() > 4 && !info[4].IsUndefined() ? napi::object(info[4], "options") : Napi::Object::New(info.Env());
+    const bool wantEntropy = napi::optionalBool(opts, "entropy", false, "options");
+    const int64_t micro = napi::has(opts, "microBatchSize") ? napi::integer(opts, "microBatchSize", "options", 1, 1 << 20) : B;
+    using Pair = std::pair<at::Tensor, at::Tensor>;
+    return napi::runAsync<Pair>(
+        info.Env(),
+        [core, ids, wantEntropy, micro, B] {
+          at::NoGradGuard noGrad;
+          std::lock_guard<std::mutex> lock(core->model->mutex());
+          std::vector<at::Tensor> lps, ents;
+          for (int64_t b0 = 0; b0 < B; b0 += micro) {
+            const int64_t n = std::min(micro, B - b0);
+            at::Tensor chunk = ids.narrow(0, b0, n).to(core->model->device());
+            at::Tensor logits = core->model->lmHead(rightPaddedHidden(*core->model, chunk));
+            auto [lp, ent] = model::tokenLogprobs(logits, chunk, wantEntropy);
+            lps.push_back(lp.to(at::kCPU));
+            if (wantEntropy) ents.push_back(ent.to(at::kCPU));
+          }
+          return Pair{at::cat(lps, 0), wantEntropy ? at::cat(ents, 0) : at::Tensor()};
+        },
+        [](Napi::Env env, Pair& r) -> Napi::Value {
+          auto out = Napi::Object::New(env);
+          out.Set("logprobs", toFloat32(env, r.first));
+          if (r.second.defined()) out.Set("entropy", toFloat32(env, r.second));
+          return out;
+        });
+  });
+
+  // generateResume(prevSession, from: Int32Array, ids, lengths, options) -> like generateStart, each row continuing
+  // the parked row from[i] of prevSession with the suffix tokens ids[...lengths[i]] (its last sampled token first).
+  napi::exportFunction(env, exports, "generateResume", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto prev = napi::unwrapHandle<model::GenerationSession>(info[0], "session");
+    auto from = napi::typedArray<int32_t>(info[1], "from");
+    auto ids = napi::typedArray<int32_t>(info[2], "ids");
+    auto lengths = napi::typedArray<int32_t>(info[3], "lengths");
+    auto opts = napi::object(info[4], "options");
+    HX_CHECK_RANGE(from.size == lengths.size, "from and lengths must have the same length");
+    const int64_t maxNew = napi::integer(opts, "maxNewTokens", "options", 1, 1 << 20);
+    auto session = std::make_shared<model::GenerationSession>();
+    session->model = prev->model;
+    session->sampling = parseSampling(opts);
+    const auto seqs = splitSequences(ids, lengths);
+    const std::vector<int64_t> rows(from.data, from.data + from.size);
+    if (napi::has(opts, "seed")) {
+      session->rng = model::Rng(static_cast<uint64_t>(napi::integer(opts, "seed", "options", 0, (1ll << 53))));
+    } else {
+      auto core = napi::unwrapHandle<PolicyCore>(info[5], "policy");
+      std::lock_guard<std::mutex> lock(core->rngMutex);
+      session->rng = model::Rng(core->rng.next());
+    }
+    using R = std::pair<std::shared_ptr<model::GenerationSession>, model::Sampled>;
+    return napi::runAsync<R>(
+        info.Env(),
+        [session, prev, rows, seqs, maxNew] {
+          std::lock_guard<std::mutex> lock(session->model->mutex());
+          return R{session, model::resumeGeneration(*session, *prev, rows, seqs, maxNew)};
+        },
+        [](Napi::Env env, R& r) -> Napi::Value {
+          auto out = sampledToJs(env, r.second);
+          out.Set("session", napi::wrapHandle(env, r.first));
+          return out;
+        });
+  });
+
+  // generateStart(handle, ids: Int32Array (concatenated), lengths: Int32Array, { maxNewTokens, temperature, topP,
+  // topK, seed? }) -> Promise<{ session, tokens: Int32Array(B), logprobs: Float32Array(B) }>
+  napi::exportFunction(env, exports, "generateStart", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
+    auto ids = napi::typedArray<int32_t>(info[1], "ids");
+    auto lengths = napi::typedArray<int32_t>(info[2], "lengths");
+    auto opts = napi::object(info[3], "options");
+    const int64_t maxNew = napi::integer(opts, "maxNewTokens", "options", 1, 1 << 20);
+    const model::SamplingOptions sampling = parseSampling(opts);
+    const auto seqs = splitSequences(ids, lengths);
+    auto session = std::make_shared<model::GenerationSession>();
+    session->model = core->model;
+    session->sampling = sampling;
+    if (napi::has(opts, "seed")) {
+      session->rng = model::Rng(static_cast<uint64_t>(napi::integer(opts, "seed", "options", 0, (1ll << 53))));
+    } else {
+      std::lock_guard<std::mutex> lock(core->rngMutex);
+      session->rng = model::Rng(core->rng.next());
+    }
+    using R = std::pair<std::shared_ptr<model::GenerationSession>, model::Sampled>;
+    return napi::runAsync<R>(
+        info.Env(),
+        [session, seqs, maxNew] {
+          std::lock_guard<std::mutex> lock(session->model->mutex());
+          return R{session, model::startGeneration(*session, seqs, maxNew)};
+        },
+        [](Napi::Env env, R& r) -> Napi::Value {
+          auto out = sampledToJs(env, r.second);
+          out.Set("session", napi::wrapHandle(env, r.first));
+          return out;
+        });
+  });
+
+  // generateStep(session, keep?: Int32Array, park?: boolean) -> Promise<{ tokens, logprobs }> for the rows kept (all
+  // by default); with park, the dropped rows' caches are kept for generateResume.
+  napi::exportFunction(env, exports, "generateStep", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto session = napi::unwrapHandle<model::GenerationSession>(info[0], "session");
+    std::optional<std::vector<int64_t>> keep;
+    if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull()) {
+      auto k = napi::typedArray<int32_t>(info[1], "keep");
+      keep.emplace(k.data, k.data + k.size);
+    }
+    const bool park = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+    return napi::runAsync<model::Sampled>(
+        info.Env(),
+        [session, keep, park] {
+          std::lock_guard<std::mutex> lock(session->model->mutex());
+          return model::stepGeneration(*session, keep ? &*keep : nullptr, park);
+        },
+        [](Napi::Env env, model::Sampled& s) -> Napi::Value { return sampledToJs(env, s); });
+  });
+
+  // generateEnd(session, park?: boolean): parks the remaining rows (park) or frees everything now rather than at
+  // garbage collection.
+  napi::exportFunction(env, exports, "generateEnd", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto session = napi::unwrapHandle<model::GenerationSession>(info[0], "session");
+    const bool park = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+    return napi::runAsync<bool>(
+        info.Env(),
+        [session, park] {
+          std::lock_guard<std::mutex> lock(session->model->mutex());
+          if (park) {
+            model::parkAll(*session);
+          } else {
+            session->cache = model::KvCache();
+            session->parked.clear();
+          }
+          return true;
+        },
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+  });
+}
+
 }  // namespace hiexp

@@ -1,0 +1,84 @@
+// Policy throughput: generation tokens/s (KV cache, sampling, step-wise stop checks) and training tokens/s (RL step:
+// forward + backward + fused policy loss + AdamW) for the embedded default's size, batch 8..64.
+//   npx tsx bench/policy.ts [--quick] [--device cuda] [--dtype bfloat16] [--large]
+// --large uses a Qwen2.5-0.5B-sized random-init config (for a GPU machine). Writes bench/results/policy.json.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Policy, Tokenizer, info, tinyConfig, type PolicyDtype, type Qwen2Config } from '../lib/index.js'
+
+const args = process.argv.slice(2)
+const flag = (name: string) => args.includes(name)
+const value = (name: string, fallback: string) => {
+  const i = args.indexOf(name)
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback
+}
+const quick = flag('--quick')
+const device = value('--device', 'cpu')
+const dtype = value('--dtype', device === 'cpu' ? 'float32' : 'bfloat16') as PolicyDtype
+const large = flag('--large')
+const batches = (value('--batches', quick ? '8,32' : '8,16,32,64')).split(',').map(Number)
+const promptLen = 32
+const newTokens = Number(value('--new-tokens', quick ? '16' : '32'))
+
+// A word-level tokenizer of 4096 entries (the embedded default's order of size).
+const words = Array.from({ length: 4096 - 13 }, (_, i) => `w${i}`)
+const tokenizer = Tokenizer.wordLevel([words.join(' ')])
+const config: Qwen2Config = large
+  ? { vocabSize: 151936, hiddenSize: 896, intermediateSize: 4864, numLayers: 24, numHeads: 14, numKvHeads: 2, headDim: 64,
+      rmsNormEps: 1e-6, ropeTheta: 1e6, tieWordEmbeddings: true, initializerRange: 0.02, maxPositionEmbeddings: 32768 }
+  : tinyConfig(tokenizer.vocabSize)
+const policy = Policy.create(config, tokenizer, { seed: 1, device, dtype })
+policy.configureTraining({ lr: 1e-5 })
+
+let seed = 7
+const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+const prompts = (B: number) => Array.from({ length: B }, () => Array.from({ length: promptLen }, () => 13 + Math.floor(rand() * (tokenizer.vocabSize - 13))))
+
+async function timeIt(fn: () => Promise<number>, reps: number): Promise<{ seconds: number; tokens: number }> {
+  await fn() // warm-up
+  let tokens = 0
+  const start = performance.now()
+  for (let r = 0; r < reps; r++) tokens += await fn()
+  return { seconds: (performance.now() - start) / 1000, tokens }
+}
+
+const rows: Record<string, number | string>[] = []
+for (const B of batches) {
+  const ps = prompts(B)
+  const gen = await timeIt(async () => {
+    const out = await policy.generate(ps, { maxNewTokens: newTokens, temperature: 1, seed: 3 })
+    return out.reduce((a, g) => a + g.tokens.length, 0)
+  }, quick ? 1 : 2)
+  const sequences = ps.map((p) => [...p, ...Array.from({ length: newTokens }, () => 13 + Math.floor(rand() * 1000))])
+  const masks = sequences.map((s) => s.map((_, t) => (t >= promptLen ? 1 : 0)))
+  const advantages = sequences.map((_, i) => (i % 2 ? 1 : -1))
+  const train = await timeIt(async () => {
+    await policy.trainStep({ sequences, masks, advantages })
+    return B * (promptLen + newTokens)
+  }, quick ? 1 : 2)
+  rows.push({
+    batch: B,
+    'gen tok/s': Math.round(gen.tokens / gen.seconds),
+    'gen s/call': +(gen.seconds / (quick ? 1 : 2)).toFixed(3),
+    'train tok/s': Math.round(train.tokens / train.seconds),
+    'train s/step': +(train.seconds / (quick ? 1 : 2)).toFixed(3),
+  })
+}
+
+const rt = info()
+const header = {
+  model: large ? 'Qwen2.5-0.5B-sized (random init)' : 'tiny default (hidden 256, 4 layers, 4 heads / 2 kv, vocab 4096)',
+  parameters: policy.parameterCount,
+  device: device === 'cpu' ? `cpu (${os.cpus()[0]?.model ?? '?'}, ${rt.threads} threads)` : device,
+  dtype,
+  torch: rt.torchVersion,
+  promptTokens: promptLen,
+  newTokens,
+}
+console.log(JSON.stringify(header))
+console.table(rows)
+const file = join(dirname(fileURLToPath(import.meta.url)), 'results', large ? 'policy-large.json' : 'policy.json')
+mkdirSync(dirname(file), { recursive: true })
+writeFileSync(file, JSON.stringify({ ...header, date: new Date().toISOString(), rows }, null, 2) + '\n')

@@ -1,0 +1,195 @@
+#include "train/trainer.h"
+
+#include <cmath>
+
+#include "common/errors.h"
+#include "model/safetensors.h"
+
+namespace hiexp::train {
+
+using model::Qwen2;
+
+Trainer::Trainer(std::shared_ptr<model::PolicyCore> core, OptimizerOptions opts) : core_(std::move(core)), opts_(opts) {
+  opts_.check();
+}
+
+void Trainer::resetReference() {
+  std::lock_guard<std::mutex> lock(core_->model->mutex());
+  reference_ = core_->model->cloneWeights();
+}
+
+namespace {
+
+// Rows [begin, begin + n) of every [B, ...] tensor.
+at::Tensor rows(const at::Tensor& t, int64_t begin, int64_t n) { return t.defined() ? t.narrow(0, begin, n) : t; }
+
+at::Tensor forwardLogits(const Qwen2& m, const at::Tensor& tokens, const std::map<std::string, at::Tensor>* weights) {
+  const int64_t B = tokens.size(0), T = tokens.size(1);
+  // Right padding needs no key mask: causal attention never lets a real token see the padding after it.
+  at::Tensor pos = at::arange(T, at::TensorOptions().dtype(at::kLong).device(m.device())).unsqueeze(0).expand({B, T});
+  return m.lmHead(m.hidden(tokens, pos, at::Tensor(), nullptr, weights));
+}
+
+void zeroGrads(const std::vector<at::Tensor>& params) {
+  for (const auto& p : params) {
+    at::Tensor& g = const_cast<at::Tensor&>(p).mutable_grad();
+    g = at::Tensor();
+  }
+}
+
+}  // namespace
+
+void Trainer::applyUpdate(StepStats& stats) {
+  const auto params = core_->model->parameters();
+  stats.gradNorm = clipGradNorm(params, opts_.maxGradNorm);
+  stats.lr = learningRate(opts_, step_);
+  if (!std::isfinite(stats.gradNorm)) {
+    stats.skipped = true;
+  } else {
+    adam_.update(core_->model->namedParameters(), opts_, stats.lr, step_);
+    ++step_;
+  }
+  zeroGrads(params);
+  stats.step = step_;
+}
+
+StepStats Trainer::rlStep(const RlBatch& batchIn, const rl::PolicyLossOptions& lossOpts) {
+  rl::checkPolicyLossOptions(lossOpts);
+  Qwen2& m = *core_->model;
+  std::lock_guard<std::mutex> lock(m.mutex());
+  const at::Device dev = m.device();
+  const RlBatch batch{batchIn.tokens.to(dev, at::kLong), batchIn.mask.to(dev, at::kFloat),
+                      batchIn.advantages.to(dev, at::kFloat),
+                      batchIn.oldLogp.defined() ? batchIn.oldLogp.to(dev, at::kFloat) : at::Tensor()};
+  const int64_t B = batch.tokens.size(0), T = batch.tokens.size(1);
+  const bool useKl = lossOpts.klCoef > 0;
+  if (useKl && reference_.empty()) reference_ = m.cloneWeights();
+
+  // Each micro-batch's loss is its own aggregate; the weights below make the sum equal the whole batch's aggregate.
+  at::Tensor rowTokens = batch.mask.sum(1);
+  const double totalTokens = rowTokens.sum().item<double>();
+  const double totalRows = (rowTokens > 0).sum().item<double>();
+  StepStats stats;
+  stats.tokens = static_cast<int64_t>(totalTokens);
+  const int64_t micro = opts_.microBatchSize > 0 ? std::min(opts_.microBatchSize, B) : B;
+  zeroGrads(m.parameters());
+  m.setRequiresGrad(true);
+  try {
+    double entropySum = 0;
+    for (int64_t b0 = 0; b0 < B; b0 += micro) {
+      const int64_t n = std::min(micro, B - b0);
+      at::Tensor mask = rows(batch.mask, b0, n);
+      at::Tensor mRows = mask.sum(1);
+      const double tok = mRows.sum().item<double>();
+      if (tok == 0) continue;
+      double weight = 1;
+      switch (lossOpts.aggregation) {
+        case rl::Aggregation::TokenMean: weight = tok / totalTokens; break;
+        case rl::Aggregation::SeqMeanTokenMean:
+        case rl::Aggregation::SeqMeanTokenSum: weight = (mRows > 0).sum().item<double>() / totalRows; break;
+        case rl::Aggregation::SeqMeanTokenSumNorm: weight = 1; break;
+      }
+      at::Tensor tokens = rows(batch.tokens, b0, n);
+      auto [logp, entropy] = model::tokenLogprobs(forwardLogits(m, tokens, nullptr), tokens, true);
+      entropySum += (entropy * mask).sum().item<double>();
+      at::Tensor refLogp;
+      if (useKl) {
+        at::NoGradGuard noGrad;
+        refLogp = model::tokenLogprobs(forwardLogits(m, tokens, &reference_), tokens, false).first;
+      }
+      at::Tensor old = batch.oldLogp.defined() ? rows(batch.oldLogp, b0, n) : logp.detach();
+      at::Tensor adv = rows(batch.advantages, b0, n);
+      rl::PolicyLossOptions o = lossOpts;
+      if (o.aggregation == rl::Aggregation::SeqMeanTokenSumNorm && o.normLength == 0) o.normLength = T;
+      rl::PolicyLossStats s;
+      at::Tensor loss = rl::policyLoss(logp, old, adv, mask, refLogp, o, &s);
+      (loss * weight).backward();
+      const double share = tok / totalTokens;
+      stats.loss += weight * s.loss;
+      stats.pgLoss += weight * s.pgLoss;
+      stats.kl += weight * s.kl;
+      stats.hasKl = stats.hasKl || s.hasKl;
+      stats.clipFraction += share * s.clipFraction;
+      stats.approxKl += share * s.approxKl;
+    }
+    stats.entropy = totalTokens > 0 ? entropySum / totalTokens : 0;
+    m.setRequiresGrad(false);
+  } catch (...) {
+    m.setRequiresGrad(false);
+    zeroGrads(m.parameters());
+    throw;
+  }
+  applyUpdate(stats);
+  return stats;
+}
+
+StepStats Trainer::sftStep(const at::Tensor& tokensIn, const at::Tensor& maskIn) {
+  Qwen2& m = *core_->model;
+  std::lock_guard<std::mutex> lock(m.mutex());
+  const at::Device dev = m.device();
+  at::Tensor tokensAll = tokensIn.to(dev, at::kLong), maskAll = maskIn.to(dev, at::kFloat);
+  const int64_t B = tokensAll.size(0);
+  const double totalTokens = maskAll.sum().item<double>();
+  HX_CHECK_RANGE(totalTokens > 0, "mask selects no token: sftStep needs at least one target token");
+  StepStats stats;
+  stats.tokens = static_cast<int64_t>(totalTokens);
+  const int64_t micro = opts_.microBatchSize > 0 ? std::min(opts_.microBatchSize, B) : B;
+  zeroGrads(m.parameters());
+  m.setRequiresGrad(true);
+  try {
+    double entropySum = 0;
+    for (int64_t b0 = 0; b0 < B; b0 += micro) {
+      const int64_t n = std::min(micro, B - b0);
+      at::Tensor tokens = rows(tokensAll, b0, n), mask = rows(maskAll, b0, n);
+      if (mask.sum().item<double>() == 0) continue;
+      auto [logp, entropy] = model::tokenLogprobs(forwardLogits(m, tokens, nullptr), tokens, true);
+      entropySum += (entropy * mask).sum().item<double>();
+      // Token mean over the whole batch: each micro-batch contributes its sum / all target tokens.
+      at::Tensor loss = -(logp * mask).sum() / totalTokens;
+      loss.backward();
+      stats.loss += loss.item<double>();
+    }
+    stats.pgLoss = stats.loss;
+    stats.entropy = entropySum / totalTokens;
+    m.setRequiresGrad(false);
+  } catch (...) {
+    m.setRequiresGrad(false);
+    zeroGrads(m.parameters());
+    throw;
+  }
+  applyUpdate(stats);
+  return stats;
+}
+
+void Trainer::saveCheckpoint(const std::string& dir) const {
+  const Qwen2& m = *core_->model;
+  std::lock_guard<std::mutex> lock(m.mutex());
+  model::writeSafetensors(dir + "/model.safetensors", m.namedParameters(), {{"format", "pt"}});
+  auto state = adam_.state();
+  for (const auto& [name, t] : reference_) state.emplace_back("reference." + name, t);
+  std::map<std::string, std::string> meta{{"format", "hiexp-trainer-state"},
+                                          {"step", std::to_string(step_)},
+                                          {"rng", core_->rng.state()},
+                                          {"has_reference", reference_.empty() ? "0" : "1"}};
+  model::writeSafetensors(dir + "/trainer_state.safetensors", state, meta);
+}
+
+void Trainer::loadState(const std::string& dir) {
+  const std::string path = dir + "/trainer_state.safetensors";
+  auto file = model::readSafetensors(path);
+  HX_CHECK_RANGE(file.metadata["format"] == "hiexp-trainer-state", "'", path, "' is not a hiexp trainer state");
+  Qwen2& m = *core_->model;
+  std::lock_guard<std::mutex> lock(m.mutex());
+  std::vector<std::pair<std::string, at::Tensor>> moments;
+  std::map<std::string, at::Tensor> reference;
+  for (auto& [name, t] : file.tensors) {
+    if (name.rfind("reference.", 0) == 0) reference[name.substr(10)] = t.to(m.device(), m.dtype());
+    else moments.emplace_back(name, t);
+  }
+  adam_.loadState(moments, m.device());
+  reference_ = std::move(reference);
+  step_ = std::stoll(file.metadata["step"]);
+  core_->rng.setState(file.metadata["rng"]);
+}
+
+}  // namespace hiexp::train
