@@ -49,6 +49,11 @@ export interface RlBatch {
   masks: ArrayLike<number>[]
   advantages: ArrayLike<number> | ArrayLike<number>[]
   oldLogprobs?: ArrayLike<number>[]
+  /**
+   * Per-token log-probs of the KL target (aligned like oldLogprobs); with loss.klCoef > 0 they replace the frozen
+   * reference copy. HiExp's regulariser passes the experience-conditioned sampling log-probs here.
+   */
+  refLogprobs?: ArrayLike<number>[]
 }
 
 export interface SftBatch {
@@ -438,6 +443,7 @@ export class Policy implements GenerationPolicy {
       B,
       T,
       ...(batch.oldLogprobs ? { oldLogp: padValues(batch.oldLogprobs, B, T, 'oldLogprobs') } : {}),
+      ...(batch.refLogprobs ? { refLogp: padValues(batch.refLogprobs, B, T, 'refLogprobs') } : {}),
     }
     await this.clearPrefixCache()
     return (await Policy.n().trainerRlStep(this.trainerHandle(), native, loss)) as TrainStats
