@@ -1,7 +1,19 @@
-import type { PolicyLossBatch } from '../../lib/index.js'
-import { rng } from './random.js'
+// Random policy-loss batches with right-padded responses: test data and benchmark inputs.
+import type { PolicyLossBatch } from './types.js'
 
-export interface BatchShape {
+/** Seeded uniform generator (mulberry32). */
+function uniform(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+export interface SyntheticBatchShape {
   B: number
   T: number
   tokenAdvantages?: boolean
@@ -15,8 +27,8 @@ export interface BatchShape {
 }
 
 /** A random batch with right-padded responses of random lengths and a reference policy. */
-export function randomBatch(seed: number, s: BatchShape): PolicyLossBatch & { refLogp: Float32Array } {
-  const r = rng(seed)
+export function syntheticBatch(seed: number, s: SyntheticBatchShape): PolicyLossBatch & { refLogp: Float32Array } {
+  const r = uniform(seed)
   const { B, T } = s
   const n = B * T
   const normal = () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r())
