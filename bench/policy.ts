@@ -29,7 +29,7 @@ const config: Qwen2Config = large
   ? { vocabSize: 151936, hiddenSize: 896, intermediateSize: 4864, numLayers: 24, numHeads: 14, numKvHeads: 2, headDim: 64,
       rmsNormEps: 1e-6, ropeTheta: 1e6, tieWordEmbeddings: true, initializerRange: 0.02, maxPositionEmbeddings: 32768 }
   : tinyConfig(tokenizer.vocabSize)
-const policy = Policy.create(config, tokenizer, { seed: 1, device, dtype })
+const policy = await Policy.create(config, tokenizer, { seed: 1, device, dtype })
 policy.configureTraining({ lr: 1e-5 })
 
 let seed = 7

@@ -70,7 +70,7 @@ test('a Qwen2-form byte-level BPE tokenizer.json loads through the same path and
 
 test('a stop string spanning several BPE tokens ends generation at the token that completes it', async (t) => {
   const tok = qwenStyleTokenizer()
-  const policy = Policy.create({ ...tinyConfig(tok.vocabSize, { hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2 }), initializerRange: 0.3 }, tok, { seed: 3 })
+  const policy = await Policy.create({ ...tinyConfig(tok.vocabSize, { hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2 }), initializerRange: 0.3 }, tok, { seed: 3 })
   const prompt = tok.encode('the cat saw the')
   const [free] = await policy.generate([prompt], { maxNewTokens: 12, temperature: 0 })
   // Choose a stop string that straddles tokens 3 and 4 of the free generation (when their text allows one).
