@@ -4,7 +4,7 @@ import { tinyPolicy } from '../model/fixtures.js'
 // HiExp's regulariser: the KL target is given per token (the experience-conditioned sampling log-probs), not a copy
 // of the weights.
 test('trainStep with refLogprobs pulls the log-probs towards the given targets and reports that KL', async (t) => {
-  const p = tinyPolicy(31)
+  const p = await tinyPolicy(31)
   p.configureTraining({ lr: 3e-3, weightDecay: 0, maxGradNorm: 0 })
   const prompt = [13, 14, 15]
   const [g] = await p.generate([prompt], { maxNewTokens: 6, seed: 3 })
