@@ -7,7 +7,7 @@
  */
 import OpenAI from 'openai'
 import { z } from 'zod'
-import { rng, terms } from './text.js'
+import { rng, stemmedTerms } from './text.js'
 
 export interface Embedder {
   /** Learns the space from these texts (a no-op for remote models) and returns their vectors (n × dim, L2-normalised). */
@@ -38,7 +38,7 @@ export const EmbedderStateSchema = z.discriminatedUnion('kind', [TfidfSvdStateSc
 export type EmbedderState = z.infer<typeof EmbedderStateSchema>
 
 export interface TfidfSvdOptions {
-  /** SVD dimensions (default 64, at most n - 1 and the vocabulary size). */
+  /** SVD dimensions (default min(64, n / 2); at most n - 1 and the vocabulary size). */
   dim?: number
   /** Terms seen in fewer texts are dropped (default 1). */
   minDf?: number
@@ -49,7 +49,7 @@ export interface TfidfSvdOptions {
 }
 
 function tokens(text: string, bigrams: boolean): string[] {
-  const t = terms(text)
+  const t = stemmedTerms(text)
   if (!bigrams) return t
   const out = [...t]
   for (let i = 0; i + 1 < t.length; i++) out.push(`${t[i]} ${t[i + 1]}`)
@@ -104,7 +104,7 @@ export class TfidfSvdEmbedder implements Embedder {
     const V = words.length
     this.idf = Float64Array.from(words, (w) => Math.log((1 + n) / (1 + (df.get(w) as number))) + 1)
     const rows = toks.map((ts) => this.tfidf(ts))
-    this.k = Math.max(0, Math.min(this.options.dim ?? 64, n - 1, V))
+    this.k = Math.max(0, Math.min(this.options.dim ?? Math.min(64, Math.max(2, Math.floor(n / 2))), n - 1, V))
     if (this.k === 0) {
       this.components = new Float64Array(0)
       return texts.map(() => new Float32Array(0))

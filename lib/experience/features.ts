@@ -20,7 +20,8 @@ export interface Feature {
   /** Lower-case verb phrase: "answer before any search". */
   phrase: string
   applies(ctx: FeatureContext): boolean
-  test(t: TrajectoryRecord, ctx: FeatureContext): boolean
+  /** undefined: the feature cannot be judged on this trajectory (e.g. "repeated query" with fewer than two queries). */
+  test(t: TrajectoryRecord, ctx: FeatureContext): boolean | undefined
 }
 
 export function featureContext(g: Pick<TrajectoryGroup, 'question' | 'hops' | 'goldAnswers'>): FeatureContext {
@@ -74,7 +75,7 @@ export const FEATURES: readonly Feature[] = [
     key: 'repeated-query',
     phrase: 'repeat an earlier search query',
     applies: always,
-    test: (t) => new Set(t.queries.map(normalizeAnswer)).size < t.queries.length,
+    test: (t) => (t.queries.length < 2 ? undefined : new Set(t.queries.map(normalizeAnswer)).size < t.queries.length),
   },
   {
     key: 'query-uses-evidence',
@@ -95,7 +96,7 @@ export const FEATURES: readonly Feature[] = [
     applies: always,
     test: (t) => {
       const s = ranSearches(t)
-      return s.some((turn, i) => i + 1 < s.length && isMiss(turn))
+      return s.some((turn, i) => i + 1 < s.length && isMiss(turn) && normalizeAnswer(s[i + 1].query ?? '') !== normalizeAnswer(turn.query ?? ''))
     },
   },
   {
@@ -164,6 +165,10 @@ export const FEATURES: readonly Feature[] = [
 /** The features of one trajectory: true/false where a feature applies, absent where it does not. */
 export function trajectoryFeatures(t: TrajectoryRecord, ctx: FeatureContext, features: readonly Feature[] = FEATURES): Map<string, boolean> {
   const out = new Map<string, boolean>()
-  for (const f of features) if (f.applies(ctx)) out.set(f.key, f.test(t, ctx))
+  for (const f of features) {
+    if (!f.applies(ctx)) continue
+    const v = f.test(t, ctx)
+    if (v !== undefined) out.set(f.key, v)
+  }
   return out
 }

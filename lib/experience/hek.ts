@@ -14,7 +14,7 @@ import { writeFileAtomic } from '../report/atomic.js'
 import { cosine, embedderFromState, EmbedderStateSchema, normalize, TfidfSvdEmbedder, type Embedder } from './embed.js'
 import { retrieveExperiences } from './retrieve.js'
 import { offlineSummarizer, type ClusterInput, type Summarizer } from './summarize.js'
-import { normalizeText, whitespaceTokens } from './text.js'
+import { jaccard, normalizeText, stemmedTerms, whitespaceTokens } from './text.js'
 import { ExperienceKindSchema, ExperienceSchema, firstIssue, type Experience, type ExperienceKind } from './types.js'
 
 export const HEK_FORMAT = 'hiexp-hek'
@@ -72,8 +72,12 @@ export const HekOptionsSchema = z
     /** Without thresholds: level l aims at about n / branching^l clusters. */
     branching: z.number().gt(1).default(3),
     method: z.enum(['single', 'complete', 'average', 'weighted']).default('average'),
-    /** Tips closer than this cosine distance are merged as duplicates (0: exact duplicates only). */
-    dedupeDistance: z.number().min(0).max(1).default(0.02),
+    /**
+     * Tips of the same kind whose stemmed term sets have at least this Jaccard similarity are merged as duplicates
+     * (1: exact duplicates only, after normalisation). Lexical on purpose: in a low-dimensional embedding, different
+     * advice can look identical.
+     */
+    dedupeJaccard: z.number().min(0).max(1).default(0.8),
   })
   .strict()
 export type HekOptions = z.input<typeof HekOptionsSchema> & { embedder?: Embedder; summarizer?: Summarizer }
@@ -152,15 +156,10 @@ export class HierarchicalExperience {
     // ---- exact duplicates -------------------------------------------------------------------------------------
     let tips = mergeDuplicates(experiences.map((e) => [e]))
     const t1 = performance.now()
-    // ---- embed, then merge near-duplicates and embed again (the space is fitted on what is kept) -----------------
-    let vecs = await embedder.fit(tips.map((g) => g[0].text))
-    if (o.dedupeDistance > 0 && tips.length > 1) {
-      const merged = mergeNear(tips, vecs, o.dedupeDistance)
-      if (merged.length < tips.length) {
-        tips = merged
-        vecs = await embedder.fit(tips.map((g) => g[0].text))
-      }
-    }
+    // ---- near duplicates, then embed (the space is fitted on what is kept) -------------------------------------
+    if (o.dedupeJaccard < 1 && tips.length > 1) tips = mergeNear(tips, o.dedupeJaccard)
+    const t1b = performance.now()
+    const vecs = await embedder.fit(tips.map((g) => g[0].text))
     const t2 = performance.now()
     const leaves = tips.map(combine)
     const n = leaves.length
@@ -264,8 +263,8 @@ export class HierarchicalExperience {
     const build: BuildStats = {
       experiences: experiences.length,
       tips: n,
-      dedupeMs: t1 - t0,
-      embedMs: t2 - t1,
+      dedupeMs: t1b - t0,
+      embedMs: t2 - t1b,
       linkageMs: t3 - t2 - 0,
       summarizeMs,
       totalMs: t4 - t0,
@@ -369,7 +368,7 @@ export interface RetrieveOptions {
   countTokens?: (text: string) => number
   /** Prefer nodes learnt on this task type (others are used only when none match). */
   taskType?: string
-  /** Tips below this similarity are not taken (default 0: any). */
+  /** Tips below this similarity are not taken (default: no floor). */
   minSimilarity?: number
   /** Extra top-level principles by similarity beyond the tips' own ancestors (default 1). */
   extraPrinciples?: number
@@ -408,16 +407,17 @@ function mergeDuplicates(groups: Experience[][]): Experience[][] {
   return [...byText.values()]
 }
 
-/** Union of tips of the same kind closer than `dist` (cosine distance), by single linkage over pairs. */
-function mergeNear(groups: Experience[][], vecs: Float32Array[], dist: number): Experience[][] {
+/** Union of tips of the same kind whose stemmed term sets overlap by at least `min` (Jaccard), by single linkage. */
+function mergeNear(groups: Experience[][], min: number): Experience[][] {
   const n = groups.length
+  const sets = groups.map((g) => new Set(stemmedTerms(g[0].text)))
   const parent = Int32Array.from({ length: n }, (_, i) => i)
   const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])))
   for (let i = 0; i < n; i++) {
-    if (vecs[i].every((x) => x === 0)) continue
+    if (sets[i].size === 0) continue
     for (let j = i + 1; j < n; j++) {
       if (groups[i][0].kind !== groups[j][0].kind) continue
-      if (1 - cosine(vecs[i], vecs[j]) <= dist) parent[find(j)] = find(i)
+      if (jaccard(sets[i], sets[j]) >= min) parent[find(j)] = find(i)
     }
   }
   const out = new Map<number, Experience[]>()

@@ -13,7 +13,7 @@ export async function retrieveExperiences(hek: HierarchicalExperience, question:
   const k0 = options.k0 ?? 3
   const budget = options.budget ?? 150
   const count = options.countTokens ?? whitespaceTokens
-  const minSim = options.minSimilarity ?? 0
+  const minSim = options.minSimilarity ?? Number.NEGATIVE_INFINITY
   if (!Number.isInteger(k0) || k0 < 0) throw new RangeError(`options.k0 must be an integer >= 0, got ${k0}`)
   if (!(budget >= 0)) throw new RangeError(`options.budget must be a number >= 0, got ${budget}`)
   const L = hek.levelCount

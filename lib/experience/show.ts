@@ -25,7 +25,8 @@ export function formatHek(hek: HierarchicalExperience, options: FormatOptions = 
   const width = options.width ?? 160
   const minLevel = options.minLevel ?? 0
   const cut = (s: string) => (s.length > width ? `${s.slice(0, width - 1)}…` : s)
-  const counts = f.levels.map((l) => `${l.nodes.length} ${l.name}${l.nodes.length === 1 ? '' : 's'}`).join(', ')
+  const plural = (w: string, k: number) => (k === 1 ? w : w.endsWith('y') ? `${w.slice(0, -1)}ies` : `${w}s`)
+  const counts = f.levels.map((l) => `${l.nodes.length} ${plural(l.name, l.nodes.length)}`).join(', ')
   const cuts = f.levels.slice(1).map((l) => `${l.name} ≤ ${l.threshold?.toFixed(3)}`).join(', ')
   const lines = [
     `HEK v${f.version} (${f.createdAt}): ${counts}; embedder ${f.embedder.kind} (dim ${f.embedder.dim}); ${f.options.method} linkage, cosine${cuts ? `; cuts ${cuts}` : ''}; summaries ${f.options.summarizer}`,
@@ -119,7 +120,7 @@ export function hekTreeSvg(hek: HierarchicalExperience, options: HekPictureOptio
     '<rect width="100%" height="100%" fill="white"/>',
   ]
   if (options.title) parts.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="14">${esc(options.title)}</text>`)
-  for (let l = 0; l < L; l++) parts.push(`<text x="4" y="${y(l) - 8}" font-size="10" fill="#555">${esc(hek.file.levels[l].name)}s</text>`)
+  for (let l = 0; l < L; l++) parts.push(`<text x="4" y="${y(l) - 8}" font-size="10" fill="#555">${esc(hek.file.levels[l].name)}</text>`)
   for (const n of hek.nodes) {
     if (!x.has(n.id) || n.parent === null || !x.has(n.parent)) continue
     const p = hek.node(n.parent) as HekNode

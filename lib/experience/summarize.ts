@@ -8,7 +8,7 @@ import { z } from 'zod'
 import { cosine } from './embed.js'
 import type { TextGenerator } from './generator.js'
 import { fillTemplate, loadTemplate, parseReply } from './llm.js'
-import { terms } from './text.js'
+import { stemmedTerms } from './text.js'
 import type { ExperienceKind } from './types.js'
 
 export interface ClusterMember {
@@ -61,7 +61,7 @@ export function medoid(members: readonly ClusterMember[]): number {
 export function sharedTerms(texts: readonly string[], max = 6): string[] {
   if (texts.length < 2) return []
   const df = new Map<string, number>()
-  for (const t of texts) for (const w of new Set(terms(t))) df.set(w, (df.get(w) ?? 0) + 1)
+  for (const t of texts) for (const w of new Set(stemmedTerms(t))) df.set(w, (df.get(w) ?? 0) + 1)
   return [...df.entries()]
     .filter(([, c]) => c >= Math.max(2, Math.ceil(texts.length / 2)))
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))

@@ -3,7 +3,7 @@
 const STOPWORDS = new Set(
   ('a an the of in on at to for from by with and or is was are were be been who what which where when whose whom how ' +
     'did does do that this these those it its as into than then there their his her he she they them i you we our ' +
-    'not no yes if so but about after before one two three question answer search')
+    'not no yes if so but about after before one two three')
     .split(' '),
 )
 
@@ -15,6 +15,21 @@ export function words(text: string): string[] {
 /** Content terms: words minus stop words and one-letter tokens. */
 export function terms(text: string): string[] {
   return words(text).filter((w) => w.length > 1 && !STOPWORDS.has(w))
+}
+
+/** A light suffix stripper (searching → search, queries → query, names → name), enough to match wordings. */
+export function stem(w: string): string {
+  if (w.length > 5 && w.endsWith('ing')) return w.slice(0, -3)
+  if (w.length > 4 && w.endsWith('ies')) return `${w.slice(0, -3)}y`
+  if (w.length > 4 && w.endsWith('ed')) return w.slice(0, -2)
+  if (w.length > 4 && /(?:ch|sh|x|ss)es$/.test(w)) return w.slice(0, -2)
+  if (w.length > 3 && w.endsWith('s') && !w.endsWith('ss')) return w.slice(0, -1)
+  return w
+}
+
+/** Stemmed content terms (what embeddings and shared-term summaries use). */
+export function stemmedTerms(text: string): string[] {
+  return terms(text).map(stem)
 }
 
 export function termSet(text: string): Set<string> {

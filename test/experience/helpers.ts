@@ -103,3 +103,42 @@ export function plantedGroups(n = 24, G = 8, seed = 7, p = { A: 0.85, B: 0.1, C:
   }
   return out
 }
+
+import type { Experience } from '../../lib/experience/types.js'
+
+/** Hand-written experiences in four themes, several wordings each (what distillers return over a run). */
+export function sampleExperiences(): Experience[] {
+  const themes: Array<[Experience['kind'], string, string[]]> = [
+    ['success-pattern', 'multihop', [
+      'Name the entity from the question in the first search.',
+      'Put the entity named in the question into the first search query.',
+      'Start by searching the entity that the question names.',
+      'Search the named entity of the question first, with the relation word.',
+      'The first search query should contain the entity from the question.',
+    ]],
+    ['success-pattern', 'multihop', [
+      'Build the next search on the name found in the previous results.',
+      'Use the bridge entity found in the results as the next search query.',
+      'After a hop, search the new name that the results gave you.',
+      'Follow the chain: the name found in the results becomes the next search.',
+    ]],
+    ['failure-pattern', 'multihop', [
+      'Do not answer before any search.',
+      'Do not give an answer without searching first.',
+      'Answering at once without any search usually fails.',
+      'Never answer before reading search results.',
+    ]],
+    ['failure-pattern', 'arithmetic', [
+      'Do not break the tag format of answer and search tags.',
+      'Close every tag: a broken answer tag format loses the reward.',
+      'Malformed tags end the attempt; keep the tag format exact.',
+    ]],
+  ]
+  const out: Experience[] = []
+  themes.forEach(([kind, taskType, texts], k) =>
+    texts.forEach((text, i) =>
+      out.push({ id: `e${k}.${i}`, text, kind, when: k === 3 ? 'arithmetic questions' : 'multi-hop questions', taskType, support: 2 + i + k, successRate: kind === 'success-pattern' ? 0.8 : 0.1, sources: [`t${k}.${i}`] }),
+    ),
+  )
+  return out
+}
