@@ -341,7 +341,7 @@ export class OpenAIEmbedder implements Embedder {
     for (let i = 0; i < texts.length; i += batch) {
       let res
       try {
-        res = await this.client.embeddings.create({ model: this.o.model, input: texts.slice(i, i + batch) as string[] })
+        res = await this.client.embeddings.create({ model: this.o.model, input: texts.slice(i, i + batch) as string[], encoding_format: 'float' })
       } catch (e) {
         throw new Error(`hiexp: the embeddings endpoint ${this.o.baseURL} failed: ${(e as Error).message}`)
       }

@@ -121,8 +121,15 @@ function retryable(e: unknown): boolean {
 function describeError(e: unknown, timeoutMs: number): string {
   if (e instanceof OpenAI.APIConnectionTimeoutError) return `no reply within ${timeoutMs} ms (time-out), after every retry`
   if (e instanceof OpenAI.APIConnectionError) {
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause
-    return `cannot connect (${cause?.code ?? cause?.message ?? e.message}); is the server running?`
+    // The code (ECONNREFUSED, ENOTFOUND, …) sits at the bottom of the cause chain (APIConnectionError → fetch → socket).
+    let c: unknown = e
+    let code: string | undefined
+    for (let i = 0; i < 5 && c; i++) {
+      const x = c as { code?: unknown; cause?: unknown }
+      if (typeof x.code === 'string') code = x.code
+      c = x.cause
+    }
+    return `cannot connect (${code ?? e.message}); is the server running?`
   }
   if (e instanceof OpenAI.APIError) return `HTTP ${e.status}: ${e.message}`
   return (e as Error)?.message ?? String(e)

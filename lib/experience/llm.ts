@@ -59,10 +59,11 @@ const ReplyExperienceSchema = z.object({
   when: z.string().trim().default('any question'),
   taskType: z.string().optional(),
 })
-export const DistillReplySchema = z.union([
+// A bare array of experiences is accepted as well as {"experiences": [...]} (one schema, so errors name the field).
+export const DistillReplySchema = z.preprocess(
+  (v) => (Array.isArray(v) ? { experiences: v } : v),
   z.object({ experiences: z.array(ReplyExperienceSchema).min(1) }),
-  z.array(ReplyExperienceSchema).min(1).transform((experiences) => ({ experiences })),
-])
+)
 
 /** The JSON inside a reply: the whole text, else a ```json fence, else the outermost {...} or [...]. */
 export function extractJson(reply: string): unknown {
