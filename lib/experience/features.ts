@@ -13,6 +13,8 @@ export interface FeatureContext {
   entities: Set<string>
   hops?: number
   goldAnswers?: string[]
+  /** Names along the gold chain (question entity … answer), when known. */
+  chain?: string[]
 }
 
 export interface Feature {
@@ -24,12 +26,16 @@ export interface Feature {
   test(t: TrajectoryRecord, ctx: FeatureContext): boolean | undefined
 }
 
-export function featureContext(g: Pick<TrajectoryGroup, 'question' | 'hops' | 'goldAnswers'>): FeatureContext {
+export function featureContext(g: Pick<TrajectoryGroup, 'question' | 'hops' | 'goldAnswers' | 'chain'>): FeatureContext {
   const ctx: FeatureContext = { questionTerms: termSet(g.question), entities: entityTerms(g.question) }
   if (g.hops !== undefined) ctx.hops = g.hops
   if (g.goldAnswers) ctx.goldAnswers = g.goldAnswers
+  if (g.chain) ctx.chain = g.chain
   return ctx
 }
+
+/** Whether a query names `name` (at least half of the name's terms). */
+const names = (query: string, name: string) => coverage(termSet(name), termSet(query)) >= 0.5
 
 // Passage labels the environment inserts ("Doc 1(Title: …)") are not evidence.
 const LABELS = new Set(['doc', 'title', 'information'])
@@ -88,6 +94,23 @@ export const FEATURES: readonly Feature[] = [
         for (const w of termSet(s[i].query ?? '')) if (prev.has(w) && !c.questionTerms.has(w)) return true
       }
       return false
+    },
+  },
+  {
+    key: 'hops-in-order',
+    phrase: "search the hops in order: the question's entity first, then each name the results give",
+    applies: (c) => (c.chain?.length ?? 0) >= 3,
+    test: (t, c) => {
+      // Each bridge entity chain[0 … h-1] is named by some query, and the first query naming each comes in chain order.
+      const chain = c.chain as string[]
+      let from = 0
+      for (let i = 0; i + 1 < chain.length; i++) {
+        let k = from
+        while (k < t.queries.length && !names(t.queries[k], chain[i])) k++
+        if (k === t.queries.length) return false
+        from = k + 1
+      }
+      return true
     },
   },
   {

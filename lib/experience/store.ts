@@ -11,7 +11,7 @@ import type { Rollout } from '../agent/rollout.js'
 import { firstIssue, TrajectoryRecordSchema, type TrajectoryRecord, type TrajectoryRecordInput } from './types.js'
 
 export interface RecordContext {
-  example: Pick<QaExample, 'id' | 'question' | 'taskType'> & Partial<Pick<QaExample, 'hops' | 'goldAnswers'>>
+  example: Pick<QaExample, 'id' | 'question' | 'taskType'> & Partial<Pick<QaExample, 'hops' | 'goldAnswers' | 'chain'>>
   reward: RewardParts | ({ total: number } & Record<string, number>)
   step?: number
   guided?: boolean
@@ -49,6 +49,7 @@ export function recordFromRollout(rollout: Rollout, ctx: RecordContext): Traject
   }
   if (ctx.example.hops !== undefined) rec.hops = ctx.example.hops
   if (ctx.example.goldAnswers) rec.goldAnswers = [...ctx.example.goldAnswers]
+  if (ctx.example.chain) rec.chain = [...ctx.example.chain]
   if (rollout.formatError !== undefined) rec.formatError = rollout.formatError
   return TrajectoryRecordSchema.parse(rec)
 }

@@ -24,6 +24,8 @@ export const TrajectoryRecordSchema = z.object({
   taskType: z.string().default('qa'),
   hops: z.number().int().min(0).optional(),
   goldAnswers: z.array(z.string()).optional(),
+  /** Names along the gold chain, from the question's entity to the answer (generated worlds only). */
+  chain: z.array(z.string()).optional(),
   /** The rendered prompt, experiences included when the rollout was guided. */
   prompt: z.string(),
   /** True when the prompt carried retrieved experiences (HiExp's guided share of a group). */
@@ -52,6 +54,7 @@ export interface TrajectoryGroup {
   taskType: string
   hops?: number
   goldAnswers?: string[]
+  chain?: string[]
   trajectories: TrajectoryRecord[]
 }
 
@@ -96,6 +99,7 @@ export function groupTrajectories(records: readonly TrajectoryRecord[]): Traject
       g = { questionId: r.questionId, question: r.question, taskType: r.taskType, trajectories: [] }
       if (r.hops !== undefined) g.hops = r.hops
       if (r.goldAnswers) g.goldAnswers = r.goldAnswers
+      if (r.chain) g.chain = r.chain
       groups.set(r.questionId, g)
     }
     g.trajectories.push(r)

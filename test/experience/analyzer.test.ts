@@ -16,8 +16,8 @@ test('the analyzer finds planted patterns with the right polarity', async (t) =>
   t.is(early!.kind, 'failure-pattern')
   t.regex(early!.text, /^Do not answer before any search\.$/)
   t.true(early!.successRate < 0.2)
-  const chain = byFeature.get('query-uses-evidence')
-  t.is(chain?.kind, 'success-pattern')
+  t.is(byFeature.get('query-uses-evidence')?.kind, 'success-pattern')
+  t.is(byFeature.get('hops-in-order')?.kind, 'success-pattern')
   // Every experience is backed by its counts and its sources.
   for (const e of exps) {
     t.true(e.support >= 3)

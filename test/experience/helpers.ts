@@ -14,7 +14,7 @@ export function traj(
   questionId: string,
   question: string,
   steps: Step[],
-  o: { reward: number; hops?: number; taskType?: string; finish?: TrajectoryRecord['finish']; gold?: string[]; id?: string } = { reward: 0 },
+  o: { reward: number; hops?: number; taskType?: string; finish?: TrajectoryRecord['finish']; gold?: string[]; id?: string; chain?: string[] } = { reward: 0 },
 ): TrajectoryRecord {
   const turns: TrajectoryRecord['turns'] = []
   const queries: string[] = []
@@ -55,6 +55,7 @@ export function traj(
   }
   if (o.hops !== undefined) r.hops = o.hops
   if (o.gold) r.goldAnswers = o.gold
+  if (o.chain) r.chain = o.chain
   return r
 }
 
@@ -63,6 +64,7 @@ export function group(trajectories: TrajectoryRecord[]): TrajectoryGroup {
   const g: TrajectoryGroup = { questionId: t.questionId, question: t.question, taskType: t.taskType, trajectories }
   if (t.hops !== undefined) g.hops = t.hops
   if (t.goldAnswers) g.goldAnswers = t.goldAnswers
+  if (t.chain) g.chain = t.chain
   return g
 }
 
@@ -97,7 +99,7 @@ export function plantedGroups(n = 24, G = 8, seed = 7, p = { A: 0.85, B: 0.1, C:
         if (repeat) steps.push({ query: 'founder born city', info: 'The weather in the old harbour town is mild.' })
       }
       steps.push({ answer })
-      ts.push(traj(qid, question, steps, { reward: ok ? 1 : 0, hops: 2, gold: [gold], id: `${qid}#${g}` }))
+      ts.push(traj(qid, question, steps, { reward: ok ? 1 : 0, hops: 2, gold: [gold], id: `${qid}#${g}`, chain: [`Company${i}`, `Person${i} Smith`, gold] }))
     }
     out.push(group(ts))
   }
