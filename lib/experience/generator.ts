@@ -12,6 +12,11 @@ export interface CompleteOptions {
   temperature: number
   /** Ask for a JSON object where the backend supports it. */
   json?: boolean
+  /**
+   * Called with each reply as soon as it arrives (before the whole batch is done), so that a caller can keep what
+   * came back even when a later request fails. Generators that answer a batch at once may call it at the end.
+   */
+  onEach?: (index: number, text: string) => void
 }
 
 export interface TextGenerator {
@@ -75,7 +80,8 @@ export class OpenAIChatGenerator implements TextGenerator {
     const p = OpenAIChatOptionsSchema.safeParse(options)
     if (!p.success) throw new RangeError(`OpenAIChatGenerator options: ${firstIssue(p.error)}`)
     this.o = p.data
-    this.id = `openai:${this.o.baseURL}:${this.o.model}`
+    // The model name, not the URL, identifies answers in the cache: a server restarted on another port is the same model.
+    this.id = `openai:${this.o.model}`
     // Retries are ours (so that back-off and the final error are the same for every failure).
     this.client = new OpenAI({
       baseURL: this.o.baseURL,
@@ -86,7 +92,11 @@ export class OpenAIChatGenerator implements TextGenerator {
   }
 
   complete(prompts: readonly string[], opts: CompleteOptions): Promise<string[]> {
-    return mapLimit(prompts, this.o.concurrency, (p) => this.one(p, opts))
+    return mapLimit(prompts, this.o.concurrency, async (p, i) => {
+      const text = await this.one(p, opts)
+      opts.onEach?.(i, text)
+      return text
+    })
   }
 
   private async one(prompt: string, opts: CompleteOptions): Promise<string> {

@@ -347,9 +347,15 @@ export class HierarchicalExperience {
     return new HierarchicalExperience(p.data, embedderFromState(p.data.embedder, options.apiKey), options.summarizer)
   }
 
-  /** Cosine similarity of a text to every node of a level (the question embedded in the HEK's space). */
-  async similarities(text: string, level: number): Promise<Array<{ node: HekNode; similarity: number }>> {
+  /** A text embedded in this HEK's space (a question, for retrieval). */
+  async embedQuery(text: string): Promise<Float32Array> {
     const [q] = await this.embedder.embed([text])
+    return q
+  }
+
+  /** Cosine similarity of a text (or an embedded query) to every node of a level. */
+  async similarities(query: string | Float32Array, level: number): Promise<Array<{ node: HekNode; similarity: number }>> {
+    const q = typeof query === 'string' ? await this.embedQuery(query) : query
     return this.level(level).map((node) => ({ node, similarity: q.length > 0 ? cosine(q, this.vectors.get(node.id) as Float32Array) : 0 }))
   }
 

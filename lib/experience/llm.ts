@@ -134,6 +134,7 @@ interface Job {
   group: TrajectoryGroup
   sources: string[]
   successRate: number
+  pair: boolean
 }
 
 export class PromptDistiller implements Distiller {
@@ -172,7 +173,7 @@ export class PromptDistiller implements Distiller {
           success: renderTrajectory(pair.success, this.o.infoChars),
           failure: renderTrajectory(pair.failure, this.o.infoChars),
         })
-        jobs.push({ key: this.key(prompt), prompt, group: g, sources: [pair.success.id, pair.failure.id], successRate: 0.5 })
+        jobs.push({ key: this.key(prompt), prompt, group: g, sources: [pair.success.id, pair.failure.id], successRate: 0.5, pair: true })
       }
       if (c.candidates) {
         const ok = c.candidates.outcome === 'success'
@@ -182,7 +183,7 @@ export class PromptDistiller implements Distiller {
           kind: ok ? 'success-pattern' : 'failure-pattern',
           trajectories: c.candidates.trajectories.map((t, i) => `Attempt ${i + 1}:\n${renderTrajectory(t, this.o.infoChars)}`).join('\n\n'),
         })
-        jobs.push({ key: this.key(prompt), prompt, group: g, sources: c.candidates.trajectories.map((t) => t.id), successRate: ok ? 1 : 0 })
+        jobs.push({ key: this.key(prompt), prompt, group: g, sources: c.candidates.trajectories.map((t) => t.id), successRate: ok ? 1 : 0, pair: false })
       }
     }
     return jobs
@@ -223,14 +224,15 @@ export class PromptDistiller implements Distiller {
     for (let attempt = 0; attempt <= this.o.invalidRetries && pending.length > 0; attempt++) {
       this.stats.generatorCalls++
       this.stats.asked += pending.length
-      const texts = await this.generator.complete(
-        pending.map((j) => j.prompt),
-        { maxTokens: this.o.maxTokens, temperature: this.o.temperature, json: true },
-      )
+      // Each reply is checked and cached as it arrives, so a failure later in the batch loses nothing already paid for.
+      const handled = new Set<number>()
       const again: Job[] = []
-      pending.forEach((j, i) => {
+      const handle = (i: number, text: string) => {
+        if (handled.has(i) || i < 0 || i >= pending.length) return
+        handled.add(i)
+        const j = pending[i]
         try {
-          const r = parseReply(texts[i] ?? '', DistillReplySchema)
+          const r = parseReply(text ?? '', DistillReplySchema)
           replies.set(j.key, r)
           const path = this.cachePath(j.key)
           if (path) writeFileAtomic(path, JSON.stringify(r))
@@ -239,7 +241,12 @@ export class PromptDistiller implements Distiller {
           errors.set(j.key, (e as Error).message)
           again.push(j)
         }
-      })
+      }
+      const texts = await this.generator.complete(
+        pending.map((j) => j.prompt),
+        { maxTokens: this.o.maxTokens, temperature: this.o.temperature, json: true, onEach: handle },
+      )
+      texts.forEach((text, i) => handle(i, text))
       pending = again
     }
     if (pending.length > 0) {
@@ -259,8 +266,10 @@ export class PromptDistiller implements Distiller {
           kind: e.kind,
           when: e.when,
           taskType: e.taskType ?? j.group.taskType,
-          support: j.sources.length,
-          successRate: e.kind === 'success-pattern' && j.successRate === 0.5 ? 1 : e.kind === 'failure-pattern' && j.successRate === 0.5 ? 0 : j.successRate,
+          // A pair's success pattern is shown by its success, its failure pattern by its failure; a candidate set's
+          // pattern by every trajectory of the set.
+          support: j.pair ? 1 : j.sources.length,
+          successRate: j.pair ? (e.kind === 'failure-pattern' ? 0 : 1) : j.successRate,
           sources: j.sources,
           origin: this.name,
         })

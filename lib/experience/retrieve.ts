@@ -27,9 +27,10 @@ export async function retrieveExperiences(hek: HierarchicalExperience, question:
   const rank = (xs: RetrievedItem[]) =>
     xs.sort((a, b) => b.similarity - a.similarity || b.node.support - a.node.support || (a.node.id < b.node.id ? -1 : 1))
 
-  const tips = rank(byTask(await hek.similarities(question, 0)).filter((x) => x.similarity >= minSim)).slice(0, k0)
+  const q = await hek.embedQuery(question)
+  const tips = rank(byTask(await hek.similarities(q, 0)).filter((x) => x.similarity >= minSim)).slice(0, k0)
   const simOf = new Map<string, number>()
-  for (let l = 1; l < L; l++) for (const x of await hek.similarities(question, l)) simOf.set(x.node.id, x.similarity)
+  for (let l = 1; l < L; l++) for (const x of await hek.similarities(q, l)) simOf.set(x.node.id, x.similarity)
 
   // Priority list: tip, its strategy (level 1 … top-1 ancestors), its principle (top ancestor, when L >= 3).
   const order: Array<{ item: RetrievedItem; role: 'tip' | 'strategy' | 'principle' }> = []

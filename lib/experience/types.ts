@@ -90,17 +90,21 @@ export interface Distiller {
   distill(groups: readonly TrajectoryGroup[]): Promise<Experience[]>
 }
 
-/** Groups records by question id (first-seen order), keeping each group's question facts. */
-export function groupTrajectories(records: readonly TrajectoryRecord[]): TrajectoryGroup[] {
+/**
+ * Groups records by question id (first-seen order), keeping each group's question facts. `by: 'question-step'` keeps
+ * the rollouts of one question at different policy steps apart (one GRPO group each).
+ */
+export function groupTrajectories(records: readonly TrajectoryRecord[], options: { by?: 'question' | 'question-step' } = {}): TrajectoryGroup[] {
   const groups = new Map<string, TrajectoryGroup>()
   for (const r of records) {
-    let g = groups.get(r.questionId)
+    const key = options.by === 'question-step' ? `${r.questionId}\u0000${r.step}` : r.questionId
+    let g = groups.get(key)
     if (!g) {
       g = { questionId: r.questionId, question: r.question, taskType: r.taskType, trajectories: [] }
       if (r.hops !== undefined) g.hops = r.hops
       if (r.goldAnswers) g.goldAnswers = r.goldAnswers
       if (r.chain) g.chain = r.chain
-      groups.set(r.questionId, g)
+      groups.set(key, g)
     }
     g.trajectories.push(r)
   }

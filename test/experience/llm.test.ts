@@ -45,7 +45,12 @@ test('the LLM distiller asks the endpoint with the template and validates the JS
     t.is(exps.length, 4)
     t.is(exps[0].kind, 'success-pattern')
     t.is(exps[1].taskType, 'multihop', 'taskType defaults to the group’s')
-    t.is(exps[0].support, 2)
+    t.is(exps[0].support, 1)
+    t.is(exps[0].successRate, 1)
+    t.is(exps[1].successRate, 0)
+    t.deepEqual(exps[0].sources, ['q1#a', 'q1#b'])
+    t.is(exps[2].support, 1)
+    t.is(exps[2].successRate, 0)
     t.true(exps.every((e) => e.origin === 'llm:teacher'))
     t.is(d.stats.invalidReplies, 0)
   } finally {
@@ -150,6 +155,26 @@ test('the on-disk cache answers a rerun without any request', async (t) => {
     t.is(server.requests.length, 4)
   } finally {
     await server.close()
+  }
+})
+
+test('replies that arrived before an endpoint failure are cached, so the rerun asks only the rest', async (t) => {
+  const dir = cacheDir()
+  const server = await startStubServer((req) => (req.messages[0].content.includes('Film7') ? { status: 500 } : VALID))
+  try {
+    const d = llmDistiller({ baseURL: server.baseURL, model: 'm', ...fast, concurrency: 1 }, { cacheDir: dir })
+    await t.throwsAsync(d.distill(groups()), { message: /HTTP 500/ })
+  } finally {
+    await server.close()
+  }
+  const healthy = await startStubServer(() => VALID)
+  try {
+    const d = llmDistiller({ baseURL: healthy.baseURL, model: 'm', ...fast }, { cacheDir: dir })
+    t.is((await d.distill(groups())).length, 4)
+    t.is(d.stats.cacheHits, 1, 'the pair answered before the failure')
+    t.is(healthy.requests.length, 1, 'only the failed prompt is asked again')
+  } finally {
+    await healthy.close()
   }
 })
 

@@ -28,6 +28,9 @@ test('records from real rollouts round-trip through the store', async (t) => {
   t.is(back[0].reward.total, 1)
   t.is(back[0].totalTokens, rollouts[0].tokens.length)
   t.is(groupTrajectories(back).length, 1)
+  const later = back.map((r) => ({ ...r, id: `${r.id}'`, step: 4 }))
+  t.is(groupTrajectories([...back, ...later]).length, 1)
+  t.is(groupTrajectories([...back, ...later], { by: 'question-step' }).length, 2)
 })
 
 test('a partial last line (a write in progress) is ignored, then read once complete', (t) => {
