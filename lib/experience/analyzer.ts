@@ -43,6 +43,7 @@ export interface FeatureStats {
   stratum: string
   when: string
   taskType: string
+  hops?: number
   /** success&feature, success&¬feature, failure&feature, failure&¬feature */
   a: number
   b: number
@@ -60,6 +61,7 @@ interface Stratum {
   key: string
   when: string
   taskType: string
+  hops?: number
   groups: TrajectoryGroup[]
 }
 
@@ -76,7 +78,7 @@ function strata(groups: readonly TrajectoryGroup[], kinds: readonly string[]): S
       for (const h of hops) {
         const gs = groups.filter((g) => g.hops === h)
         const ts = [...new Set(gs.map((g) => g.taskType))]
-        out.push({ key: `hops=${h}`, when: `${h}-hop questions`, taskType: ts.length === 1 ? ts[0] : 'any', groups: gs })
+        out.push({ key: `hops=${h}`, when: `${h}-hop questions`, taskType: ts.length === 1 ? ts[0] : 'any', hops: h, groups: gs })
       }
     }
   }
@@ -143,7 +145,7 @@ export class ContrastiveAnalyzer implements Distiller {
           c + d > 0 &&
           Math.abs(z) >= o.zMin &&
           (!withinUsable || Math.sign(within as number) === Math.sign(pooled))
-        out.push({ feature: feature.key, stratum: s.key, when: s.when, taskType: s.taskType, a, b, c, d, pooledLogOdds: pooled, z, withinLogOdds: within, mixedGroups: mixed, reported, sources })
+        out.push({ feature: feature.key, stratum: s.key, when: s.when, taskType: s.taskType, ...(s.hops !== undefined && { hops: s.hops }), a, b, c, d, pooledLogOdds: pooled, z, withinLogOdds: within, mixedGroups: mixed, reported, sources })
       }
     }
     return out
@@ -178,6 +180,7 @@ export class ContrastiveAnalyzer implements Distiller {
         sources: s.sources,
         score,
         origin: 'offline',
+        ...(s.hops !== undefined && { hops: s.hops }),
       })
     }
     out.sort((x, y) => Math.abs(y.score ?? 0) - Math.abs(x.score ?? 0) || (x.id < y.id ? -1 : 1))

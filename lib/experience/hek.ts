@@ -27,6 +27,8 @@ export const HekNodeSchema = z.object({
   kind: ExperienceKindSchema,
   when: z.string(),
   taskType: z.string(),
+  /** Hop count every tip below it is restricted to, if any. */
+  hops: z.number().int().min(0).optional(),
   support: z.number().min(0),
   successRate: z.number().min(0).max(1),
   parent: z.string().nullable(),
@@ -130,6 +132,7 @@ export class HierarchicalExperience {
       const e: Experience = { id: n.id, text: n.text, kind: n.kind, when: n.when, taskType: n.taskType, support: n.support, successRate: n.successRate, sources: n.sources }
       if (n.score !== undefined) e.score = n.score
       if (n.origin !== undefined) e.origin = n.origin
+      if (n.hops !== undefined) e.hops = n.hops
       return e
     })
   }
@@ -201,6 +204,7 @@ export class HierarchicalExperience {
       }
       if (e.score !== undefined) node.score = e.score
       if (e.origin !== undefined) node.origin = e.origin
+      if (e.hops !== undefined) node.hops = e.hops
       nodes.push(node)
     })
     let below: HekNode[] = nodes.slice()
@@ -235,7 +239,8 @@ export class HierarchicalExperience {
         const centroid = new Float32Array(d)
         for (const i of tipsOf[c]) for (let j = 0; j < d; j++) centroid[j] += Math.max(leaves[i].support, 1e-3) * vecs[i][j]
         const taskTypes = new Set(kids.map((x) => x.taskType))
-        return {
+        const hops = new Set(kids.map((x) => x.hops))
+        const node: HekNode = {
           id: `L${l}.${c}`,
           level: l,
           text: summaries[c].text,
@@ -250,6 +255,9 @@ export class HierarchicalExperience {
           terms: summaries[c].terms,
           vector: roundVec(normalize(centroid)),
         }
+        const [h] = hops
+        if (hops.size === 1 && h !== undefined) node.hops = h
+        return node
       })
       children.forEach((cs, c) => {
         for (const i of cs) below[i].parent = current[c].id
@@ -374,6 +382,8 @@ export interface RetrieveOptions {
   countTokens?: (text: string) => number
   /** Prefer nodes learnt on this task type (others are used only when none match). */
   taskType?: string
+  /** The question's hop count, when known: nodes restricted to another hop count are left out. */
+  hops?: number
   /** Tips below this similarity are not taken (default: no floor). */
   minSimilarity?: number
   /** Extra top-level principles by similarity beyond the tips' own ancestors (default 1). */

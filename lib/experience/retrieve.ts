@@ -19,7 +19,8 @@ export async function retrieveExperiences(hek: HierarchicalExperience, question:
   const L = hek.levelCount
   const top = L - 1
 
-  const byTask = <T extends { node: HekNode }>(xs: T[]): T[] => {
+  const byTask = <T extends { node: HekNode }>(all: T[]): T[] => {
+    const xs = options.hops === undefined ? all : all.filter((x) => x.node.hops === undefined || x.node.hops === options.hops)
     if (options.taskType === undefined) return xs
     const same = xs.filter((x) => x.node.taskType === options.taskType || x.node.taskType === 'any')
     return same.length > 0 ? same : xs
@@ -39,7 +40,9 @@ export async function retrieveExperiences(hek: HierarchicalExperience, question:
     order.push({ item: t, role: 'tip' })
     let p = t.node.parent === null ? undefined : hek.node(t.node.parent)
     while (p) {
-      order.push({ item: { node: p, similarity: simOf.get(p.id) ?? 0 }, role: roleOf(p.level) })
+      if (options.hops === undefined || p.hops === undefined || p.hops === options.hops) {
+        order.push({ item: { node: p, similarity: simOf.get(p.id) ?? 0 }, role: roleOf(p.level) })
+      }
       p = p.parent === null ? undefined : hek.node(p.parent)
     }
   }

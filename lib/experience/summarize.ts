@@ -13,6 +13,7 @@ import type { ExperienceKind } from './types.js'
 
 export interface ClusterMember {
   text: string
+  hops?: number
   kind: ExperienceKind
   when: string
   taskType: string
@@ -74,8 +75,25 @@ function commonWhen(members: readonly ClusterMember[], fallback: string): string
   return whens.size === 1 ? [...whens][0] : fallback
 }
 
+/**
+ * The medoid's text. A summary stands for the whole cluster, so when some members hold for any question and others
+ * only under a condition, the representative is the most central of the unconditional ones.
+ */
 export function offlineSummary(c: ClusterInput): ClusterSummary {
-  const m = c.members[medoid(c.members)]
+  const general = c.members.filter((m) => m.when === 'any question')
+  const pool = general.length > 0 && general.length < c.members.length ? general : c.members
+  const weights = c.members
+  let best = pool[0]
+  let bestScore = -Infinity
+  for (const m of pool) {
+    let s = 1e-9 * m.support
+    for (const o of weights) if (o !== m) s += o.support * cosine(m.vector, o.vector)
+    if (s > bestScore) {
+      bestScore = s
+      best = m
+    }
+  }
+  const m = best
   return { text: m.text, when: commonWhen(c.members, 'any question'), terms: sharedTerms(c.members.map((x) => x.text)) }
 }
 

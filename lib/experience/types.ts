@@ -71,6 +71,8 @@ export const ExperienceSchema = z.object({
   when: z.string(),
   /** Task family it was learnt on ('multihop', 'arithmetic', …) or 'any'. */
   taskType: z.string(),
+  /** The hop count it is restricted to, when `when` names one (machine-readable twin of `when`). */
+  hops: z.number().int().min(0).optional(),
   /** Trajectories that show it. */
   support: z.number().min(0),
   /** Share of those trajectories that succeeded. */
