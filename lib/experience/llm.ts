@@ -211,7 +211,14 @@ export class PromptDistiller implements Distiller {
       seen.add(j.key)
       const path = this.cachePath(j.key)
       if (path && existsSync(path)) {
-        const cached = DistillReplySchema.safeParse(JSON.parse(readFileSync(path, 'utf8')))
+        // A damaged cache entry is asked again (and overwritten), never trusted.
+        let raw: unknown
+        try {
+          raw = JSON.parse(readFileSync(path, 'utf8'))
+        } catch {
+          raw = undefined
+        }
+        const cached = DistillReplySchema.safeParse(raw)
         if (cached.success) {
           replies.set(j.key, cached.data)
           this.stats.cacheHits++

@@ -91,9 +91,10 @@ test('replies that never validate are skipped and counted, or thrown on request'
 
 test('time-outs are retried with back-off, then reported clearly', async (t) => {
   let calls = 0
-  const server = await startStubServer(() => (calls++ === 0 ? { content: VALID, delayMs: 1500 } : VALID))
+  const server = await startStubServer(() => (calls++ === 0 ? { content: VALID, delayMs: 4000 } : VALID))
   try {
-    const d = llmDistiller({ baseURL: server.baseURL, model: 'm', timeoutMs: 300, ...fast }, { pairing: { sameOutcome: 'skip' } })
+    // A generous time-out for the answering try, so that a loaded test machine does not time it out too.
+    const d = llmDistiller({ baseURL: server.baseURL, model: 'm', timeoutMs: 1500, ...fast }, { pairing: { sameOutcome: 'skip' } })
     t.is((await d.distill(groups())).length, 2, 'the second try answers')
     t.is(calls, 2)
   } finally {
@@ -149,10 +150,18 @@ test('the on-disk cache answers a rerun without any request', async (t) => {
     t.is(server.requests.length, 2, 'no new request')
     t.is(second.stats.cacheHits, 2)
     t.deepEqual(b, a)
+    // A damaged cache entry is asked again.
+    const { readdirSync, writeFileSync } = await import('node:fs')
+    const sub = readdirSync(dir)[0]
+    writeFileSync(join(dir, sub, readdirSync(join(dir, sub))[0]), '{ truncated')
+    const third = llmDistiller({ baseURL: server.baseURL, model: 'm', ...fast }, { cacheDir: dir })
+    t.is((await third.distill(groups())).length, 4)
+    t.is(third.stats.cacheHits, 1)
+    t.is(server.requests.length, 3)
     // Another model does not reuse the first one's answers.
     const other = llmDistiller({ baseURL: server.baseURL, model: 'other', ...fast }, { cacheDir: dir })
     await other.distill(groups())
-    t.is(server.requests.length, 4)
+    t.is(server.requests.length, 5)
   } finally {
     await server.close()
   }
