@@ -129,7 +129,7 @@ export function hekTreeSvg(hek: HierarchicalExperience, options: HekPictureOptio
   for (const n of hek.nodes) {
     const cx = x.get(n.id)
     if (cx === undefined) continue
-    const lines = wrap(n.text, 24, 4)
+    const lines = wrap(n.text, 22, 4)
     const bx = cx - colW / 2 + 4
     parts.push(`<rect x="${bx.toFixed(1)}" y="${y(n.level)}" width="${colW - 8}" height="44" rx="4" fill="white" stroke="${color(n)}"/>`)
     lines.forEach((line, i) => parts.push(`<text x="${(bx + 3).toFixed(1)}" y="${y(n.level) + 10 + i * 9}">${esc(line)}</text>`))
@@ -145,15 +145,20 @@ export function hekDendrogramSvg(hek: HierarchicalExperience, options: { title?:
   const n = tips.length
   if (n < 2) throw new RangeError('a dendrogram needs at least 2 tips')
   const Z = Float64Array.from(hek.file.linkage)
-  let svg = dendrogramSvg(Z, n, { labels: tips.map((t) => (t.text.length > 40 ? `${t.text.slice(0, 39)}…` : t.text)), height: 520, ...(options.title && { title: options.title }) })
+  const labels = tips.map((t) => (t.text.length > 28 ? `${t.text.slice(0, 27)}…` : t.text))
+  const size = { width: Math.max(480, 60 + n * 22), height: 520 }
+  let svg = dendrogramSvg(Z, n, { labels, ...size, ...(options.title && { title: options.title }) })
   // Extra cut lines for the upper levels (dendrogramSvg draws one; redraw with each threshold is simplest as overlay).
   const cuts = hek.file.levels.slice(1).map((l) => l.threshold).filter((t): t is number => t !== null)
   if (cuts.length) {
-    const one = cuts.map((t) => dendrogramSvg(Z, n, { labels: tips.map(() => ''), height: 520, cutAt: t, ...(options.title && { title: options.title }) }))
+    const one = cuts.map((t) => dendrogramSvg(Z, n, { labels, ...size, cutAt: t, ...(options.title && { title: options.title }) }))
     const lines = one.map((s) => /<path d="[^"]*" stroke="#c0392b"[^>]*\/>/.exec(s)?.[0] ?? '').join('\n')
     svg = svg.replace('</svg>', `${lines}\n</svg>`)
   }
+  // Room below the plot for the rotated labels (the shared dendrogram keeps a short bottom margin).
+  const extra = 90
   return svg
+    .replace(`width="${size.width}" height="${size.height}" viewBox="0 0 ${size.width} ${size.height}"`, `width="${size.width + extra}" height="${size.height + extra}" viewBox="0 0 ${size.width + extra} ${size.height + extra}"`)
 }
 
 /** Writes `<base>-tree.svg/.png` and, with 2+ tips, `<base>-dendrogram.svg/.png`; returns the paths. */
