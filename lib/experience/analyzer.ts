@@ -18,6 +18,7 @@ import { z } from 'zod'
 import { isSuccess } from './pairing.js'
 import { FEATURES, featureContext, trajectoryFeatures, type Feature } from './features.js'
 import { firstIssue, type Distiller, type Experience, type TrajectoryGroup } from './types.js'
+import { DEFAULT_HEADER } from './retrieve.js'
 
 export const AnalyzerOptionsSchema = z
   .object({
@@ -186,4 +187,13 @@ export class ContrastiveAnalyzer implements Distiller {
     out.sort((x, y) => Math.abs(y.score ?? 0) - Math.abs(x.score ?? 0) || (x.id < y.id ? -1 : 1))
     return out.slice(0, this.o.maxExperiences)
   }
+}
+
+/**
+ * Every word the offline analyzer and retrieval can put into a prompt (feature phrases, strata, the header), so that
+ * a word-level tokenizer built for the embedded default knows them instead of reading <unk>.
+ */
+export function analyzerVocabularyTexts(): string[] {
+  const strata = ['For any question,', 'For multihop questions,', 'For arithmetic questions,', ...[1, 2, 3, 4].map((h) => `For ${h}-hop questions,`)]
+  return [DEFAULT_HEADER, ...strata, ...FEATURES.flatMap((f) => [`${f.phrase[0].toUpperCase()}${f.phrase.slice(1)}.`, `do not ${f.phrase}.`])]
 }

@@ -24,7 +24,7 @@ export {
   type GroupContrast,
 } from './pairing.js'
 export { FEATURES, featureContext, trajectoryFeatures, type Feature, type FeatureContext } from './features.js'
-export { ContrastiveAnalyzer, AnalyzerOptionsSchema, type AnalyzerOptions, type FeatureStats } from './analyzer.js'
+export { ContrastiveAnalyzer, AnalyzerOptionsSchema, analyzerVocabularyTexts, type AnalyzerOptions, type FeatureStats } from './analyzer.js'
 export {
   OpenAIChatGenerator,
   OpenAIChatOptionsSchema,

@@ -113,11 +113,22 @@ export const TrainConfigSchema = z
         refreshEvery: z.number().int().min(0).default(0),
         /** Evaluate with experiences in the prompt too (both are reported). */
         evaluateWithExperience: z.boolean().default(true),
+        /** Who distils experiences from contrasted rollouts: the offline analyzer, the policy itself, or an LLM endpoint. */
+        distiller: z.enum(['offline', 'self', 'llm']).default('offline'),
+        /** OpenAI-compatible endpoint of the 'llm' distiller. */
+        llm: z.object({ baseURL: z.string().url(), model: z.string(), apiKey: z.string().optional() }).strict().optional(),
+        /** Questions (and rollouts of each) sampled to build the first HEK from the warm-started policy. */
+        buildQuestions: z.number().int().min(1).default(96),
+        buildGroupSize: z.number().int().min(2).default(5),
       })
       .strict()
       .default({}),
   })
   .strict()
+  .refine((c) => c.experience.distiller !== 'llm' || c.experience.llm !== undefined, {
+    message: "experience.distiller 'llm' needs experience.llm { baseURL, model }",
+    path: ['experience', 'llm'],
+  })
 
 export type TrainConfig = z.input<typeof TrainConfigSchema>
 export type ResolvedTrainConfig = z.output<typeof TrainConfigSchema>

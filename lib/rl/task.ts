@@ -6,6 +6,7 @@ import { generateWorld, worldTexts, type WorldOptions } from '../env/world.js'
 import { loadCorpusJsonl } from '../env/corpus.js'
 import { loadQaDataset } from '../env/searchr1.js'
 import type { QaExample } from '../env/types.js'
+import { analyzerVocabularyTexts } from '../experience/analyzer.js'
 import { tinyConfig } from '../model/config.js'
 import { Policy } from '../model/policy.js'
 import { Tokenizer } from '../model/tokenizer.js'
@@ -32,7 +33,7 @@ export async function loadTask(config: ResolvedTrainConfig): Promise<Task> {
     return {
       ...world.questions,
       retriever: Bm25Retriever.build(world.corpus),
-      vocabularyTexts: [...worldTexts(world), ...promptVocabularyTexts(template, topk)],
+      vocabularyTexts: [...worldTexts(world), ...promptVocabularyTexts(template, topk), ...analyzerVocabularyTexts()],
     }
   }
   if (!t.trainFile) throw new RangeError("train config: task.trainFile is required when task.kind is 'searchr1'")

@@ -19,11 +19,13 @@ import { groupAdvantages } from './advantages.js'
 import { parseTrainConfig, type ResolvedTrainConfig, type TrainConfig } from './config.js'
 import { checkpointDir, initialPolicy, loadTask, type Task } from './task.js'
 import type { PolicyLossOptions } from './types.js'
+import { buildHek, collectTrajectories, distillerFor, HekExperienceSource, type ExperienceSource } from './experience_source.js'
+import { HierarchicalExperience } from '../experience/hek.js'
+import { writeHekPictures } from '../experience/show.js'
+import { recordFromRollout, TrajectoryStore } from '../experience/store.js'
+import { groupTrajectories, type TrajectoryRecord } from '../experience/types.js'
 
-/** Where HiExp plugs in: the experience text for a question's prompt slot. */
-export interface ExperienceSource {
-  render(question: QaExample): string
-}
+export type { ExperienceSource } from './experience_source.js'
 
 interface RunState {
   step: number
@@ -44,6 +46,10 @@ export class Trainer {
   private readonly metrics: MetricsLog
   private order: QaExample[] = []
   private passOf = -1
+  /** Every rollout of the run, one JSON line each (the input of experience distillation). */
+  readonly trajectories: TrajectoryStore
+  /** RL trajectories since the HEK was last rebuilt (dynamic HEK). */
+  private sinceRefresh: TrajectoryRecord[] = []
 
   private constructor(
     readonly config: ResolvedTrainConfig,
@@ -54,6 +60,7 @@ export class Trainer {
     this.rollout = parseRolloutOptions(config.rollout as never)
     this.reward = parseRewardConfig(config.reward as never)
     this.metrics = new MetricsLog(join(config.outDir, 'metrics.jsonl'))
+    this.trajectories = new TrajectoryStore(join(config.outDir, 'trajectories.jsonl'))
   }
 
   /** Builds the run, or resumes it from outDir's checkpoint (metrics after the checkpoint's step are dropped). */
@@ -128,8 +135,9 @@ export class Trainer {
     const t0 = performance.now()
     const questions = this.questionsFor(this.state.step)
     const guided = this.experience && c.experience.enabled ? Math.round(c.experience.guidedFraction * G) : 0
-    const requests = questions.flatMap((q) =>
-      Array.from({ length: G }, (_, k) => ({ question: q.question, ...(k < guided ? { experiences: this.experience!.render(q) } : {}) })),
+    const rendered = guided > 0 ? await Promise.all(questions.map((q) => this.experience!.render(q))) : []
+    const requests = questions.flatMap((q, j) =>
+      Array.from({ length: G }, (_, k) => ({ question: q.question, ...(k < guided ? { experiences: rendered[j] } : {}) })),
     )
     const { rollouts, timing } = await runRollouts(this.policy, this.task.retriever, requests, {
       ...this.rollout,
@@ -138,6 +146,11 @@ export class Trainer {
     const t1 = performance.now()
     const parts: RewardParts[] = rollouts.map((r, i) => computeReward(r, questions[Math.floor(i / G)].goldAnswers, this.reward))
     const rewards = Float32Array.from(parts.map((p) => p.total))
+    const records = rollouts.map((r, i) =>
+      recordFromRollout(r, { example: questions[Math.floor(i / G)], reward: { ...parts[i] }, step: this.state.step + 1, guided: i % G < guided }),
+    )
+    this.trajectories.append(records)
+    this.sinceRefresh.push(...records)
     const advantages = groupAdvantages(rewards, { groupSize: G, estimator: c.advantage.estimator, zeroSingletons: c.advantage.zeroSingletons })
 
     // The update batch: every rollout behind the experience-free prompt when aligning (HiExp), else as sampled.
@@ -223,10 +236,9 @@ export class Trainer {
 
   /** Greedy rollouts on `examples`: EM, F1, search calls and tokens, by hop count. */
   async evaluate(examples: readonly QaExample[], { withExperience = false } = {}): Promise<Evaluation> {
-    const requests = examples.map((q) => ({
-      question: q.question,
-      ...(withExperience && this.experience ? { experiences: this.experience.render(q) } : {}),
-    }))
+    const source = withExperience ? this.experience : undefined
+    const rendered = source ? await Promise.all(examples.map((q) => source.render(q))) : []
+    const requests = examples.map((q, i) => ({ question: q.question, ...(source ? { experiences: rendered[i] } : {}) }))
     const { rollouts } = await runRollouts(this.policy, this.task.retriever, requests, { ...this.rollout, temperature: 0 })
     return evaluateRollouts(rollouts, examples)
   }
@@ -273,6 +285,49 @@ export class Trainer {
     writeFileAtomic(join(this.config.outDir, 'state.json'), JSON.stringify(this.state))
   }
 
+  private hekPath(): string {
+    return this.config.experience.hekFile ?? join(this.config.outDir, 'hek.json')
+  }
+
+  /**
+   * HiExp's knowledge base: loaded from experience.hekFile (or the run's own hek.json when resuming), else built from
+   * the current policy's rollouts on sampled train questions, contrasted and distilled, then clustered.
+   */
+  async prepareExperience(): Promise<HierarchicalExperience | undefined> {
+    const e = this.config.experience
+    if (!e.enabled || this.experience) return undefined
+    const path = this.hekPath()
+    let hek: HierarchicalExperience
+    if (existsSync(path)) {
+      hek = await HierarchicalExperience.load(path)
+    } else {
+      const t0 = performance.now()
+      const questions = new Random(this.config.seed).fork('hek').shuffle(this.task.train).slice(0, e.buildQuestions)
+      const records = await collectTrajectories(this.policy, this.task.retriever, questions, e.buildGroupSize, this.rollout, this.reward, this.trajectories, this.state.step)
+      hek = await buildHek(records, distillerFor(this.config, this.policy))
+      hek.save(path)
+      writeHekPictures(hek, join(this.config.outDir, 'hek'))
+      this.metrics.append({ phase: 'hek', step: this.state.step, experiences: hek.experiences().length, trajectories: records.length, seconds: (performance.now() - t0) / 1000 })
+    }
+    const tokenizer = this.policy.tokenizer
+    this.experience = new HekExperienceSource(hek, e.tokenBudget, (text) => tokenizer.encode(text).length)
+    return hek
+  }
+
+  /** Dynamic HEK (beyond the paper): distil the rollouts since the last rebuild into the HEK and swap it in. */
+  private async refreshExperience(): Promise<void> {
+    const source = this.experience
+    if (!(source instanceof HekExperienceSource) || this.sinceRefresh.length === 0) return
+    const t0 = performance.now()
+    const fresh = await distillerFor(this.config, this.policy).distill(groupTrajectories(this.sinceRefresh))
+    this.sinceRefresh = []
+    if (fresh.length === 0) return
+    const next = await source.hek.update(fresh)
+    next.save(this.hekPath())
+    source.hek = next
+    this.metrics.append({ phase: 'hek', step: this.state.step, experiences: next.experiences().length, added: fresh.length, seconds: (performance.now() - t0) / 1000 })
+  }
+
   /** Warm start (once), then RL steps with validation and checkpoints, to config.steps. */
   async run({ quiet = false } = {}): Promise<{ validation: MetricsRow[] }> {
     const c = this.config
@@ -284,6 +339,7 @@ export class Trainer {
       validation.push(await this.validate())
       await this.checkpoint()
     }
+    await this.prepareExperience()
     const bar = quiet ? undefined : progress(`${c.algorithm}${c.experience.enabled ? ' + HiExp' : ''}`, c.steps)
     bar?.update(this.state.step)
     while (this.state.step < c.steps) {
@@ -293,6 +349,9 @@ export class Trainer {
         const v = await this.validate()
         validation.push(v)
         bar?.log(`step ${this.state.step}: validation EM ${(v.em as number).toFixed(3)} F1 ${(v.f1 as number).toFixed(3)}`)
+      }
+      if (c.experience.enabled && c.experience.refreshEvery > 0 && this.state.step % c.experience.refreshEvery === 0) {
+        await this.refreshExperience()
       }
       if (this.state.step % c.checkpointEvery === 0 || this.state.step === c.steps) await this.checkpoint()
     }

@@ -74,3 +74,34 @@ test('bad configuration is named', async (t) => {
   await t.throwsAsync(hx.Trainer.create({ task: { kind: 'searchr1' } }), { instanceOf: RangeError, message: /task.trainFile is required/ })
   t.throws(() => hx.parseTrainConfig({ stepz: 3 }), { instanceOf: RangeError, message: /Unrecognized key\(s\) in object: 'stepz'/ })
 })
+
+test('HiExp from a HEK file: guided rollouts carry retrieved experiences in their prompt, recorded as guided', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hiexp-train-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const advice = ['Search the first entity named in the question before anything else', 'Do not answer before any search', 'Search each hop of the chain in order']
+  const experiences = advice.map((text, i) => ({
+    id: `e${i}`, text, kind: 'success-pattern' as const, when: 'any question', taskType: 'any', support: 5, successRate: 0.8, sources: [],
+  }))
+  const hek = await hx.HierarchicalExperience.build(experiences)
+  hek.save(join(dir, 'given-hek.json'))
+  const trainer = await hx.Trainer.create(
+    tiny(dir, { steps: 1, warmStart: { steps: 0 }, experience: { enabled: true, guidedFraction: 0.34, hekFile: join(dir, 'given-hek.json'), tokenBudget: 64 } }),
+  )
+  t.truthy(await trainer.prepareExperience())
+  await trainer.rlStep()
+  const records = trainer.trajectories.read()
+  t.is(records.length, 6)
+  const guided = records.filter((r) => r.guided)
+  t.is(guided.length, 2)
+  for (const r of guided) t.true(advice.some((a) => r.prompt.includes(a)), r.prompt)
+  for (const r of records.filter((x) => !x.guided)) t.false(advice.some((a) => r.prompt.includes(a)))
+})
+
+test('building a HEK from trajectories that never contrast is a clear error', async (t) => {
+  const failing = Array.from({ length: 4 }, (_, i) => ({
+    id: `t${i}`, questionId: 'q1', question: 'Where was Ada born?', taskType: 'multihop', prompt: 'p', guided: false,
+    turns: [], queries: [], answer: null, finish: 'malformed' as const, reward: { total: 0 }, searchCalls: 0,
+    responseTokens: 3, totalTokens: 10, step: 0, time: new Date(0).toISOString(),
+  }))
+  await t.throwsAsync(hx.buildHek(failing as never, new hx.ContrastiveAnalyzer()), { message: /found no experience in 4 trajectories/ })
+})
