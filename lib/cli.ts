@@ -8,6 +8,17 @@ import { info } from './info.js'
 import { plotTraining } from './report/training_plot.js'
 import { loadTrainConfig, parseTrainConfig } from './rl/config.js'
 import { Trainer } from './rl/trainer.js'
+import { compare, METHODS, type Method } from './rl/compare.js'
+import { ContrastiveAnalyzer } from './experience/analyzer.js'
+import { HierarchicalExperience } from './experience/hek.js'
+import { llmDistiller } from './experience/llm.js'
+import { formatHek, writeHekPictures } from './experience/show.js'
+import { TrajectoryStore } from './experience/store.js'
+import { groupTrajectories } from './experience/types.js'
+
+function fail(message: string): never {
+  throw new InvalidArgumentError(message)
+}
 
 function integer(value: string): number {
   const n = Number(value)
@@ -68,6 +79,53 @@ program
   })
 
 program
+  .command('compare')
+  .description('GRPO, GSPO, HiExp-GRPO, HiExp-GSPO from one warm start per seed, same budget: report.md + plots')
+  .option('-c, --config <file>', 'base run configuration shared by every method')
+  .option('-o, --out <dir>', 'output folder', 'runs/compare')
+  .option('--seeds <list>', 'comma-separated seeds', '0,1,2')
+  .option('--steps <n>', 'RL steps per method (overrides the config)', integer)
+  .option('--methods <list>', `comma-separated subset of ${METHODS.join(', ')}`, METHODS.join(','))
+  .action(async (opts) => {
+    const base = opts.config ? loadTrainConfig(opts.config) : parseTrainConfig({})
+    if (opts.steps !== undefined) base.steps = opts.steps
+    const methods = String(opts.methods).split(',') as Method[]
+    for (const m of methods) if (!METHODS.includes(m)) throw new InvalidArgumentError(`unknown method '${m}' (known: ${METHODS.join(', ')})`)
+    const seeds = String(opts.seeds).split(',').map((x) => integer(x))
+    const started = Date.now()
+    const results = await compare({ outDir: opts.out, seeds, methods, base })
+    console.log(`${results.length} runs in ${((Date.now() - started) / 60000).toFixed(1)} min: ${join(opts.out, 'report.md')}`)
+  })
+
+program
+  .command('build-hek')
+  .description('distil experiences from a trajectory file and cluster them into a HEK (JSON + pictures)')
+  .requiredOption('-t, --trajectories <file>', 'trajectories.jsonl written by a run')
+  .option('-o, --out <file>', 'HEK file', 'hek.json')
+  .option('--distiller <kind>', 'offline | llm', 'offline')
+  .option('--base-url <url>', "OpenAI-compatible endpoint of the 'llm' distiller")
+  .option('--model <name>', "model of the 'llm' distiller")
+  .action(async (opts) => {
+    const records = new TrajectoryStore(opts.trajectories).read()
+    const distiller =
+      opts.distiller === 'llm'
+        ? llmDistiller({ baseURL: opts.baseUrl ?? fail('--base-url is required with --distiller llm'), model: opts.model ?? fail('--model is required with --distiller llm') })
+        : new ContrastiveAnalyzer()
+    const experiences = await distiller.distill(groupTrajectories(records))
+    const hek = await HierarchicalExperience.build(experiences)
+    hek.save(opts.out)
+    const pictures = writeHekPictures(hek, opts.out.replace(/\.json$/, ''))
+    console.log(`${experiences.length} experiences from ${records.length} trajectories -> ${opts.out} (${pictures.join(', ')})`)
+  })
+
+program
+  .command('hek')
+  .description('inspect a HEK file')
+  .command('show')
+  .argument('<file>', 'HEK JSON file')
+  .action(async (file: string) => console.log(formatHek(await HierarchicalExperience.load(file))))
+
+program
   .command('report')
   .description('training curves (SVG + PNG) from one or more runs: NAME=metrics.jsonl …')
   .argument('<runs...>', 'name=path/to/metrics.jsonl')
@@ -94,6 +152,6 @@ program
   })
 
 program.parseAsync().catch((error: Error) => {
-  console.error(`hiexp: ${error.message}`)
+  console.error(error.message.startsWith('hiexp') ? error.message : `hiexp: ${error.message}`)
   process.exit(1)
 })
