@@ -20,13 +20,13 @@ test('hiexp train with a bad configuration names the field and exits 1', async (
   writeFileSync(join(dir, 'bad.yaml'), 'groupSize: -2\n')
   const error = await t.throwsAsync(cli(['train', '--config', join(dir, 'bad.yaml')]))
   t.is((error as { code?: number }).code, 1)
-  t.regex((error as { stderr: string }).stderr, /hiexp: train config: groupSize: Number must be greater than or equal to 1/)
+  t.regex((error as unknown as { stderr: string }).stderr, /hiexp: train config: groupSize: Number must be greater than or equal to 1/)
   writeFileSync(join(dir, 'broken.json'), '{ "steps": ')
   const broken = await t.throwsAsync(cli(['train', '--config', join(dir, 'broken.json')]))
-  t.regex((broken as { stderr: string }).stderr, /broken.json: not valid JSON/)
+  t.regex((broken as unknown as { stderr: string }).stderr, /broken.json: not valid JSON/)
 })
 
 test('hiexp hek show on a missing file is a clear error', async (t) => {
   const error = await t.throwsAsync(cli(['hek', 'show', '/nonexistent/hek.json']))
-  t.regex((error as { stderr: string }).stderr, /cannot read the HEK file \/nonexistent\/hek.json/)
+  t.regex((error as unknown as { stderr: string }).stderr, /cannot read the HEK file \/nonexistent\/hek.json/)
 })
