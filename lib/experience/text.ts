@@ -73,14 +73,5 @@ export function normalizeText(text: string): string {
   return words(text).join(' ')
 }
 
-/** A small, fast, seeded generator (mulberry32) for the randomized SVD. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** The seeded generator of the randomized SVD (the project's one PRNG). */
+export { uniform as rng } from '../env/random.js'

@@ -1,17 +1,7 @@
 // Random policy-loss batches with right-padded responses: test data and benchmark inputs.
 import type { PolicyLossBatch } from './types.js'
 
-/** Seeded uniform generator (mulberry32). */
-function uniform(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { uniform } from '../env/random.js'
 
 export interface SyntheticBatchShape {
   B: number
