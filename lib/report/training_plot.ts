@@ -8,7 +8,10 @@ export interface RunCurves {
   metricsFile: string
 }
 
-/** Writes `<base>.svg` and `<base>.png`: validation EM (left) and training reward (right) against RL step. */
+/**
+ * Writes `<base>.svg` and `<base>.png`: validation EM (left) and training reward (right) against RL step. Runs that
+ * share a name (seeds of one method) are drawn as their mean.
+ */
 export async function plotTraining(runs: readonly RunCurves[], base: string, title = 'hiexp training'): Promise<{ svg: string; png: string }> {
   const values = runs.flatMap(({ name, metricsFile }) =>
     readMetrics(metricsFile).flatMap((r) => {
@@ -30,7 +33,7 @@ export async function plotTraining(runs: readonly RunCurves[], base: string, tit
         mark: { type: 'line', point: true },
         encoding: {
           x: { field: 'step', type: 'quantitative', title: 'RL step' },
-          y: { field: 'value', type: 'quantitative', title: null },
+          y: { aggregate: 'mean', field: 'value', type: 'quantitative', title: null },
           color: { field: 'run', type: 'nominal' },
         },
       },

@@ -7,6 +7,7 @@ import type { Evaluation } from '../agent/evaluate.js'
 import { writeFileAtomic } from '../report/atomic.js'
 import { writeChart } from '../report/charts.js'
 import { readMetrics, type MetricsRow } from '../report/metrics.js'
+import { plotTraining } from '../report/training_plot.js'
 import { parseTrainConfig, type ResolvedTrainConfig, type TrainConfig } from './config.js'
 import { checkpointDir } from './task.js'
 import { Trainer } from './trainer.js'
@@ -152,33 +153,10 @@ export async function writeCompareReport(results: readonly MethodResult[], outDi
       `| ${m} | ${pm(rs.map((r) => r.test.searchCalls), 2)} | ${pm(rs.map((r) => r.test.repeatedQueryShare))} | ${pm(rs.map((r) => r.test.responseTokens), 1)} | ${pm(rs.map((r) => r.trainSeconds), 0)} |`,
     )
   }
-  // Training curves: validation EM and reward per method, averaged over seeds.
-  const curves = results.flatMap((r) =>
-    readMetrics(join(outDir, `seed-${r.seed}`, r.method, 'metrics.jsonl')).flatMap((row) => {
-      if (row.phase === 'validation') return [{ method: r.method, seed: r.seed, step: row.step, panel: 'validation EM', value: row.em }]
-      if (row.phase === 'rl') return [{ method: r.method, seed: r.seed, step: row.step, panel: 'training reward', value: row.rewardMean }]
-      return []
-    }),
-  )
-  const training = await writeChart(
-    {
-      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-      title: 'Training curves (mean over seeds)',
-      data: { values: curves },
-      facet: { column: { field: 'panel', type: 'nominal', title: null } },
-      spec: {
-        width: 320,
-        height: 220,
-        mark: { type: 'line', point: true },
-        encoding: {
-          x: { field: 'step', type: 'quantitative', title: 'RL step' },
-          y: { aggregate: 'mean', field: 'value', type: 'quantitative', title: null },
-          color: { field: 'method', type: 'nominal' },
-        },
-      },
-      resolve: { scale: { y: 'independent' } },
-    },
+  const training = await plotTraining(
+    results.map((r) => ({ name: r.method, metricsFile: join(outDir, `seed-${r.seed}`, r.method, 'metrics.jsonl') })),
     join(outDir, 'training'),
+    'Training curves (mean over seeds)',
   )
   const byHop = await writeChart(
     {
