@@ -26,8 +26,12 @@ export interface CompareOptions {
   quiet?: boolean
 }
 
+/** The warm-started policy alone, and the same policy with a retriever that finds nothing (no-search baseline). */
+export const BASELINES = ['no-search', 'warm-start'] as const
+export type Baseline = (typeof BASELINES)[number]
+
 export interface MethodResult {
-  method: Method
+  method: Method | Baseline
   seed: number
   test: Evaluation
   testWithExperience?: Evaluation
@@ -78,6 +82,14 @@ export async function compare(options: CompareOptions): Promise<MethodResult[]> 
     const warmDir = join(seedDir, 'warm-start')
     const warm = await Trainer.create({ ...base, outDir: warmDir, steps: 0 })
     await warm.run({ quiet: options.quiet })
+    if (!results.some((r) => r.seed === seed && r.method === 'warm-start')) {
+      const noSearch = { search: async (queries: string[]) => queries.map(() => []) }
+      for (const [method, retriever] of [['no-search', noSearch], ['warm-start', warm.task.retriever]] as const) {
+        const test = await warm.evaluate(warm.task.test, { retriever })
+        results.push({ method, seed, test, rewardGroupStd: NaN, advantageStd: NaN, gradNormVariance: NaN, trainSeconds: 0 })
+        log(`seed ${seed} ${method}: test EM ${test.em.toFixed(3)}`)
+      }
+    }
     const hekFile = join(seedDir, 'hek.json')
     if (methods.some((m) => m.startsWith('hiexp')) && !existsSync(hekFile)) {
       const builder = await Trainer.create({ ...base, outDir: warmDir, steps: 0, experience: { ...base.experience, enabled: true, hekFile } })
@@ -118,11 +130,15 @@ export async function compare(options: CompareOptions): Promise<MethodResult[]> 
   return results
 }
 
-const pm = (xs: readonly number[], digits = 3) => (xs.length > 1 ? `${mean(xs).toFixed(digits)} ± ${sd(xs).toFixed(digits)}` : mean(xs).toFixed(digits))
+const pm = (xs: readonly number[], digits = 3) => {
+  if (!xs.every(Number.isFinite)) return '–'
+  return xs.length > 1 ? `${mean(xs).toFixed(digits)} ± ${sd(xs).toFixed(digits)}` : mean(xs).toFixed(digits)
+}
 
 /** report.md (tables, mean ± std over seeds) and plots (training curves, EM by hop count). */
 export async function writeCompareReport(results: readonly MethodResult[], outDir: string): Promise<string> {
-  const methods = [...new Set(results.map((r) => r.method))]
+  const order = [...BASELINES, ...METHODS] as readonly string[]
+  const methods = [...new Set(results.map((r) => r.method))].sort((a, b) => order.indexOf(a) - order.indexOf(b))
   const hops = [...new Set(results.flatMap((r) => Object.keys(r.test.byHops)))].sort()
   const of = (m: string) => results.filter((r) => r.method === m)
   const lines: string[] = []
@@ -139,9 +155,10 @@ export async function writeCompareReport(results: readonly MethodResult[], outDi
       `| ${m} | ${pm(rs.map((r) => r.test.em))} | ${pm(rs.map((r) => r.test.f1))} | ${hops.map((h) => pm(rs.map((r) => r.test.byHops[h]?.em ?? NaN))).join(' | ')} | ${withExp.length ? pm(withExp) : '–'} |`,
     )
   }
+  lines.push('', '`no-search`: the warm-started policy with a retriever that returns nothing; `warm-start`: the warm-started policy before RL.')
   lines.push('', `## Stability (over RL steps)`, '')
   lines.push('| method | reward std within groups | advantage std | grad-norm variance (10-step windows) |', '|---|---|---|---|')
-  for (const m of methods) {
+  for (const m of methods.filter((x) => !(BASELINES as readonly string[]).includes(x))) {
     const rs = of(m)
     lines.push(`| ${m} | ${pm(rs.map((r) => r.rewardGroupStd))} | ${pm(rs.map((r) => r.advantageStd))} | ${pm(rs.map((r) => r.gradNormVariance), 4)} |`)
   }
@@ -154,7 +171,7 @@ export async function writeCompareReport(results: readonly MethodResult[], outDi
     )
   }
   const training = await plotTraining(
-    results.map((r) => ({ name: r.method, metricsFile: join(outDir, `seed-${r.seed}`, r.method, 'metrics.jsonl') })),
+    results.filter((r) => !(BASELINES as readonly string[]).includes(r.method)).map((r) => ({ name: r.method, metricsFile: join(outDir, `seed-${r.seed}`, r.method, 'metrics.jsonl') })),
     join(outDir, 'training'),
     'Training curves (mean over seeds)',
   )

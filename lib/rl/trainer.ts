@@ -19,6 +19,7 @@ import { groupAdvantages } from './advantages.js'
 import { parseTrainConfig, type ResolvedTrainConfig, type TrainConfig } from './config.js'
 import { checkpointDir, initialPolicy, loadTask, type Task } from './task.js'
 import type { PolicyLossOptions } from './types.js'
+import type { Retriever } from '../search/types.js'
 import { buildHek, collectTrajectories, distillerFor, HekExperienceSource, type ExperienceSource } from './experience_source.js'
 import { HierarchicalExperience } from '../experience/hek.js'
 import { writeHekPictures } from '../experience/show.js'
@@ -235,11 +236,14 @@ export class Trainer {
   }
 
   /** Greedy rollouts on `examples`: EM, F1, search calls and tokens, by hop count. */
-  async evaluate(examples: readonly QaExample[], { withExperience = false } = {}): Promise<Evaluation> {
+  async evaluate(
+    examples: readonly QaExample[],
+    { withExperience = false, retriever = this.task.retriever }: { withExperience?: boolean; retriever?: Retriever } = {},
+  ): Promise<Evaluation> {
     const source = withExperience ? this.experience : undefined
     const rendered = source ? await Promise.all(examples.map((q) => source.render(q))) : []
     const requests = examples.map((q, i) => ({ question: q.question, ...(source ? { experiences: rendered[i] } : {}) }))
-    const { rollouts } = await runRollouts(this.policy, this.task.retriever, requests, { ...this.rollout, temperature: 0 })
+    const { rollouts } = await runRollouts(this.policy, retriever, requests, { ...this.rollout, temperature: 0 })
     return evaluateRollouts(rollouts, examples)
   }
 

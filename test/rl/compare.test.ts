@@ -32,10 +32,12 @@ test('compare runs each method from one shared warm start and writes the report,
       validation: { every: 1, questions: 4 },
     },
   })
-  t.deepEqual(results.map((r) => r.method), ['grpo', 'hiexp-gspo'])
-  t.is(results[0].testWithExperience, undefined)
-  t.truthy(results[1].testWithExperience)
-  for (const r of results) {
+  t.deepEqual(results.map((r) => r.method), ['no-search', 'warm-start', 'grpo', 'hiexp-gspo'])
+  t.is(results[2].testWithExperience, undefined)
+  t.truthy(results[3].testWithExperience)
+  // the no-search baseline never gets a passage: its rollouts search but read nothing
+  t.is(results[0].test.n, results[1].test.n)
+  for (const r of results.slice(2)) {
     t.true(r.test.n > 0)
     t.true(Number.isFinite(r.rewardGroupStd) && Number.isFinite(r.advantageStd))
   }
@@ -43,5 +45,6 @@ test('compare runs each method from one shared warm start and writes the report,
   const report = readFileSync(join(dir, 'report.md'), 'utf8')
   t.regex(report, /\| grpo \| [0-9.]+ \| [0-9.]+ \|/)
   t.regex(report, /## Stability/)
+  t.regex(report, /\| no-search \| [0-9.]+ \|/)
   for (const f of ['results.json', 'training.png', 'training.svg', 'em-by-hops.png']) t.true(existsSync(join(dir, f)), f)
 })
