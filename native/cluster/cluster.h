@@ -22,6 +22,29 @@ const char* methodName(Method m);
 // caller only (never from inside a parallel region), at most about 200 times per phase.
 using Progress = std::function<void(const char* phase, double fraction)>;
 
+// A large array of doubles on 2 MiB-aligned memory that the kernel is asked to back with transparent huge pages:
+// the linkage scans read the condensed matrix column-wise (one entry per row), and with 4 KiB pages nearly every
+// such read is a TLB miss. (numpy asks the same for its large arrays, so scipy has this too.)
+class HugeBuffer {
+ public:
+  HugeBuffer() = default;
+  explicit HugeBuffer(size_t count);
+  ~HugeBuffer();
+  HugeBuffer(HugeBuffer&& other) noexcept : data_(other.data_), size_(other.size_) {
+    other.data_ = nullptr;
+    other.size_ = 0;
+  }
+  HugeBuffer& operator=(HugeBuffer&& other) noexcept;
+  HugeBuffer(const HugeBuffer&) = delete;
+  HugeBuffer& operator=(const HugeBuffer&) = delete;
+  double* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  double* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 // Number of entries of a condensed matrix of n observations, n(n-1)/2.
 inline int64_t condensedSize(int64_t n) { return n * (n - 1) / 2; }
 
