@@ -69,10 +69,16 @@ std::vector<double> linkage(double* D, int64_t n, Method method, const Progress&
 // Implemented in gram.cc with FMA allowed (the exact paths of distances.cc are compiled without contraction).
 struct PackedPoints {
   int64_t n = 0, d = 0, nPadded = 0;
-  std::vector<double> rows;    // nPadded x d, row-major, zero rows past n
+  std::vector<double> rows;    // (nPadded + kTileRows) x d, row-major, zero rows past n
   std::vector<double> panels;  // nPadded / kPanel panels, each d x kPanel (k-major)
 };
-constexpr int kTileRows = 4;
+// Rows per register tile: 8 x 8 needs 16 accumulators plus 3 operands, which fits AVX-512VL's 32 vector registers;
+// with 16 registers (AVX2) 6 rows keep everything in registers.
+#if defined(__AVX512VL__)
+constexpr int kTileRows = 8;
+#else
+constexpr int kTileRows = 6;
+#endif
 constexpr int kPanel = 8;
 PackedPoints packPoints(const double* X, int64_t n, int64_t d);
 // Dot products of rows [r0, r0 + kTileRows) with panel p (columns [p*kPanel, (p+1)*kPanel)) into out[kTileRows][kPanel].

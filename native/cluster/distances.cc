@@ -28,7 +28,7 @@ namespace {
 // below ~1e-13); closer pairs are recomputed exactly. Same idea for cosine with 1 - cos < kCloseCosine.
 constexpr double kCloseEuclidean = 1e-2;
 constexpr double kCloseCosine = 1e-2;
-constexpr int64_t kRowBlock = 64;
+constexpr int64_t kRowBlock = kTileRows * 8;  // a multiple of the tile height
 
 double exactSquaredDistance(const double* u, const double* v, int64_t d) {
   double s = 0.0;
