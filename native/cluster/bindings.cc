@@ -1,5 +1,6 @@
 // JavaScript edge of the clustering core: argument checks (messages name the argument), a copy of the input on the
 // calling thread, then the distances and the linkage on the libuv pool, with progress through a thread-safe function.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -78,11 +79,27 @@ Napi::Value linkageBinding(const Napi::CallbackInfo& info) {
   size_t length = 0;
   int64_t d = 0;
   std::vector<double> input;
+  auto given = std::make_shared<cluster::HugeBuffer>();  // precomputed distances, copied once, straight into place
   if (metric == Metric::Precomputed) {
-    input = copyNumbers(info[0], "distances (points with metric 'precomputed')", length);
+    const char* name = "distances (points with metric 'precomputed')";
+    const Napi::Value v = info[0];
+    const bool f64 = napi::isTypedArrayOf(v, napi_float64_array);
+    if (!f64 && !napi::isTypedArrayOf(v, napi_float32_array)) {
+      throwType(name, " must be a Float32Array or Float64Array, got ", napi::describe(v));
+    }
+    length = v.As<Napi::TypedArray>().ElementLength();
     const double expected = static_cast<double>(n) * static_cast<double>(n - 1) / 2.0;
-    HX_CHECK_RANGE(static_cast<double>(length) == expected, "distances (points with metric 'precomputed') has length ",
-                   length, ", expected n(n-1)/2 = ", static_cast<int64_t>(expected), " for n = ", n);
+    HX_CHECK_RANGE(static_cast<double>(length) == expected, name, " has length ", length, ", expected n(n-1)/2 = ",
+                   static_cast<int64_t>(expected), " for n = ", n);
+    cluster::checkCondensedFits(n, "n");
+    *given = cluster::HugeBuffer(length);
+    if (f64) {
+      auto s = napi::typedArray<double>(v, name);
+      std::memcpy(given->data(), s.data, length * sizeof(double));
+    } else {
+      auto s = napi::typedArray<float>(v, name);
+      std::copy(s.data, s.data + length, given->data());
+    }
   } else {
     d = positionalInteger(info[2], "d", 1);
     input = copyNumbers(info[0], "points", length);
@@ -102,7 +119,7 @@ Napi::Value linkageBinding(const Napi::CallbackInfo& info) {
   }
   auto shared = std::make_shared<std::vector<double>>(std::move(input));
 
-  std::function<std::vector<double>()> work = [shared, channel, n, d, method, metric, gram]() mutable {
+  std::function<std::vector<double>()> work = [shared, given, channel, n, d, method, metric, gram]() mutable {
     auto ch = std::move(channel);  // released (tsfn) when this work ends, on success or error
     cluster::Progress progress;
     if (ch->active) {
@@ -119,12 +136,12 @@ Napi::Value linkageBinding(const Napi::CallbackInfo& info) {
         if (status != napi_ok) delete event;
       };
     }
-    std::vector<double> condensed;
+    cluster::HugeBuffer condensed;
     if (metric == Metric::Precomputed) {
-      condensed = std::move(*shared);
+      condensed = std::move(*given);
       cluster::checkCondensed(condensed.data(), static_cast<int64_t>(condensed.size()));
     } else {
-      condensed.resize(static_cast<size_t>(cluster::condensedSize(n)));
+      condensed = cluster::HugeBuffer(static_cast<size_t>(cluster::condensedSize(n)));
       cluster::pairwiseDistances(shared->data(), n, d, metric, gram, condensed.data(), progress);
       std::vector<double>().swap(*shared);
     }

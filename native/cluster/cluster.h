@@ -13,7 +13,7 @@ namespace hiexp::cluster {
 enum class Method { Single = 0, Complete, Average, Centroid, Median, Ward, Weighted };
 enum class Metric { Euclidean = 0, Cosine, Precomputed };
 // Where the Gram blocks of the distance matrix come from: hiexp's own register-tiled kernel, or libtorch's at::mm
-// (fast where libtorch links MKL/OpenBLAS; Debian's links the reference BLAS).
+// (as fast as the BLAS behind libtorch: on par with OpenBLAS, ~4 GFLOP/s on Debian's reference libblas3).
 enum class GramKernel { Builtin = 0, Torch };
 
 const char* methodName(Method m);
@@ -21,6 +21,29 @@ const char* methodName(Method m);
 // Progress: phase ("distances" | "linkage") and the fraction of it done, in [0, 1]. Called from worker threads'
 // caller only (never from inside a parallel region), at most about 200 times per phase.
 using Progress = std::function<void(const char* phase, double fraction)>;
+
+// A large array of doubles on 2 MiB-aligned memory that the kernel is asked to back with transparent huge pages:
+// the linkage scans read the condensed matrix column-wise (one entry per row), and with 4 KiB pages nearly every
+// such read is a TLB miss. (numpy asks the same for its large arrays, so scipy has this too.)
+class HugeBuffer {
+ public:
+  HugeBuffer() = default;
+  explicit HugeBuffer(size_t count);
+  ~HugeBuffer();
+  HugeBuffer(HugeBuffer&& other) noexcept : data_(other.data_), size_(other.size_) {
+    other.data_ = nullptr;
+    other.size_ = 0;
+  }
+  HugeBuffer& operator=(HugeBuffer&& other) noexcept;
+  HugeBuffer(const HugeBuffer&) = delete;
+  HugeBuffer& operator=(const HugeBuffer&) = delete;
+  double* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  double* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 // Number of entries of a condensed matrix of n observations, n(n-1)/2.
 inline int64_t condensedSize(int64_t n) { return n * (n - 1) / 2; }
@@ -46,10 +69,16 @@ std::vector<double> linkage(double* D, int64_t n, Method method, const Progress&
 // Implemented in gram.cc with FMA allowed (the exact paths of distances.cc are compiled without contraction).
 struct PackedPoints {
   int64_t n = 0, d = 0, nPadded = 0;
-  std::vector<double> rows;    // nPadded x d, row-major, zero rows past n
+  std::vector<double> rows;    // (nPadded + kTileRows) x d, row-major, zero rows past n
   std::vector<double> panels;  // nPadded / kPanel panels, each d x kPanel (k-major)
 };
-constexpr int kTileRows = 4;
+// Rows per register tile: 8 x 8 needs 16 accumulators plus 3 operands, which fits AVX-512VL's 32 vector registers;
+// with 16 registers (AVX2) 6 rows keep everything in registers.
+#if defined(__AVX512VL__)
+constexpr int kTileRows = 8;
+#else
+constexpr int kTileRows = 6;
+#endif
 constexpr int kPanel = 8;
 PackedPoints packPoints(const double* X, int64_t n, int64_t d);
 // Dot products of rows [r0, r0 + kTileRows) with panel p (columns [p*kPanel, (p+1)*kPanel)) into out[kTileRows][kPanel].

@@ -4,7 +4,11 @@
 // so that they equal scipy's pdist bit for bit.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+#include <cstdlib>
+#include <new>
 
 #include <algorithm>
 #include <cmath>
@@ -24,7 +28,7 @@ namespace {
 // below ~1e-13); closer pairs are recomputed exactly. Same idea for cosine with 1 - cos < kCloseCosine.
 constexpr double kCloseEuclidean = 1e-2;
 constexpr double kCloseCosine = 1e-2;
-constexpr int64_t kRowBlock = 64;
+constexpr int64_t kRowBlock = kTileRows * 8;  // a multiple of the tile height
 
 double exactSquaredDistance(const double* u, const double* v, int64_t d) {
   double s = 0.0;
@@ -109,6 +113,31 @@ struct Epilogue {
 inline int64_t rowBaseOf(int64_t n, int64_t i) { return n * i - i * (i + 1) / 2 - i - 1; }
 
 }  // namespace
+
+HugeBuffer::HugeBuffer(size_t count) : size_(count) {
+  if (count == 0) return;
+  constexpr size_t kHuge = size_t(2) << 20;
+  const size_t bytes = (count * sizeof(double) + kHuge - 1) / kHuge * kHuge;
+  void* p = nullptr;
+  if (posix_memalign(&p, kHuge, bytes) != 0 || p == nullptr) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  madvise(p, bytes, MADV_HUGEPAGE);  // advice only: without THP this is a no-op
+#endif
+  data_ = static_cast<double*>(p);
+}
+
+HugeBuffer::~HugeBuffer() { std::free(data_); }
+
+HugeBuffer& HugeBuffer::operator=(HugeBuffer&& other) noexcept {
+  if (this != &other) {
+    std::free(data_);
+    data_ = other.data_;
+    size_ = other.size_;
+    other.data_ = nullptr;
+    other.size_ = 0;
+  }
+  return *this;
+}
 
 void checkCondensedFits(int64_t n, const std::string& what) {
   const long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGE_SIZE);

@@ -152,3 +152,10 @@ test('two linkages run concurrently and each gives its own result', async (t) =>
   t.is(compareLinkage(a, c1.Z), undefined)
   t.is(compareLinkage(b, c2.Z), undefined)
 })
+
+test('precomputed distances may come as a Float32Array (exact float32 values give the same linkage)', async (t) => {
+  const c = fixtures.cases.find((x) => x.name === 'grid-ties-48x2/precomputed-cityblock/average')!
+  const y = fixtures.inputs[c.input]
+  const Z = await linkage(new Float32Array(y), c.n, 0, { method: 'average', metric: 'precomputed' })
+  t.is(compareLinkage(Z, c.Z), undefined)
+})
