@@ -28,6 +28,8 @@ export interface LaunchOptions {
   stderr?: Writable
   /** After a failure, how long the other ranks get between SIGTERM and SIGKILL (default 5000 ms). */
   killGraceMs?: number
+  /** Aborting it stops every rank (SIGTERM, then SIGKILL after killGraceMs): a caller's own time-out. */
+  signal?: AbortSignal
 }
 
 export interface RankExit {
@@ -58,6 +60,7 @@ const schema = z
     stdout: z.any().optional(),
     stderr: z.any().optional(),
     killGraceMs: z.number().int().min(0).default(5000),
+    signal: z.any().optional(),
   })
   .strict()
 
@@ -138,12 +141,21 @@ export async function launch(options: LaunchOptions, command: string[]): Promise
     signalAll('SIGTERM')
     killTimer ??= setTimeout(() => signalAll('SIGKILL'), o.killGraceMs)
   }
+  // Stopped from outside (a signal to this process, or the abort signal): the ranks' deaths are not failures.
+  let stoppedBy: string | undefined
   const onSignal = (signal: NodeJS.Signals) => {
+    stoppedBy ??= signal
     signalAll(signal)
     killTimer ??= setTimeout(() => signalAll('SIGKILL'), o.killGraceMs)
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  const onAbort = () => {
+    stoppedBy ??= 'abort'
+    stderr.write('hiexp launch: aborted; stopping every rank\n')
+    stopAll()
+  }
+  options.signal?.addEventListener('abort', onAbort)
 
   try {
     const done = Array.from({ length: o.nproc }, (_, localRank) => {
@@ -173,7 +185,7 @@ export async function launch(options: LaunchOptions, command: string[]): Promise
         child.on('exit', (code, signal) => {
           const exit: RankExit = { rank, code, signal }
           exits[localRank] = exit
-          if ((code !== 0 || signal !== null) && !failed) {
+          if ((code !== 0 || signal !== null) && !failed && !stoppedBy) {
             failed = exit
             stderr.write(
               `hiexp launch: rank ${rank} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}; stopping the other ranks\n`,
@@ -185,11 +197,16 @@ export async function launch(options: LaunchOptions, command: string[]): Promise
       })
     })
     const ranks = await Promise.all(done)
-    const exitCode = failed ? (failed.code ?? 128 + (SIGNALS[failed.signal ?? ''] ?? 1)) || 1 : 0
+    const exitCode = failed
+      ? (failed.code ?? 128 + (SIGNALS[failed.signal ?? ''] ?? 1)) || 1
+      : stoppedBy
+        ? 128 + (SIGNALS[stoppedBy] ?? 2)
+        : 0
     return { exitCode, ...(failed ? { failedRank: failed.rank } : {}), ranks, masterPort }
   } finally {
     if (killTimer) clearTimeout(killTimer)
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
+    options.signal?.removeEventListener('abort', onAbort)
   }
 }

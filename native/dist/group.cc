@@ -13,14 +13,20 @@ namespace {
 
 // c10::Error's what() carries a C++ backtrace: keep the message alone.
 std::string reason(const std::exception& e) {
-  if (const auto* ce = dynamic_cast<const c10::Error*>(&e)) return ce->what_without_backtrace();
-  return e.what();
+  const auto* ce = dynamic_cast<const c10::Error*>(&e);
+  std::string r = ce ? ce->what_without_backtrace() : e.what();
+  while (!r.empty() && (r.back() == '.' || r.back() == '!' || r.back() == '\n' || r.back() == ' ')) r.pop_back();
+  return r;
 }
 
 std::string where(const GroupOptions& o) {
   return detail::concat("rank ", o.rank, " of ", o.worldSize, " (", o.backend == BackendKind::Gloo ? "gloo" : "nccl",
                         ", master ", o.masterAddr, ":", o.masterPort, ", time-out ", o.timeout.count(), " ms)");
 }
+
+constexpr const char* kHint =
+    " (did every rank start, with the same MASTER_ADDR, MASTER_PORT and WORLD_SIZE, and is the port free on the "
+    "master?)";
 
 }  // namespace
 
@@ -46,17 +52,15 @@ std::shared_ptr<Group> Group::create(const GroupOptions& opts) {
     auto tcp = c10::make_intrusive<c10d::TCPStore>(opts.masterAddr, so);
     g->store_ = c10::make_intrusive<c10d::PrefixStore>("hiexp", tcp);
   } catch (const std::exception& e) {
-    throw std::runtime_error(detail::concat("hiexp.dist: rendezvous through the TCPStore failed on ", where(opts),
-                                            ": ", reason(e),
-                                            " (did every rank start, with the same MASTER_ADDR, MASTER_PORT and "
-                                            "WORLD_SIZE, and is the port free on the master?)"));
+    throw std::runtime_error(detail::concat("dist: rendezvous failed on ", where(opts), ": TCPStore: ", reason(e), kHint));
   }
   try {
     g->backend_ = opts.backend == BackendKind::Gloo ? makeGloo(g->store_, opts) : makeNccl(g->store_, opts);
   } catch (const hiexp::RangeError&) {
     throw;
   } catch (const std::exception& e) {
-    throw std::runtime_error(detail::concat("hiexp.dist: connecting the ranks failed on ", where(opts), ": ", reason(e)));
+    throw std::runtime_error(
+        detail::concat("dist: rendezvous failed on ", where(opts), ": connecting the ranks: ", reason(e), kHint));
   }
   return g;
 }
@@ -87,13 +91,13 @@ template <typename Fn>
 void Group::run(const char* what, Fn&& issue) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!broken_.empty()) throw std::runtime_error(broken_);
-  if (!backend_) throw std::runtime_error(detail::concat("hiexp.dist: ", what, " on a destroyed process group"));
+  if (!backend_) throw std::runtime_error(detail::concat("dist: ", what, " on a destroyed process group"));
   try {
     c10::intrusive_ptr<c10d::Work> work = issue(*backend_);
     // Gloo bounds every operation by the group's time-out; waiting with it too covers a backend that does not.
     if (!work->wait(opts_.timeout)) throw std::runtime_error("the operation did not complete within the time-out");
   } catch (const std::exception& e) {
-    broken_ = detail::concat("hiexp.dist: ", what, " failed on ", where(opts_), ": ", reason(e),
+    broken_ = detail::concat("dist: ", what, " failed on ", where(opts_), ": ", reason(e),
                              ". Another rank has probably exited or stopped responding; the group is now broken: "
                              "stop every rank and restart from the last checkpoint");
     throw std::runtime_error(broken_);
