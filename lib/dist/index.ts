@@ -13,3 +13,4 @@ export {
   type CollectiveArray,
 } from './group.js'
 export { launch, freePort, type LaunchOptions, type LaunchResult, type RankExit } from './launch.js'
+export { launchMain, parseLaunchArgs, LAUNCH_USAGE } from './launch_cli.js'

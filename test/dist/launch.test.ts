@@ -1,7 +1,7 @@
 // The launcher: torchrun's environment for every rank, "[rank R]" output prefixes, and one failed rank stopping all.
 import test from 'ava'
 import { PassThrough } from 'node:stream'
-import { launch } from '../../lib/index.js'
+import { launch, launchMain, parseLaunchArgs } from '../../lib/index.js'
 
 function capture() {
   const stream = new PassThrough()
@@ -74,4 +74,24 @@ test('launch options and command are checked', async (t) => {
   await t.throwsAsync(launch({ nproc: 1, nnodes: 2, nodeRank: 2 }, ['x']), { instanceOf: RangeError, message: /nodeRank \(2\) must be below nnodes \(2\)/ })
   await t.throwsAsync(launch({ nproc: 1 }, []), { instanceOf: TypeError, message: /command/ })
   await t.throwsAsync(launch({ nproc: 1 }, ['/nonexistent/program']), { message: /cannot start '\/nonexistent\/program'/ })
+})
+
+test('hiexp launch arguments: torchrun-style flags, then the command after --', (t) => {
+  t.deepEqual(parseLaunchArgs(['--nproc', '2', '--', 'npx', 'tsx', 'train.ts', '--steps', '3']), {
+    options: { nproc: 2 },
+    command: ['npx', 'tsx', 'train.ts', '--steps', '3'],
+  })
+  t.deepEqual(
+    parseLaunchArgs(['--nproc-per-node=4', '--nnodes', '2', '--node-rank', '1', '--master-addr', '10.0.0.1', '--master-port=29500', '--timeout-ms', '600000', '--', 'x']).options,
+    { nproc: 4, nnodes: 2, nodeRank: 1, masterAddr: '10.0.0.1', masterPort: 29500, timeoutMs: 600000 },
+  )
+  t.throws(() => parseLaunchArgs(['--', 'x']), { instanceOf: RangeError, message: /--nproc is required/ })
+  t.throws(() => parseLaunchArgs(['--nproc', '2']), { instanceOf: RangeError, message: /no command after '--'/ })
+  t.throws(() => parseLaunchArgs(['--nprocs', '2', '--', 'x']), { instanceOf: RangeError, message: /unknown option '--nprocs'/ })
+  t.throws(() => parseLaunchArgs(['--nproc', 'two', '--', 'x']), { instanceOf: RangeError, message: /--nproc must be an integer, got 'two'/ })
+})
+
+test('launchMain returns the exit code of the job', async (t) => {
+  t.is(await launchMain(['--nproc', '2', '--', process.execPath, '-e', 'process.exit(0)']), 0)
+  t.is(await launchMain(['--nproc', '2', '--', process.execPath, '-e', "process.exit(process.env.RANK === '1' ? 4 : 0)"]), 4)
 })
