@@ -18,6 +18,8 @@ export interface DistEnv {
   masterPort: number
   /** Collective time-out in ms (HIEXP_DIST_TIMEOUT_MS), when set. */
   timeoutMs?: number
+  /** torchrun's agent already serves the TCPStore (TORCHELASTIC_USE_AGENT_STORE=True): rank 0 joins it as a client. */
+  agentStore: boolean
 }
 
 export const DEFAULT_MASTER_ADDR = '127.0.0.1'
@@ -38,9 +40,13 @@ const envSchema = z.object({
   MASTER_ADDR: z.string().min(1, 'MASTER_ADDR must not be empty').default(DEFAULT_MASTER_ADDR),
   MASTER_PORT: intVar('MASTER_PORT', 1, 65535).default(DEFAULT_MASTER_PORT),
   HIEXP_DIST_TIMEOUT_MS: intVar('HIEXP_DIST_TIMEOUT_MS', 1, 2 ** 40).optional(),
+  TORCHELASTIC_USE_AGENT_STORE: z.string().optional(),
 })
 
-/** Reads RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT (and HIEXP_DIST_TIMEOUT_MS). */
+/**
+ * Reads RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, TORCHELASTIC_USE_AGENT_STORE (set by
+ * torchrun) and HIEXP_DIST_TIMEOUT_MS.
+ */
 export function readDistEnv(env: NodeJS.ProcessEnv = process.env): DistEnv {
   const picked: Record<string, string> = {}
   for (const key of Object.keys(envSchema.shape)) {
@@ -60,6 +66,7 @@ export function readDistEnv(env: NodeJS.ProcessEnv = process.env): DistEnv {
     localWorldSize: e.LOCAL_WORLD_SIZE ?? e.WORLD_SIZE,
     masterAddr: e.MASTER_ADDR,
     masterPort: e.MASTER_PORT,
+    agentStore: e.TORCHELASTIC_USE_AGENT_STORE?.toLowerCase() === 'true',
     ...(e.HIEXP_DIST_TIMEOUT_MS !== undefined ? { timeoutMs: e.HIEXP_DIST_TIMEOUT_MS } : {}),
   }
 }

@@ -125,6 +125,8 @@ export async function initProcessGroup(options: InitProcessGroupOptions = {}): P
     backend,
     timeoutMs,
     ...(backend === 'nccl' ? { cudaDevice: o.cudaDevice ?? localRank } : {}),
+    // Under torchrun the agent serves the store on MASTER_PORT; only when the address is the environment's.
+    agentStore: env.agentStore && o.masterPort === undefined && o.masterAddr === undefined,
   }
   const handle = await native().distInit(nativeOptions)
   const group = new ProcessGroup(handle, rank, worldSize, localRank, backend, timeoutMs)

@@ -14,7 +14,7 @@ using dist::Group;
 
 dist::GroupOptions parseGroup(const Napi::Object& o) {
   const std::string owner = "options";
-  napi::rejectUnknownKeys(o, owner, {"rank", "worldSize", "masterAddr", "masterPort", "backend", "timeoutMs", "cudaDevice"});
+  napi::rejectUnknownKeys(o, owner, {"rank", "worldSize", "masterAddr", "masterPort", "backend", "timeoutMs", "cudaDevice", "agentStore"});
   dist::GroupOptions r;
   r.worldSize = static_cast<int>(napi::integer(o, "worldSize", owner, 1, 1 << 20));
   r.rank = static_cast<int>(napi::integer(o, "rank", owner, 0, r.worldSize - 1));
@@ -24,6 +24,7 @@ dist::GroupOptions parseGroup(const Napi::Object& o) {
   r.backend = napi::choice(o, "backend", owner, {"gloo", "nccl"}, 0) == 0 ? dist::BackendKind::Gloo : dist::BackendKind::Nccl;
   r.timeout = std::chrono::milliseconds(napi::integer(o, "timeoutMs", owner, 1, 1ll << 40));
   if (napi::has(o, "cudaDevice")) r.cudaDevice = static_cast<int>(napi::integer(o, "cudaDevice", owner, 0, 1 << 16));
+  r.agentStore = napi::optionalBool(o, "agentStore", false, owner);
   r.check();
   return r;
 }

@@ -45,9 +45,9 @@ std::shared_ptr<Group> Group::create(const GroupOptions& opts) {
   try {
     c10d::TCPStoreOptions so;
     so.port = static_cast<std::uint16_t>(opts.masterPort);
-    so.isServer = opts.rank == 0;
+    so.isServer = opts.rank == 0 && !opts.agentStore;
     so.numWorkers = static_cast<std::size_t>(opts.worldSize);
-    so.waitWorkers = true;
+    so.waitWorkers = !opts.agentStore;
     so.timeout = opts.timeout;
     auto tcp = c10::make_intrusive<c10d::TCPStore>(opts.masterAddr, so);
     g->store_ = c10::make_intrusive<c10d::PrefixStore>("hiexp", tcp);

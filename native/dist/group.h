@@ -39,7 +39,10 @@ struct GroupOptions {
   int masterPort = 29500;
   BackendKind backend = BackendKind::Gloo;
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};
-  int cudaDevice = 0;  // NCCL: this rank's GPU (LOCAL_RANK), where host buffers are staged for collectives
+  int cudaDevice = 0;
+  // torchrun (torchelastic) already serves a TCPStore at MASTER_ADDR:MASTER_PORT (TORCHELASTIC_USE_AGENT_STORE):
+  // then rank 0 connects to it as a client instead of serving one.
+  bool agentStore = false;  // NCCL: this rank's GPU (LOCAL_RANK), where host buffers are staged for collectives
   void check() const;
 };
 

@@ -91,10 +91,11 @@ test('argument errors name the argument', async (t) => {
 })
 
 test('readDistEnv reads torchrun variables, with defaults, and rejects bad ones by name', (t) => {
-  t.deepEqual(readDistEnv({}), { rank: 0, worldSize: 1, localRank: 0, localWorldSize: 1, masterAddr: '127.0.0.1', masterPort: 29500 })
+  t.deepEqual(readDistEnv({}), { rank: 0, worldSize: 1, localRank: 0, localWorldSize: 1, masterAddr: '127.0.0.1', masterPort: 29500, agentStore: false })
+  t.true(readDistEnv({ TORCHELASTIC_USE_AGENT_STORE: 'True' }).agentStore)
   t.deepEqual(
     readDistEnv({ RANK: '3', WORLD_SIZE: '4', LOCAL_RANK: '1', LOCAL_WORLD_SIZE: '2', MASTER_ADDR: '10.0.0.5', MASTER_PORT: '29400', HIEXP_DIST_TIMEOUT_MS: '60000' }),
-    { rank: 3, worldSize: 4, localRank: 1, localWorldSize: 2, masterAddr: '10.0.0.5', masterPort: 29400, timeoutMs: 60000 },
+    { rank: 3, worldSize: 4, localRank: 1, localWorldSize: 2, masterAddr: '10.0.0.5', masterPort: 29400, timeoutMs: 60000, agentStore: false },
   )
   t.throws(() => readDistEnv({ RANK: '2', WORLD_SIZE: '2' }), { instanceOf: RangeError, message: /RANK \(2\) must be below WORLD_SIZE \(2\)/ })
   t.throws(() => readDistEnv({ MASTER_PORT: 'http' }), { instanceOf: RangeError, message: /MASTER_PORT/ })
