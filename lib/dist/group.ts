@@ -74,6 +74,19 @@ export class ProcessGroup {
     return (await native().distBroadcast(this.handle, data, root)) as T
   }
 
+  /**
+   * Rank `root`'s JSON-serialisable value, on every rank (the others pass anything, e.g. undefined): for what rank 0
+   * alone builds, such as the HEK or a data split. Two broadcasts: the byte length, then the UTF-8 bytes.
+   */
+  async broadcastJson<T>(value: T, root = 0): Promise<T> {
+    const bytes = this.rank === root ? new TextEncoder().encode(JSON.stringify(value ?? null)) : new Uint8Array(0)
+    const [length] = await this.broadcast(Float64Array.from([bytes.length]), root)
+    const words = new Int32Array(Math.ceil(length / 4))
+    if (this.rank === root) new Uint8Array(words.buffer).set(bytes)
+    const received = length > 0 ? await this.broadcast(words, root) : words
+    return JSON.parse(new TextDecoder().decode(new Uint8Array(received.buffer, 0, length))) as T
+  }
+
   /** Resolves once every rank has reached it. */
   async barrier(): Promise<void> {
     await native().distBarrier(this.handle)

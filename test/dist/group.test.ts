@@ -41,6 +41,10 @@ serial('2 ranks: all-reduce (sum, mean, max, min), broadcast, barrier and metric
   t.deepEqual(Array.from(b0), [4, 2])
   t.deepEqual(Array.from(b1), [4, 2])
   await Promise.all([g0.barrier(), g1.barrier()])
+  const hek = { levels: [[0, 1], [2]], names: ['é', '∑'], n: 3 }
+  const [j0, j1] = await Promise.all([g0.broadcastJson(hek), g1.broadcastJson(undefined)])
+  t.deepEqual(j0, hek)
+  t.deepEqual(j1, hek)
   const [r0] = await Promise.all([g0.reduceMetrics({ reward: 1, acc: 0.5 }), g1.reduceMetrics({ acc: 1, reward: 0 })])
   t.deepEqual(r0, { acc: 0.75, reward: 0.5 })
   await Promise.all([g0.destroy(), g1.destroy()])
