@@ -8,6 +8,9 @@ import {
   isMainRank,
   readDistEnv,
   shard,
+  Policy,
+  Tokenizer,
+  tinyConfig,
   type ProcessGroup,
 } from '../../lib/index.js'
 
@@ -122,4 +125,22 @@ test('shard gives each rank every worldSize-th item; isMainRank follows RANK wit
     if (saved === undefined) delete process.env.RANK
     else process.env.RANK = saved
   }
+})
+
+// NCCL needs a CUDA build and a GPU (one per rank): here a 1-rank group on cuda:0; skipped, visibly, elsewhere.
+const ncclTest = distBackends().nccl ? test.serial : test.serial.skip
+ncclTest('nccl: a 1-rank group on cuda:0 all-reduces, broadcasts and runs a data-parallel trainStep', async (t) => {
+  t.timeout(120_000)
+  const g = await initProcessGroup({ backend: 'nccl', rank: 0, worldSize: 1, masterPort: await freePort(), timeoutMs: 60_000, cudaDevice: 0 })
+  t.is(g.backend, 'nccl')
+  t.deepEqual(Array.from(await g.allReduce(Float32Array.from([1, 2]))), [1, 2])
+  t.deepEqual(Array.from(await g.broadcast(Int32Array.from([5]))), [5])
+  await g.barrier()
+  const tok = Tokenizer.wordLevel(['the cat sat on the mat'])
+  const p = Policy.create(tinyConfig(tok.vocabSize, { hiddenSize: 32, intermediateSize: 64, numLayers: 1, numHeads: 4, numKvHeads: 2 }), tok, { device: 'cuda:0' })
+  await p.attachProcessGroup(g)
+  const s = await p.trainStep({ sequences: [[1, 2, 3, 4]], masks: [[0, 0, 1, 1]], advantages: [1] })
+  t.is(s.step, 1)
+  t.true(Number.isFinite(s.loss))
+  await g.destroy()
 })
