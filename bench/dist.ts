@@ -36,7 +36,7 @@ async function worker(): Promise<void> {
   const words = Array.from({ length: 4096 - 13 }, (_, i) => `w${i}`)
   const tokenizer = Tokenizer.wordLevel([words.join(' ')])
   const dev = device === 'cuda' ? `cuda:${group.localRank}` : device
-  const policy = Policy.create(tinyConfig(tokenizer.vocabSize), tokenizer, { seed: 1, device: dev })
+  const policy = await Policy.create(tinyConfig(tokenizer.vocabSize), tokenizer, { seed: 1, device: dev })
   policy.configureTraining({ lr: 1e-5 })
   await policy.attachProcessGroup(group)
   let seed = 7

@@ -20,7 +20,7 @@ if (mode === 'logits') {
   const config = configFromHf(JSON.parse(readFileSync(a, 'utf8')))
   const words = Array.from({ length: config.vocabSize - 13 }, (_, i) => `t${i}`)
   const tokenizer = Tokenizer.wordLevel([words.join(' ')])
-  const policy = Policy.create(config, tokenizer, { seed: Number(b) })
+  const policy = await Policy.create(config, tokenizer, { seed: Number(b) })
   await policy.save(dir)
 } else {
   console.error('usage: hf_parity_logits.ts logits <dir> <ids.json> <out.f32> | save-random <dir> <config.json> <seed>')

@@ -1,10 +1,10 @@
 // Policy throughput: generation tokens/s (KV cache, sampling, step-wise stop checks) and training tokens/s (RL step:
 // forward + backward + fused policy loss + AdamW) for the embedded default's size, batch 8..64.
-//   npx tsx bench/policy.ts [--quick] [--device cuda] [--dtype bfloat16] [--large]
+//   npx tsx bench/policy.ts [--quick] [--device cuda] [--dtype bfloat16] [--large] [--batches 8,16] [--out name.json]
 // --large uses a Qwen2.5-0.5B-sized random-init config (for a GPU machine). Writes bench/results/policy.json.
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
-import { dirname, join } from 'node:path'
+import { dirname, isAbsolute, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Policy, Tokenizer, info, tinyConfig, type PolicyDtype, type Qwen2Config } from '../lib/index.js'
 
@@ -29,7 +29,7 @@ const config: Qwen2Config = large
   ? { vocabSize: 151936, hiddenSize: 896, intermediateSize: 4864, numLayers: 24, numHeads: 14, numKvHeads: 2, headDim: 64,
       rmsNormEps: 1e-6, ropeTheta: 1e6, tieWordEmbeddings: true, initializerRange: 0.02, maxPositionEmbeddings: 32768 }
   : tinyConfig(tokenizer.vocabSize)
-const policy = Policy.create(config, tokenizer, { seed: 1, device, dtype })
+const policy = await Policy.create(config, tokenizer, { seed: 1, device, dtype })
 policy.configureTraining({ lr: 1e-5 })
 
 let seed = 7
@@ -67,6 +67,14 @@ for (const B of batches) {
   })
 }
 
+// Which BLAS libtorch's matrix products went through (Debian's libtorch takes the system libblas.so.3: the reference
+// BLAS unless OpenBLAS is installed, which is ~10x slower).
+function blasLibrary(): string {
+  if (!existsSync('/proc/self/maps')) return 'unknown'
+  const libs = new Set(readFileSync('/proc/self/maps', 'utf8').split('\n').map((l) => l.split(/\s+/)[5] ?? '').filter((p) => /blas|mkl/i.test(p)))
+  return [...libs].join(', ') || 'none found (statically linked, e.g. MKL in PyTorch wheels)'
+}
+
 const rt = info()
 const header = {
   model: large ? 'Qwen2.5-0.5B-sized (random init)' : 'tiny default (hidden 256, 4 layers, 4 heads / 2 kv, vocab 4096)',
@@ -74,11 +82,13 @@ const header = {
   device: device === 'cpu' ? `cpu (${os.cpus()[0]?.model ?? '?'}, ${rt.threads} threads)` : device,
   dtype,
   torch: rt.torchVersion,
+  blas: blasLibrary(),
   promptTokens: promptLen,
   newTokens,
 }
 console.log(JSON.stringify(header))
 console.table(rows)
-const file = join(dirname(fileURLToPath(import.meta.url)), 'results', large ? 'policy-large.json' : 'policy.json')
+const out = value('--out', large ? 'policy-large.json' : 'policy.json')
+const file = isAbsolute(out) ? out : join(dirname(fileURLToPath(import.meta.url)), 'results', out)
 mkdirSync(dirname(file), { recursive: true })
 writeFileSync(file, JSON.stringify({ ...header, date: new Date().toISOString(), rows }, null, 2) + '\n')

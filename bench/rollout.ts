@@ -2,7 +2,7 @@
  * Rollout throughput: rollouts per second and the share of wall time spent in generation, retrieval and training.
  *
  *   npx tsx bench/rollout.ts                          # oracle policy: the loop's and retrieval's own cost
- *   npx tsx bench/rollout.ts --policy tiny            # the tiny from-scratch policy (lib/model), with a train step
+ *   npx tsx bench/rollout.ts --policy tiny            # the tiny from-scratch policy, with a train step
  *   npx tsx bench/rollout.ts --retriever http         # BM25 behind the loopback Search-R1 server
  *
  * Options: --questions N (per step, default 8) --group G (rollouts per question, default 4) --steps S (default 3)
@@ -10,9 +10,11 @@
  */
 import { Command } from 'commander'
 import { performance } from 'node:perf_hooks'
-import { pathToFileURL } from 'node:url'
 import { OraclePolicy, oracleTurns } from '../lib/agent/demonstrations.js'
-import type { GenerationPolicy, TokenizerLike } from '../lib/agent/policy.js'
+import type { GenerationPolicy } from '../lib/agent/policy.js'
+import { tinyConfig } from '../lib/model/config.js'
+import { Policy } from '../lib/model/policy.js'
+import { Tokenizer } from '../lib/model/tokenizer.js'
 import { DEFAULT_TEMPLATE, promptVocabularyTexts, renderPrompt } from '../lib/agent/prompt.js'
 import { runRollouts, type Rollout } from '../lib/agent/rollout.js'
 import { generateWorld, worldTexts } from '../lib/env/world.js'
@@ -32,24 +34,6 @@ const cli = new Command()
   .parse()
 const o = cli.opts<{ policy: string; retriever: string; questions: number; group: number; steps: number; topk: number; seed: number }>()
 
-/** A trainable policy, when lib/model is present (it is built by the policy issue). */
-interface Trainable extends GenerationPolicy {
-  trainStep(batch: { sequences: number[][]; masks: ArrayLike<number>[]; advantages: ArrayLike<number>; oldLogprobs?: ArrayLike<number>[] }): Promise<unknown>
-  configureTraining?(opts: Record<string, unknown>): void
-}
-
-async function tinyPolicy(texts: string[]): Promise<Trainable> {
-  const where = process.env.HIEXP_MODEL_MODULE ?? new URL('../lib/model/index.js', import.meta.url).href
-  let model: Record<string, any>
-  try {
-    model = await import(where.startsWith('/') ? pathToFileURL(where).href : where)
-  } catch (e) {
-    throw new Error(`--policy tiny needs lib/model (the policy issue): ${(e as Error).message}`)
-  }
-  const tokenizer = model.Tokenizer.wordLevel(texts)
-  return model.Policy.create(model.tinyConfig(tokenizer.vocabSize ?? tokenizer.size ?? 256), tokenizer, { seed: 0 })
-}
-
 async function main() {
   const world = generateWorld({ seed: o.seed })
   const texts = [...worldTexts(world), ...promptVocabularyTexts(DEFAULT_TEMPLATE, o.topk)]
@@ -63,13 +47,13 @@ async function main() {
   }
   const questions = world.questions.train
   let policy: GenerationPolicy
-  let trainable: Trainable | undefined
+  let trainable: Policy | undefined
+  const tokenizer = Tokenizer.wordLevel(texts)
   if (o.policy === 'tiny') {
-    trainable = await tinyPolicy(texts)
-    trainable.configureTraining?.({ lr: 1e-4 })
+    trainable = await Policy.create(tinyConfig(tokenizer.vocabSize), tokenizer, { seed: 0 })
+    trainable.configureTraining({ lr: 1e-4 })
     policy = trainable
   } else {
-    const tokenizer = wordTokenizer(texts)
     const oracle = new OraclePolicy(tokenizer)
     for (const q of questions) oracle.add(renderPrompt(DEFAULT_TEMPLATE, { question: q.question }), oracleTurns(q))
     policy = oracle
@@ -120,20 +104,6 @@ function rlBatch(rollouts: Rollout[]) {
     masks: rollouts.map((r) => r.mask),
     advantages: Float32Array.from(rollouts, (_, i) => (i % 2 === 0 ? 1 : -1)),
     oldLogprobs: rollouts.map((r) => r.logprobs),
-  }
-}
-
-/** Whitespace/punctuation word tokenizer for the oracle runs (no model needed). */
-function wordTokenizer(texts: string[]): TokenizerLike {
-  const split = (s: string) => s.match(/<\/?[a-z]+>|[A-Za-z0-9]+|[^\sA-Za-z0-9]/g) ?? []
-  const vocab = new Map<string, number>([['<pad>', 0], ['<eos>', 1]])
-  const words = ['<pad>', '<eos>']
-  for (const t of texts) for (const w of split(t)) if (!vocab.has(w)) (vocab.set(w, words.length), words.push(w))
-  return {
-    padId: 0,
-    eosId: 1,
-    encode: (s) => split(s).map((w) => vocab.get(w) ?? 0),
-    decode: (ids) => ids.map((i) => words[i]).join(' '),
   }
 }
 

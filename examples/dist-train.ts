@@ -34,7 +34,7 @@ const tokenizer = Tokenizer.wordLevel([words.join(' ')])
 const resume = existsSync(join(opts.checkpoint, 'hiexp_trainer.json'))
 const policy = resume
   ? await Policy.loadCheckpoint(opts.checkpoint, { device })
-  : Policy.create(tinyConfig(tokenizer.vocabSize, { hiddenSize: 64, intermediateSize: 128, numLayers: 2 }), tokenizer, { seed: 1, device })
+  : await Policy.create(tinyConfig(tokenizer.vocabSize, { hiddenSize: 64, intermediateSize: 128, numLayers: 2 }), tokenizer, { seed: 1, device })
 policy.configureTraining({ lr: 3e-3 })
 await policy.attachProcessGroup(group) // rank 0's weights everywhere
 if (isMainRank()) console.log(`${group.worldSize} rank(s); ${resume ? `resumed at step ${policy.step}` : 'fresh start'}`)

@@ -12,7 +12,11 @@ import { fileURLToPath } from 'node:url'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const nativeOnly = process.argv.includes('--native-only')
 const DEBIAN_TORCH = '/usr/lib/x86_64-linux-gnu/cmake/Torch'
-const APT_COMMAND = 'apt-get update && apt-get install -y --no-install-recommends libtorch-dev'
+// Debian's libtorch calls the system BLAS (libblas.so.3): the reference BLAS unless OpenBLAS is installed, and the
+// reference one makes every matrix product about ten times slower. So OpenBLAS comes with it.
+const APT_PACKAGES = 'libtorch-dev libopenblas0-pthread'
+const APT_COMMAND = `apt-get update && apt-get install -y --no-install-recommends ${APT_PACKAGES}`
+const OPENBLAS_DIR = '/usr/lib/x86_64-linux-gnu/openblas-pthread'
 
 function log(message) {
   console.log(`hiexp install: ${message}`)
@@ -34,9 +38,8 @@ function debianTorchDir() {
 }
 
 function installDebianTorch() {
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
   const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { encoding: 'utf8' }).status === 0
-  if (!isRoot || !hasApt) {
+  if (!canApt()) {
     throw new Error(
       `hiexp needs libtorch and none was found.\n` +
         (hasApt ? `  Run as root:  ${APT_COMMAND}\n` : '') +
@@ -44,18 +47,35 @@ function installDebianTorch() {
         `  python3 -c 'import torch;print(torch.utils.cmake_prefix_path)'), then run npm install again.`,
     )
   }
-  log(`libtorch not found: installing Debian's libtorch-dev (${APT_COMMAND})`)
+  log(`libtorch not found: installing Debian's ${APT_PACKAGES} (${APT_COMMAND})`)
   execFileSync('sh', ['-c', APT_COMMAND], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+}
+
+function canApt() {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
+  return isRoot && spawnSync('sh', ['-c', 'command -v apt-get'], { encoding: 'utf8' }).status === 0
+}
+
+// A libtorch-dev installed earlier without OpenBLAS still runs on the reference BLAS: add OpenBLAS (as root), or say how.
+function ensureOpenBlas(torchDir) {
+  if (torchDir !== DEBIAN_TORCH || existsSync(OPENBLAS_DIR)) return
+  if (!canApt()) {
+    log(`warning: Debian's libtorch will use the slow reference BLAS; as root run: apt-get install -y libopenblas0-pthread`)
+    return
+  }
+  log('installing OpenBLAS for Debian\'s libtorch (apt-get install -y --no-install-recommends libopenblas0-pthread)')
+  execFileSync('sh', ['-c', 'apt-get install -y --no-install-recommends libopenblas0-pthread || (apt-get update && apt-get install -y --no-install-recommends libopenblas0-pthread)'], {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  })
 }
 
 // hiexp.dist's Gloo backend compiles against c10d's ProcessGroupGloo.hpp, which includes gloo's headers; Debian ships
 // them apart from libtorch-dev (libgloo-dev). Without them the addon is built without the gloo backend.
 function ensureGlooHeaders() {
   if (existsSync('/usr/include/gloo/algorithm.h')) return
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
-  const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { encoding: 'utf8' }).status === 0
   const without = 'the addon is built without the gloo backend of hiexp.dist'
-  if (!isRoot || !hasApt) {
+  if (!canApt()) {
     log(`gloo's headers are missing (as root: apt-get install libgloo-dev): ${without}`)
     return
   }
@@ -116,7 +136,9 @@ function buildTypeScript() {
 }
 
 try {
-  buildNative(findTorch())
+  const torchDir = findTorch()
+  ensureOpenBlas(torchDir)
+  buildNative(torchDir)
   if (!nativeOnly) buildTypeScript()
   log('done')
 } catch (error) {

@@ -1,4 +1,4 @@
-export { Random } from './random.js'
+export { Random, uniform } from './random.js'
 export type { QaExample, Splits } from './types.js'
 export {
   generateWorld,

@@ -74,3 +74,9 @@ export class Random {
     return new Random(h)
   }
 }
+
+/** A seeded uniform [0, 1) generator as a plain function (test data, benchmarks, randomized algorithms). */
+export function uniform(seed: number): () => number {
+  const r = new Random(seed)
+  return () => r.float()
+}

@@ -50,6 +50,11 @@ export interface RlBatch {
   masks: ArrayLike<number>[]
   advantages: ArrayLike<number> | ArrayLike<number>[]
   oldLogprobs?: ArrayLike<number>[]
+  /**
+   * Per-token log-probs of the KL target (aligned like oldLogprobs); with loss.klCoef > 0 they replace the frozen
+   * reference copy. HiExp's regulariser passes the experience-conditioned sampling log-probs here.
+   */
+  refLogprobs?: ArrayLike<number>[]
 }
 
 export interface SftBatch {
@@ -171,13 +176,13 @@ export class Policy implements GenerationPolicy {
   }
 
   /** A randomly initialised policy (transformers' init: normal(0, initializerRange), zero biases, unit norms). */
-  static create(config: Qwen2Config, tokenizer: Tokenizer, opts: PolicyOptions & { seed?: number } = {}): Policy {
+  static async create(config: Qwen2Config, tokenizer: Tokenizer, opts: PolicyOptions & { seed?: number } = {}): Promise<Policy> {
     if (tokenizer.vocabSize > config.vocabSize) {
       throw new RangeError(`config.vocabSize (${config.vocabSize}) is smaller than the tokenizer's vocabulary (${tokenizer.vocabSize})`)
     }
     const device = opts.device ?? 'cpu'
     const dtype = opts.dtype ?? 'float32'
-    const handle = Policy.n().policyCreate(config, { device, dtype, seed: opts.seed ?? 0 })
+    const handle = await Policy.n().policyCreate(config, { device, dtype, seed: opts.seed ?? 0 })
     return new Policy(handle, config, tokenizer, device, dtype)
   }
 
@@ -192,7 +197,7 @@ export class Policy implements GenerationPolicy {
     const tokenizer = await Tokenizer.fromDir(dir)
     const device = opts.device ?? 'cpu'
     const dtype = opts.dtype ?? 'float32'
-    const handle = Policy.n().policyCreate(config, { device, dtype })
+    const handle = await Policy.n().policyCreate(config, { device, dtype })
     const policy = new Policy(handle, config, tokenizer, device, dtype)
     await Policy.n().policyLoad(handle, await Policy.weightFiles(dir))
     return policy
@@ -440,6 +445,7 @@ export class Policy implements GenerationPolicy {
       B,
       T,
       ...(batch.oldLogprobs ? { oldLogp: padValues(batch.oldLogprobs, B, T, 'oldLogprobs') } : {}),
+      ...(batch.refLogprobs ? { refLogp: padValues(batch.refLogprobs, B, T, 'refLogprobs') } : {}),
     }
     await this.clearPrefixCache()
     return (await Policy.n().trainerRlStep(this.trainerHandle(), native, loss)) as TrainStats

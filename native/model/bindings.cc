@@ -116,20 +116,30 @@ std::vector<std::vector<int64_t>> splitSequences(const napi::Span<int32_t>& ids,
 }  // namespace
 
 void registerModel(Napi::Env env, Napi::Object exports) {
-  // policyCreate(config, { device, dtype, seed? }) -> handle; random init when seed is given, else zeros to be loaded.
+  // policyCreate(config, { device, dtype, seed? }) -> Promise<handle>: random init when seed is given, else zeros to
+  // be loaded. Async: allocating (and drawing) a multi-billion-parameter model takes seconds.
   napi::exportFunction(env, exports, "policyCreate", [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto config = parseConfig(napi::object(info[0], "config"));
+    config.check();
     auto opts = napi::object(info[1], "options");
     const std::string device = napi::has(opts, "device") ? str(opts.Get("device"), "options.device") : "cpu";
     const auto dtype = parseDtype(napi::choice(opts, "dtype", "options", {"float32", "bfloat16", "float16"}, 0));
-    auto core = std::make_shared<PolicyCore>();
-    core->model = std::make_shared<Qwen2>(config, parseDevice(device), dtype);
-    if (napi::has(opts, "seed")) {
-      const auto seed = napi::integer(opts, "seed", "options", 0, (1ll << 53));
-      core->model->initRandom(static_cast<uint64_t>(seed));
-      core->rng = model::Rng(static_cast<uint64_t>(seed) ^ 0x9e3779b97f4a7c15ULL);
-    }
-    return napi::wrapHandle(info.Env(), core);
+    const at::Device dev = parseDevice(device);
+    std::optional<uint64_t> seed;
+    if (napi::has(opts, "seed")) seed = static_cast<uint64_t>(napi::integer(opts, "seed", "options", 0, (1ll << 53)));
+    using Ptr = std::shared_ptr<PolicyCore>;
+    return napi::runAsync<Ptr>(
+        info.Env(),
+        [config, dev, dtype, seed] {
+          auto core = std::make_shared<PolicyCore>();
+          core->model = std::make_shared<Qwen2>(config, dev, dtype);
+          if (seed) {
+            core->model->initRandom(*seed);
+            core->rng = model::Rng(*seed ^ 0x9e3779b97f4a7c15ULL);
+          }
+          return core;
+        },
+        [](Napi::Env env, Ptr& core) -> Napi::Value { return napi::wrapHandle(env, core); });
   });
 
   // policyParameters(handle) -> [{ name, shape }] in Hugging Face order.

@@ -125,7 +125,7 @@ void registerTrain(Napi::Env env, Napi::Object exports) {
     auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
     return Napi::Number::New(info.Env(), static_cast<double>(t->step()));
   });
-  // trainerRlStep(trainer, { tokens, mask, advantages, oldLogp?, B, T }, loss) -> Promise<stats>
+  // trainerRlStep(trainer, { tokens, mask, advantages, oldLogp?, refLogp?, B, T }, loss) -> Promise<stats>
   napi::exportFunction(env, exports, "trainerRlStep", [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
     auto b = napi::object(info[1], "batch");
@@ -142,6 +142,7 @@ void registerTrain(Napi::Env env, Napi::Object exports) {
     batch.advantages = floats(advV, nAdv == B * T ? B * T : B, "batch.advantages", false);
     if (nAdv == B * T) batch.advantages = batch.advantages.view({B, T});
     if (napi::has(b, "oldLogp")) batch.oldLogp = floats(b.Get("oldLogp"), B * T, "batch.oldLogp", false).view({B, T});
+    if (napi::has(b, "refLogp")) batch.refLogp = floats(b.Get("refLogp"), B * T, "batch.refLogp", false).view({B, T});
     return napi::runAsync<train::StepStats>(
         info.Env(), [t, batch, loss] { return t->rlStep(batch, loss); },
         [](Napi::Env env, train::StepStats& s) { return statsToJs(env, s); });

@@ -62,10 +62,11 @@ StepStats Trainer::rlStep(const RlBatch& batchIn, const rl::PolicyLossOptions& l
   const at::Device dev = m.device();
   const RlBatch batch{batchIn.tokens.to(dev, at::kLong), batchIn.mask.to(dev, at::kFloat),
                       batchIn.advantages.to(dev, at::kFloat),
-                      batchIn.oldLogp.defined() ? batchIn.oldLogp.to(dev, at::kFloat) : at::Tensor()};
+                      batchIn.oldLogp.defined() ? batchIn.oldLogp.to(dev, at::kFloat) : at::Tensor(),
+                      batchIn.refLogp.defined() ? batchIn.refLogp.to(dev, at::kFloat) : at::Tensor()};
   const int64_t B = batch.tokens.size(0), T = batch.tokens.size(1);
   const bool useKl = lossOpts.klCoef > 0;
-  if (useKl && reference_.empty()) reference_ = m.cloneWeights();
+  if (useKl && !batch.refLogp.defined() && reference_.empty()) reference_ = m.cloneWeights();
 
   // Each micro-batch's loss is its own aggregate; the weights below make the sum equal the whole batch's aggregate.
   at::Tensor rowTokens = batch.mask.sum(1);
@@ -98,7 +99,9 @@ StepStats Trainer::rlStep(const RlBatch& batchIn, const rl::PolicyLossOptions& l
       auto [logp, entropy] = model::tokenLogprobs(forwardLogits(m, tokens, nullptr), tokens, true);
       entropySum += (entropy * mask).sum().item<double>();
       at::Tensor refLogp;
-      if (useKl) {
+      if (useKl && batch.refLogp.defined()) {
+        refLogp = rows(batch.refLogp, b0, n);
+      } else if (useKl) {
         at::NoGradGuard noGrad;
         refLogp = model::tokenLogprobs(forwardLogits(m, tokens, &reference_), tokens, false).first;
       }

@@ -21,8 +21,10 @@ namespace hiexp::train {
 // A right-padded batch: tokens [B, T] (int64), mask [B, T] float (1 = a response token the loss sees; position 0
 // must be 0 since nothing predicts it), advantages [B] or [B, T], oldLogp [B, T] or undefined (then the current
 // log-probs, detached: the on-policy ratio 1).
+// refLogp [B, T] or undefined: per-token log-probs of the KL target; when given they replace the frozen reference
+// (HiExp regularises towards the experience-conditioned sampling distribution, which no weights copy represents).
 struct RlBatch {
-  at::Tensor tokens, mask, advantages, oldLogp;
+  at::Tensor tokens, mask, advantages, oldLogp, refLogp;
 };
 
 struct StepStats {

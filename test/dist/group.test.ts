@@ -137,7 +137,7 @@ ncclTest('nccl: a 1-rank group on cuda:0 all-reduces, broadcasts and runs a data
   t.deepEqual(Array.from(await g.broadcast(Int32Array.from([5]))), [5])
   await g.barrier()
   const tok = Tokenizer.wordLevel(['the cat sat on the mat'])
-  const p = Policy.create(tinyConfig(tok.vocabSize, { hiddenSize: 32, intermediateSize: 64, numLayers: 1, numHeads: 4, numKvHeads: 2 }), tok, { device: 'cuda:0' })
+  const p = await Policy.create(tinyConfig(tok.vocabSize, { hiddenSize: 32, intermediateSize: 64, numLayers: 1, numHeads: 4, numKvHeads: 2 }), tok, { device: 'cuda:0' })
   await p.attachProcessGroup(g)
   const s = await p.trainStep({ sequences: [[1, 2, 3, 4]], masks: [[0, 0, 1, 1]], advantages: [1] })
   t.is(s.step, 1)

@@ -16,7 +16,7 @@ export function tinyTokenizer(): Tokenizer {
   return Tokenizer.wordLevel(CORPUS)
 }
 
-export function tinyPolicy(seed = 1, overrides: Partial<Qwen2Config> = {}): Policy {
+export function tinyPolicy(seed = 1, overrides: Partial<Qwen2Config> = {}): Promise<Policy> {
   const tok = tinyTokenizer()
   const cfg = tinyConfig(tok.vocabSize, {
     hiddenSize: 32,

@@ -14,7 +14,7 @@ function argmax(row: Float32Array, from: number, V: number): number {
 }
 
 test('KV-cache generation equals full-recompute scoring token for token (greedy)', async (t) => {
-  const p = tinyPolicy(11)
+  const p = await tinyPolicy(11)
   const V = p.config.vocabSize
   const gens = await p.generate(PROMPTS, { maxNewTokens: 12, temperature: 0 })
   const full = PROMPTS.map((s, i) => [...s, ...gens[i].tokens])
@@ -33,7 +33,7 @@ test('KV-cache generation equals full-recompute scoring token for token (greedy)
 })
 
 test('sampling with a seed is reproducible; another seed differs', async (t) => {
-  const p = tinyPolicy(12, { initializerRange: 0.05 })
+  const p = await tinyPolicy(12, { initializerRange: 0.05 })
   const opts = { maxNewTokens: 16, temperature: 1, seed: 42 }
   const a = await p.generate(PROMPTS, opts)
   const b = await p.generate(PROMPTS, opts)
@@ -43,7 +43,7 @@ test('sampling with a seed is reproducible; another seed differs', async (t) => 
 })
 
 test('log-probs of sampled tokens equal the scoring pass (temperature, top-p, top-k change sampling only)', async (t) => {
-  const p = tinyPolicy(13, { initializerRange: 0.05 })
+  const p = await tinyPolicy(13, { initializerRange: 0.05 })
   for (const opts of [{ temperature: 1 }, { temperature: 0.7, topP: 0.9 }, { temperature: 1.3, topK: 5 }]) {
     const gens = await p.generate(PROMPTS, { maxNewTokens: 10, seed: 7, ...opts })
     const scored = await p.score(PROMPTS.map((s, i) => [...s, ...gens[i].tokens]))
@@ -54,7 +54,7 @@ test('log-probs of sampled tokens equal the scoring pass (temperature, top-p, to
 })
 
 test('topK 1 is greedy; topP keeps sampling inside the nucleus', async (t) => {
-  const p = tinyPolicy(14, { initializerRange: 0.05 })
+  const p = await tinyPolicy(14, { initializerRange: 0.05 })
   const greedy = await p.generate(PROMPTS, { maxNewTokens: 8, temperature: 0 })
   const k1 = await p.generate(PROMPTS, { maxNewTokens: 8, topK: 1, seed: 3 })
   t.deepEqual(k1.map((g) => g.tokens), greedy.map((g) => g.tokens))
@@ -63,7 +63,7 @@ test('topK 1 is greedy; topP keeps sampling inside the nucleus', async (t) => {
 })
 
 test('a sequence generates the same tokens alone as in a batch of different lengths', async (t) => {
-  const p = tinyPolicy(15)
+  const p = await tinyPolicy(15)
   const batch = await p.generate(PROMPTS, { maxNewTokens: 10, temperature: 0 })
   for (let i = 0; i < PROMPTS.length; i++) {
     const [alone] = await p.generate([PROMPTS[i]], { maxNewTokens: 10, temperature: 0 })
@@ -73,7 +73,7 @@ test('a sequence generates the same tokens alone as in a batch of different leng
 })
 
 test('stop strings end each sequence separately and stay in tokens and text', async (t) => {
-  const p = tinyPolicy(16, { initializerRange: 0.05 })
+  const p = await tinyPolicy(16, { initializerRange: 0.05 })
   const tok = p.tokenizer
   // Find the first greedy tokens of each prompt, and stop on the word the first sequence produces third.
   const free = await p.generate(PROMPTS, { maxNewTokens: 6, temperature: 0 })
@@ -95,7 +95,7 @@ test('stop strings end each sequence separately and stay in tokens and text', as
 })
 
 test('generation resumes after text is appended (the agent’s <information> turn)', async (t) => {
-  const p = tinyPolicy(17)
+  const p = await tinyPolicy(17)
   const tok = p.tokenizer
   const prompt = tok.encode('alice was born in')
   const first = await p.generate([prompt], { maxNewTokens: 4, temperature: 0 })
@@ -106,7 +106,7 @@ test('generation resumes after text is appended (the agent’s <information> tur
 })
 
 test('bad generate arguments are named', async (t) => {
-  const p = tinyPolicy(18)
+  const p = await tinyPolicy(18)
   await t.throwsAsync(p.generate([[1, 2]], { maxNewTokens: 0 }), { instanceOf: RangeError, message: /maxNewTokens/ })
   await t.throwsAsync(p.generate([[1, 9999]], { maxNewTokens: 2 }), { instanceOf: RangeError, message: /token id 9999 outside the vocabulary/ })
   await t.throwsAsync(p.generate([[]], { maxNewTokens: 2 }), { instanceOf: RangeError, message: /sequences\[0\] is empty/ })
@@ -116,7 +116,7 @@ test('bad generate arguments are named', async (t) => {
 })
 
 test('EOS ends a sequence and is kept in tokens but not in text', async (t) => {
-  const p = tinyPolicy(19)
+  const p = await tinyPolicy(19)
   const free = await p.generate(PROMPTS, { maxNewTokens: 6, temperature: 0 })
   // Pretend the token the first prompt produces second is EOS: the same tokens, cut after it.
   const eosToken = free[0].tokens[1]
@@ -133,7 +133,7 @@ test('EOS ends a sequence and is kept in tokens but not in text', async (t) => {
 })
 
 test('resuming from the prefix cache gives what a fresh prefill gives', async (t) => {
-  const p = tinyPolicy(20)
+  const p = await tinyPolicy(20)
   const tok = p.tokenizer
   const info = tok.encode('<information> paris , the capital of france </information>')
   for (const temperature of [0, 1]) {

@@ -20,7 +20,7 @@ function copyBatch(rows: number, len: number, seed: number) {
 }
 
 test('a few sftSteps drive the loss of a small copy task down', async (t) => {
-  const p = tinyPolicy(21, { initializerRange: 0.02, hiddenSize: 64, numHeads: 4, numKvHeads: 2, intermediateSize: 128 })
+  const p = await tinyPolicy(21, { initializerRange: 0.02, hiddenSize: 64, numHeads: 4, numKvHeads: 2, intermediateSize: 128 })
   p.configureTraining({ lr: 3e-3, warmupSteps: 2, weightDecay: 0 })
   const batch = copyBatch(16, 5, 1)
   const first = await p.sftStep(batch)
@@ -36,7 +36,7 @@ test('a few sftSteps drive the loss of a small copy task down', async (t) => {
 
 test('a trainStep with positive advantage raises the log-prob of that sequence; negative lowers it', async (t) => {
   for (const [adv, sign] of [[1, 1], [-1, -1]] as const) {
-    const p = tinyPolicy(22)
+    const p = await tinyPolicy(22)
     p.configureTraining({ lr: 1e-3, weightDecay: 0 })
     const prompt = [13, 14, 15]
     const [g] = await p.generate([prompt], { maxNewTokens: 6, seed: 5 })
@@ -61,7 +61,7 @@ test('micro-batch accumulation gives the whole batch’s loss, gradient norm and
   const results = []
   for (const micro of [0, 1, 4]) {
     for (const aggregation of ['token-mean', 'seq-mean-token-mean'] as const) {
-      const p = tinyPolicy(23)
+      const p = await tinyPolicy(23)
       p.configureTraining({ lr: 1e-3, microBatchSize: micro })
       const s = await p.trainStep(batch, { aggregation })
       const after = await p.score(batch.sequences)
@@ -77,7 +77,7 @@ test('micro-batch accumulation gives the whole batch’s loss, gradient norm and
 })
 
 test('gradient clipping reports the norm before clipping; klCoef > 0 measures KL to a frozen reference', async (t) => {
-  const p = tinyPolicy(24)
+  const p = await tinyPolicy(24)
   p.configureTraining({ lr: 5e-3, maxGradNorm: 1e-3 })
   const batch = { ...copyBatch(4, 4, 3), advantages: [1, 1, 1, 1] }
   const s1 = await p.trainStep(batch, { klCoef: 0.1 })
@@ -93,7 +93,7 @@ test('gradient clipping reports the norm before clipping; klCoef > 0 measures KL
 })
 
 test('the learning-rate schedule warms up then follows the cosine', async (t) => {
-  const p = tinyPolicy(25)
+  const p = await tinyPolicy(25)
   p.configureTraining({ lr: 1e-3, warmupSteps: 2, schedule: 'cosine', totalSteps: 6, minLrRatio: 0.1 })
   const batch = copyBatch(2, 3, 4)
   const lrs: number[] = []
@@ -105,7 +105,7 @@ test('the learning-rate schedule warms up then follows the cosine', async (t) =>
 
 test('checkpoint then resume gives bit-identical next steps on CPU', async (t) => {
   const batch = { ...copyBatch(4, 4, 5), advantages: [1, -1, 0.5, -0.5] }
-  const p = tinyPolicy(26)
+  const p = await tinyPolicy(26)
   p.configureTraining({ lr: 1e-3, warmupSteps: 3, schedule: 'cosine', totalSteps: 10 })
   await p.trainStep(batch, { klCoef: 0.05 })
   await p.sftStep(batch)
@@ -127,7 +127,7 @@ test('checkpoint then resume gives bit-identical next steps on CPU', async (t) =
 })
 
 test('a mask on the first token is refused; steps run off the event loop', async (t) => {
-  const p = tinyPolicy(27, { hiddenSize: 64, intermediateSize: 256 })
+  const p = await tinyPolicy(27, { hiddenSize: 64, intermediateSize: 256 })
   await t.throwsAsync(p.sftStep({ sequences: [[13, 14]], masks: [[1, 1]] }), { instanceOf: RangeError, message: /masks\[0\]\[0\] must be 0/ })
   const batch = copyBatch(32, 24, 6)
   let ticks = 0

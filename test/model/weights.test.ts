@@ -10,7 +10,7 @@ const SEQS = [
 ]
 
 test('a random tiny config saved to safetensors and reloaded gives identical logits', async (t) => {
-  const p = tinyPolicy(3)
+  const p = await tinyPolicy(3)
   const dir = tempDir()
   await p.save(dir)
   t.true(existsSync(join(dir, 'model.safetensors')))
@@ -24,7 +24,7 @@ test('a random tiny config saved to safetensors and reloaded gives identical log
 })
 
 test('sharded save writes model.safetensors.index.json and loads back identically (untied head)', async (t) => {
-  const p = tinyPolicy(4, { tieWordEmbeddings: false })
+  const p = await tinyPolicy(4, { tieWordEmbeddings: false })
   const dir = tempDir()
   await p.save(dir, { maxShardBytes: 20_000 })
   const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8'))
@@ -39,7 +39,7 @@ test('sharded save writes model.safetensors.index.json and loads back identicall
 })
 
 test('padding in a batch does not change a sequence’s logits', async (t) => {
-  const p = tinyPolicy(5)
+  const p = await tinyPolicy(5)
   const [alone] = await p.logits([SEQS[1]])
   const [, batched] = await p.logits(SEQS)
   t.true(maxAbsDiff(alone, batched) < 1e-5)
@@ -47,7 +47,7 @@ test('padding in a batch does not change a sequence’s logits', async (t) => {
 
 async function savedCopy(): Promise<string> {
   const dir = tempDir()
-  await tinyPolicy(6).save(dir)
+  await (await tinyPolicy(6)).save(dir)
   return dir
 }
 
@@ -88,7 +88,7 @@ test('a wrong shape and a missing tensor are clear errors', async (t) => {
 })
 
 test('float16 and bfloat16 files load into a float32 model', async (t) => {
-  const p = tinyPolicy(7)
+  const p = await tinyPolicy(7)
   const dir = tempDir()
   await p.save(dir)
   const bf = tempDir()

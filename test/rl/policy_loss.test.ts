@@ -2,7 +2,6 @@ import test from 'ava'
 import fc from 'fast-check'
 import * as hx from '../../lib/index.js'
 import type { KlEstimator, LossAggregation, PolicyLossOptions } from '../../lib/index.js'
-import { randomBatch } from '../helpers/batches.js'
 import { close, firstMismatch } from '../helpers/random.js'
 
 const f32 = (xs: number[]) => Float32Array.from(xs)
@@ -88,7 +87,7 @@ test('every algorithm x aggregation x KL x mask type x advantage shape matches t
       for (const klEstimator of kls) {
         for (const floatMask of [false, true]) {
           for (const tokenAdvantages of [false, true]) {
-            const batch = randomBatch(cases + 1, { B: 5, T: 13, floatMask, tokenAdvantages, emptyRow: true, garbageUnderMask: true, spread: 0.4 })
+            const batch = hx.syntheticBatch(cases + 1, { B: 5, T: 13, floatMask, tokenAdvantages, emptyRow: true, garbageUnderMask: true, spread: 0.4 })
             const options: PolicyLossOptions = {
               algorithm, aggregation, clipLow: 0.2, clipHigh: 0.28,
               ...(klEstimator ? { klCoef: 0.05, klEstimator } : {}),
@@ -122,7 +121,7 @@ test('gradients equal central finite differences of the float64 loss', (t) => {
     { algorithm: 'gspo', clipLow: 0.3, clipHigh: 0.3 },
     { algorithm: 'gspo', aggregation: 'token-mean', clipLow: 0.3, clipHigh: 0.3, klCoef: 0.1 },
   ].entries() as Iterable<[number, PolicyLossOptions]>) {
-    const batch = randomBatch(100 + k, { B: 3, T: 6, spread: 0.3 })
+    const batch = hx.syntheticBatch(100 + k, { B: 3, T: 6, spread: 0.3 })
     const native = hx.policyLoss(batch, options)
     const logp = Float64Array.from(batch.logp)
     for (let i = 0; i < logp.length; i++) {
@@ -138,7 +137,7 @@ test('gradients equal central finite differences of the float64 loss', (t) => {
 })
 
 test('rows with an all-zero mask count in no mean; an all-zero batch has loss 0 and zero gradient', (t) => {
-  const batch = randomBatch(7, { B: 4, T: 5, emptyRow: true })
+  const batch = hx.syntheticBatch(7, { B: 4, T: 5, emptyRow: true })
   const withEmpty = hx.policyLoss(batch, { aggregation: 'seq-mean-token-mean' })
   const { refLogp: _unused, ...noRef } = batch
   const rest = { ...noRef, B: 3, logp: batch.logp.slice(5), oldLogp: batch.oldLogp.slice(5), advantages: batch.advantages.slice(1), mask: batch.mask.slice(5) }
@@ -158,7 +157,7 @@ test('property: random shapes and options agree with the reference', (t) => {
       fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 1e6 }),
       fc.constantFrom(...algorithms), fc.constantFrom(...aggregations), fc.constantFrom(...kls), fc.boolean(), fc.boolean(),
       (B, T, seed, algorithm, aggregation, klEstimator, floatMask, tokenAdvantages) => {
-        const batch = randomBatch(seed, { B, T, floatMask, tokenAdvantages, spread: 0.5, garbageUnderMask: true })
+        const batch = hx.syntheticBatch(seed, { B, T, floatMask, tokenAdvantages, spread: 0.5, garbageUnderMask: true })
         const options: PolicyLossOptions = { algorithm, aggregation, clipLow: 0.1, clipHigh: 0.3, ...(klEstimator ? { klCoef: 0.1, klEstimator } : {}) }
         const got = hx.policyLoss(batch, options)
         const want = hx.reference.policyLoss(batch, options)
@@ -177,7 +176,7 @@ test('the fused kernel through libtorch autograd gives the gradient autograd fin
     { algorithm: 'grpo', aggregation: 'seq-mean-token-sum', klCoef: 0.2, klEstimator: 'k2' },
     { algorithm: 'gspo', aggregation: 'seq-mean-token-sum-norm', clipLow: 0.1, clipHigh: 0.1, klCoef: 0.1, klEstimator: 'k1' },
   ].entries() as Iterable<[number, PolicyLossOptions]>) {
-    const batch = randomBatch(300 + k, { B: 6, T: 32, floatMask: k % 2 === 1, spread: 0.4 })
+    const batch = hx.syntheticBatch(300 + k, { B: 6, T: 32, floatMask: k % 2 === 1, spread: 0.4 })
     const fused = hx.policyLossTorch(batch, options, { fused: true })
     const ops = hx.policyLossTorch(batch, options)
     t.true(close(fused.loss, ops.loss, 1e-5, 1e-6), `${JSON.stringify(options)} loss`)

@@ -1,7 +1,6 @@
 import test from 'ava'
 import * as hx from '../../lib/index.js'
 import type { PolicyLossOptions } from '../../lib/index.js'
-import { randomBatch } from '../helpers/batches.js'
 import { close, firstMismatch } from '../helpers/random.js'
 
 const cuda = hx.info().devices.includes('cuda:0')
@@ -13,7 +12,7 @@ gpuTest('the CUDA kernel matches the CPU kernel for every algorithm, aggregation
   for (const algorithm of ['grpo', 'gspo'] as const) {
     for (const aggregation of ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm'] as const) {
       for (const klEstimator of ['k1', 'k2', 'k3'] as const) {
-        const batch = randomBatch(500 + k++, { B: 7, T: 300, floatMask: k % 2 === 0, tokenAdvantages: k % 3 === 0, emptyRow: true })
+        const batch = hx.syntheticBatch(500 + k++, { B: 7, T: 300, floatMask: k % 2 === 0, tokenAdvantages: k % 3 === 0, emptyRow: true })
         const options: PolicyLossOptions = { algorithm, aggregation, klCoef: 0.05, klEstimator, clipLow: 0.2, clipHigh: 0.3, ...(algorithm === 'grpo' ? { dualClip: 3 } : {}) }
         const cpu = hx.policyLoss(batch, options)
         const gpu = hx.policyLossTorch(batch, options, { fused: true, device: 'cuda:0' })
@@ -25,7 +24,7 @@ gpuTest('the CUDA kernel matches the CPU kernel for every algorithm, aggregation
 })
 
 gpuTest('the CUDA kernel names a NaN at a masked token', (t) => {
-  const batch = randomBatch(9, { B: 2, T: 4 })
+  const batch = hx.syntheticBatch(9, { B: 2, T: 4 })
   batch.mask.fill(1)
   batch.logp[3] = NaN
   t.throws(() => hx.policyLossTorch(batch, {}, { fused: true, device: 'cuda:0' }), { message: /logp\[3\] is nan at a masked token/ })
@@ -33,7 +32,7 @@ gpuTest('the CUDA kernel names a NaN at a masked token', (t) => {
 
 test('asking for a CUDA device this build cannot use is a clear error', (t) => {
   if (cuda) return t.pass()
-  const batch = randomBatch(1, { B: 1, T: 2 })
+  const batch = hx.syntheticBatch(1, { B: 1, T: 2 })
   t.throws(() => hx.policyLossTorch(batch, {}, { fused: true, device: 'cuda:0' }), {
     instanceOf: RangeError,
     message: "placement.device is 'cuda:0' but this build of hiexp sees no CUDA device",

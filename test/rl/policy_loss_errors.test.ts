@@ -1,9 +1,8 @@
 import test from 'ava'
 import * as hx from '../../lib/index.js'
-import { randomBatch } from '../helpers/batches.js'
 
 const base = () => {
-  const { refLogp: _ref, ...batch } = randomBatch(1, { B: 2, T: 3 })
+  const { refLogp: _ref, ...batch } = hx.syntheticBatch(1, { B: 2, T: 3 })
   batch.mask = Uint8Array.from([1, 1, 1, 1, 1, 0])
   return batch
 }

@@ -1,7 +1,9 @@
-import type { PolicyLossBatch } from '../../lib/index.js'
-import { rng } from './random.js'
+// Random policy-loss batches with right-padded responses: test data and benchmark inputs.
+import type { PolicyLossBatch } from './types.js'
 
-export interface BatchShape {
+import { uniform } from '../env/random.js'
+
+export interface SyntheticBatchShape {
   B: number
   T: number
   tokenAdvantages?: boolean
@@ -15,8 +17,8 @@ export interface BatchShape {
 }
 
 /** A random batch with right-padded responses of random lengths and a reference policy. */
-export function randomBatch(seed: number, s: BatchShape): PolicyLossBatch & { refLogp: Float32Array } {
-  const r = rng(seed)
+export function syntheticBatch(seed: number, s: SyntheticBatchShape): PolicyLossBatch & { refLogp: Float32Array } {
+  const r = uniform(seed)
   const { B, T } = s
   const n = B * T
   const normal = () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r())

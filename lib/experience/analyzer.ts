@@ -1,0 +1,199 @@
+/**
+ * The offline contrastive analyzer: the embedded default distiller, no LLM. For every behaviour feature (features.ts)
+ * and every stratum of questions (all, by task type, by hop count) it counts how often trajectories with and without
+ * the feature succeeded, and scores the separation two ways:
+ *
+ *   across questions  — the pooled 2x2 table's log-odds ratio with additive smoothing α (Haldane–Anscombe),
+ *                       log[(a+α)(d+α) / ((b+α)(c+α))], its standard error sqrt(Σ 1/(cell+α)) and z = LOR / SE;
+ *   within questions  — the Mantel–Haenszel log-odds ratio over the mixed groups (both outcomes present) where the
+ *                       feature varies, log[Σ a_k d_k / n_k + α/K) / (Σ b_k c_k / n_k + α/K)], which compares successes
+ *                       and failures of the same question and so is not fooled by easy vs hard questions.
+ *
+ * A feature is reported when it is seen in at least `minSupport` trajectories, |z| ≥ zMin, and — where at least
+ * `minGroups` mixed groups show it — the within-question sign agrees. Its sign gives the polarity: positive → a
+ * success pattern ("Do X"), negative → a failure pattern ("Do not X"). The score kept is the within-question LOR when
+ * available, else the pooled one. A stratum is reported only when it adds something the broader one did not say.
+ */
+import { z } from 'zod'
+import { isSuccess } from './pairing.js'
+import { FEATURES, featureContext, trajectoryFeatures, type Feature } from './features.js'
+import { firstIssue, type Distiller, type Experience, type TrajectoryGroup } from './types.js'
+import { DEFAULT_HEADER } from './retrieve.js'
+
+export const AnalyzerOptionsSchema = z
+  .object({
+    tau: z.number().default(1),
+    rewardKey: z.string().default('total'),
+    /** Additive smoothing of the 2x2 cells. */
+    alpha: z.number().gt(0).default(0.5),
+    /** |z| needed to report a feature. */
+    zMin: z.number().min(0).default(2),
+    minSupport: z.number().int().min(1).default(3),
+    /** Mixed groups needed before the within-question estimate is used. */
+    minGroups: z.number().int().min(1).default(2),
+    strata: z.array(z.enum(['all', 'taskType', 'hops'])).default(['all', 'taskType', 'hops']),
+    /** Trajectory ids kept in each experience's sources. */
+    maxSources: z.number().int().min(0).default(20),
+    maxExperiences: z.number().int().min(1).default(200),
+  })
+  .strict()
+export type AnalyzerOptions = z.input<typeof AnalyzerOptionsSchema>
+
+export interface FeatureStats {
+  feature: string
+  stratum: string
+  when: string
+  taskType: string
+  hops?: number
+  /** success&feature, success&¬feature, failure&feature, failure&¬feature */
+  a: number
+  b: number
+  c: number
+  d: number
+  pooledLogOdds: number
+  z: number
+  withinLogOdds: number | null
+  mixedGroups: number
+  reported: boolean
+  sources: string[]
+}
+
+interface Stratum {
+  key: string
+  when: string
+  taskType: string
+  hops?: number
+  groups: TrajectoryGroup[]
+}
+
+function strata(groups: readonly TrajectoryGroup[], kinds: readonly string[]): Stratum[] {
+  const out: Stratum[] = []
+  const types = [...new Set(groups.map((g) => g.taskType))]
+  if (kinds.includes('all')) out.push({ key: 'all', when: 'any question', taskType: types.length === 1 ? types[0] : 'any', groups: [...groups] })
+  if (kinds.includes('taskType') && types.length > 1) {
+    for (const t of types) out.push({ key: `taskType=${t}`, when: `${t} questions`, taskType: t, groups: groups.filter((g) => g.taskType === t) })
+  }
+  if (kinds.includes('hops')) {
+    const hops = [...new Set(groups.map((g) => g.hops).filter((h): h is number => h !== undefined))].sort((a, b) => a - b)
+    if (hops.length > 1) {
+      for (const h of hops) {
+        const gs = groups.filter((g) => g.hops === h)
+        const ts = [...new Set(gs.map((g) => g.taskType))]
+        out.push({ key: `hops=${h}`, when: `${h}-hop questions`, taskType: ts.length === 1 ? ts[0] : 'any', hops: h, groups: gs })
+      }
+    }
+  }
+  return out
+}
+
+export class ContrastiveAnalyzer implements Distiller {
+  readonly name = 'offline'
+  private readonly o: z.output<typeof AnalyzerOptionsSchema>
+  /** The statistics of the last `distill` call (every feature and stratum, reported or not). */
+  lastStats: FeatureStats[] = []
+
+  constructor(options: AnalyzerOptions = {}, private readonly features: readonly Feature[] = FEATURES) {
+    const p = AnalyzerOptionsSchema.safeParse(options)
+    if (!p.success) throw new RangeError(`ContrastiveAnalyzer options: ${firstIssue(p.error)}`)
+    this.o = p.data
+  }
+
+  /** Statistics of every (feature, stratum). */
+  analyze(groups: readonly TrajectoryGroup[]): FeatureStats[] {
+    const o = this.o
+    // Features of each trajectory, computed once.
+    const feats = new Map<TrajectoryGroup, Array<{ id: string; ok: boolean; f: Map<string, boolean> }>>()
+    for (const g of groups) {
+      const ctx = featureContext(g)
+      feats.set(
+        g,
+        g.trajectories.map((t) => ({ id: t.id, ok: isSuccess(t, o), f: trajectoryFeatures(t, ctx, this.features) })),
+      )
+    }
+    const out: FeatureStats[] = []
+    for (const s of strata(groups, o.strata)) {
+      for (const feature of this.features) {
+        let a = 0, b = 0, c = 0, d = 0
+        let num = 0, den = 0, mixed = 0
+        const sources: string[] = []
+        for (const g of s.groups) {
+          let ak = 0, bk = 0, ck = 0, dk = 0
+          for (const t of feats.get(g)!) {
+            const has = t.f.get(feature.key)
+            if (has === undefined) continue
+            if (has && sources.length < o.maxSources) sources.push(t.id)
+            if (t.ok) has ? ak++ : bk++
+            else has ? ck++ : dk++
+          }
+          a += ak; b += bk; c += ck; d += dk
+          const nk = ak + bk + ck + dk
+          // A group informs the within-question estimate when it has both outcomes and the feature varies in it.
+          if (ak + bk > 0 && ck + dk > 0 && ak + ck > 0 && bk + dk > 0) {
+            mixed++
+            num += (ak * dk) / nk
+            den += (bk * ck) / nk
+          }
+        }
+        const al = o.alpha
+        const pooled = Math.log(((a + al) * (d + al)) / ((b + al) * (c + al)))
+        const se = Math.sqrt(1 / (a + al) + 1 / (b + al) + 1 / (c + al) + 1 / (d + al))
+        const z = pooled / se
+        const within = mixed > 0 ? Math.log((num + al / mixed) / (den + al / mixed)) : null
+        const withinUsable = within !== null && mixed >= o.minGroups
+        const reported =
+          a + c >= o.minSupport &&
+          a + b > 0 &&
+          c + d > 0 &&
+          Math.abs(z) >= o.zMin &&
+          (!withinUsable || Math.sign(within as number) === Math.sign(pooled))
+        out.push({ feature: feature.key, stratum: s.key, when: s.when, taskType: s.taskType, ...(s.hops !== undefined && { hops: s.hops }), a, b, c, d, pooledLogOdds: pooled, z, withinLogOdds: within, mixedGroups: mixed, reported, sources })
+      }
+    }
+    return out
+  }
+
+  async distill(groups: readonly TrajectoryGroup[]): Promise<Experience[]> {
+    const stats = this.analyze(groups)
+    this.lastStats = stats
+    const byKey = new Map(this.features.map((f) => [f.key, f]))
+    const general = new Map<string, FeatureStats>()
+    for (const s of stats) if (s.stratum === 'all') general.set(s.feature, s)
+    const out: Experience[] = []
+    for (const s of stats) {
+      if (!s.reported) continue
+      // A narrower stratum is worth a separate experience only when the general one is silent or says the opposite.
+      const g = general.get(s.feature)
+      if (s.stratum !== 'all' && g?.reported && Math.sign(g.pooledLogOdds) === Math.sign(s.pooledLogOdds)) continue
+      const f = byKey.get(s.feature)!
+      const score = s.withinLogOdds !== null && s.mixedGroups >= this.o.minGroups ? s.withinLogOdds : s.pooledLogOdds
+      const good = s.pooledLogOdds > 0
+      const prefix = s.stratum === 'all' ? '' : `For ${s.when}, `
+      const body = good ? f.phrase : `do not ${f.phrase}`
+      const text = prefix ? `${prefix}${body}.` : `${body[0].toUpperCase()}${body.slice(1)}.`
+      out.push({
+        id: `offline:${s.feature}:${s.stratum}:${good ? '+' : '-'}`,
+        text,
+        kind: good ? 'success-pattern' : 'failure-pattern',
+        when: s.when,
+        taskType: s.taskType,
+        support: s.a + s.c,
+        successRate: (s.a) / (s.a + s.c),
+        sources: s.sources,
+        score,
+        origin: 'offline',
+        ...(s.hops !== undefined && { hops: s.hops }),
+      })
+    }
+    out.sort((x, y) => Math.abs(y.score ?? 0) - Math.abs(x.score ?? 0) || (x.id < y.id ? -1 : 1))
+    return out.slice(0, this.o.maxExperiences)
+  }
+}
+
+/**
+ * Every word the offline analyzer and retrieval can put into a prompt (feature phrases, strata, the header), so that
+ * a word-level tokenizer built for the embedded default knows them instead of reading <unk>.
+ */
+export function analyzerVocabularyTexts(): string[] {
+  const strata = ['For any question,', 'For multihop questions,', 'For arithmetic questions,', ...[1, 2, 3, 4].map((h) => `For ${h}-hop questions,`)]
+  return [DEFAULT_HEADER, ...strata, ...FEATURES.flatMap((f) => [`${f.phrase[0].toUpperCase()}${f.phrase.slice(1)}.`, `do not ${f.phrase}.`])]
+}

@@ -1,0 +1,72 @@
+export {
+  TrajectoryRecordSchema,
+  TurnRecordSchema,
+  ExperienceSchema,
+  ExperienceKindSchema,
+  groupTrajectories,
+  type TrajectoryRecord,
+  type TrajectoryRecordInput,
+  type TurnRecord,
+  type TrajectoryGroup,
+  type Experience,
+  type ExperienceKind,
+  type Distiller,
+} from './types.js'
+export { TrajectoryStore, TrajectoryTail, readTrajectories, recordFromRollout, type RecordContext, type ReadOptions, type ReadResult } from './store.js'
+export {
+  contrastivePairs,
+  contrastGroup,
+  actionSequence,
+  isSuccess,
+  PairingOptionsSchema,
+  type PairingOptions,
+  type ContrastivePair,
+  type GroupContrast,
+} from './pairing.js'
+export { FEATURES, featureContext, trajectoryFeatures, type Feature, type FeatureContext } from './features.js'
+export { ContrastiveAnalyzer, AnalyzerOptionsSchema, analyzerVocabularyTexts, type AnalyzerOptions, type FeatureStats } from './analyzer.js'
+export {
+  OpenAIChatGenerator,
+  OpenAIChatOptionsSchema,
+  LlmEndpointError,
+  policyTextGenerator,
+  mapLimit,
+  type TextGenerator,
+  type CompleteOptions,
+  type OpenAIChatOptions,
+  type PolicyGeneratorOptions,
+} from './generator.js'
+export {
+  PromptDistiller,
+  llmDistiller,
+  selfDistiller,
+  renderTrajectory,
+  fillTemplate,
+  loadTemplate,
+  promptTemplatePath,
+  extractJson,
+  parseReply,
+  DistillReplySchema,
+  type PromptDistillerOptions,
+  type DistillStats,
+} from './llm.js'
+export { TfidfSvdEmbedder, OpenAIEmbedder, embedderFromState, cosine, type Embedder, type EmbedderState, type TfidfSvdOptions, type OpenAIEmbedderOptions } from './embed.js'
+export { offlineSummarizer, promptSummarizer, medoid, sharedTerms, type Summarizer, type ClusterInput, type ClusterSummary, type ClusterMember } from './summarize.js'
+export {
+  HierarchicalExperience,
+  HekFileSchema,
+  HekNodeSchema,
+  HekOptionsSchema,
+  HEK_FORMAT,
+  HEK_VERSION,
+  type HekFile,
+  type HekNode,
+  type HekOptions,
+  type BuildStats,
+  type RetrieveOptions,
+  type Retrieval,
+  type RetrievedItem,
+} from './hek.js'
+export { retrieveExperiences, renderRetrieval, DEFAULT_HEADER } from './retrieve.js'
+export { formatHek, hekTreeSvg, hekDendrogramSvg, writeHekPictures, type FormatOptions, type HekPictureOptions } from './show.js'
+export { whitespaceTokens } from './text.js'

@@ -1,0 +1,89 @@
+/**
+ * Experience retrieval (HIEXP.md §4): for a question, the top-k₀ tips by embedding similarity (ties by support),
+ * their parent strategies, their principles and the most similar other principle, added in that order of priority —
+ * each tip followed by its own ancestors — for as long as the rendered text stays within the token budget. Rendered
+ * general to specific (principles, strategies, tips) for the prompt's {experiences} slot.
+ */
+import type { HekNode, HierarchicalExperience, Retrieval, RetrievedItem, RetrieveOptions } from './hek.js'
+import { normalizeText, whitespaceTokens } from './text.js'
+
+export const DEFAULT_HEADER = 'Experience from earlier attempts:'
+
+export async function retrieveExperiences(hek: HierarchicalExperience, question: string, options: RetrieveOptions = {}): Promise<Retrieval> {
+  const k0 = options.k0 ?? 3
+  const budget = options.budget ?? 150
+  const count = options.countTokens ?? whitespaceTokens
+  const minSim = options.minSimilarity ?? Number.NEGATIVE_INFINITY
+  if (!Number.isInteger(k0) || k0 < 0) throw new RangeError(`options.k0 must be an integer >= 0, got ${k0}`)
+  if (!(budget >= 0)) throw new RangeError(`options.budget must be a number >= 0, got ${budget}`)
+  const L = hek.levelCount
+  const top = L - 1
+
+  const byTask = <T extends { node: HekNode }>(all: T[]): T[] => {
+    const xs = options.hops === undefined ? all : all.filter((x) => x.node.hops === undefined || x.node.hops === options.hops)
+    if (options.taskType === undefined) return xs
+    const same = xs.filter((x) => x.node.taskType === options.taskType || x.node.taskType === 'any')
+    return same.length > 0 ? same : xs
+  }
+  const rank = (xs: RetrievedItem[]) =>
+    xs.sort((a, b) => b.similarity - a.similarity || b.node.support - a.node.support || (a.node.id < b.node.id ? -1 : 1))
+
+  const q = await hek.embedQuery(question)
+  const tips = rank(byTask(await hek.similarities(q, 0)).filter((x) => x.similarity >= minSim)).slice(0, k0)
+  const simOf = new Map<string, number>()
+  for (let l = 1; l < L; l++) for (const x of await hek.similarities(q, l)) simOf.set(x.node.id, x.similarity)
+
+  // Priority list: tip, its strategy (level 1 … top-1 ancestors), its principle (top ancestor, when L >= 3).
+  const order: Array<{ item: RetrievedItem; role: 'tip' | 'strategy' | 'principle' }> = []
+  const roleOf = (level: number) => (level === 0 ? 'tip' : level === top && L >= 3 ? 'principle' : 'strategy')
+  for (const t of tips) {
+    order.push({ item: t, role: 'tip' })
+    let p = t.node.parent === null ? undefined : hek.node(t.node.parent)
+    while (p) {
+      if (options.hops === undefined || p.hops === undefined || p.hops === options.hops) {
+        order.push({ item: { node: p, similarity: simOf.get(p.id) ?? 0 }, role: roleOf(p.level) })
+      }
+      p = p.parent === null ? undefined : hek.node(p.parent)
+    }
+  }
+  if (L >= 3) {
+    const extra = options.extraPrinciples ?? 1
+    const principles = rank(byTask(hek.level(top).map((node) => ({ node, similarity: simOf.get(node.id) ?? 0 }))))
+    for (const item of principles.slice(0, extra + order.filter((o) => o.role === 'principle').length)) order.push({ item, role: 'principle' })
+  }
+
+  const chosen = { tip: [] as RetrievedItem[], strategy: [] as RetrievedItem[], principle: [] as RetrievedItem[] }
+  const ids = new Set<string>()
+  const texts = new Set<string>()
+  let text = ''
+  let tokens = 0
+  for (const { item, role } of order) {
+    const key = normalizeText(item.node.text)
+    if (ids.has(item.node.id) || texts.has(key)) continue
+    chosen[role].push(item)
+    const candidate = renderRetrieval(chosen.principle, chosen.strategy, chosen.tip, options.header)
+    const n = count(candidate)
+    if (n <= budget) {
+      ids.add(item.node.id)
+      texts.add(key)
+      text = candidate
+      tokens = n
+    } else chosen[role].pop()
+  }
+  return { tips: chosen.tip, strategies: chosen.strategy, principles: chosen.principle, text, tokens }
+}
+
+/** The text for the prompt's {experiences} slot: principles, then strategies, then tips, one per line. */
+export function renderRetrieval(principles: readonly RetrievedItem[], strategies: readonly RetrievedItem[], tips: readonly RetrievedItem[], header = DEFAULT_HEADER): string {
+  if (principles.length + strategies.length + tips.length === 0) return ''
+  const lines: string[] = [header]
+  const section = (title: string, xs: readonly RetrievedItem[]) => {
+    if (xs.length === 0) return
+    lines.push(`${title}:`)
+    for (const x of xs) lines.push(`- ${x.node.text}`)
+  }
+  section('Principles', principles)
+  section('Strategies', strategies)
+  section('Tips', tips)
+  return lines.join('\n')
+}

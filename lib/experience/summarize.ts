@@ -1,0 +1,159 @@
+/**
+ * Cluster summaries of the HEK's upper levels. Offline (default): the cluster's medoid — the member closest, by
+ * support-weighted cosine similarity, to all the others — plus the terms most members share and the summed support.
+ * Prompt-based (LLM or self): an instruction to generalise the members into one strategy or principle, JSON reply
+ * checked with zod; a cluster whose reply stays invalid falls back to its offline summary.
+ */
+import { z } from 'zod'
+import { cosine } from './embed.js'
+import type { TextGenerator } from './generator.js'
+import { fillTemplate, loadTemplate, parseReply } from './llm.js'
+import { stemmedTerms } from './text.js'
+import type { ExperienceKind } from './types.js'
+
+export interface ClusterMember {
+  text: string
+  hops?: number
+  kind: ExperienceKind
+  when: string
+  taskType: string
+  support: number
+  vector: Float32Array
+}
+
+export interface ClusterInput {
+  /** Level of the node being written (1 = strategy, 2 = principle, …). */
+  level: number
+  levelName: string
+  members: ClusterMember[]
+}
+
+export interface ClusterSummary {
+  text: string
+  when: string
+  /** Terms shared by at least half of the members (most shared first). */
+  terms: string[]
+}
+
+export interface Summarizer {
+  readonly name: string
+  summarize(clusters: readonly ClusterInput[]): Promise<ClusterSummary[]>
+}
+
+/** Index of the support-weighted medoid. */
+export function medoid(members: readonly ClusterMember[]): number {
+  let best = 0
+  let bestScore = -Infinity
+  members.forEach((m, i) => {
+    let s = 0
+    members.forEach((o, j) => {
+      if (i !== j) s += o.support * cosine(m.vector, o.vector)
+    })
+    // Ties (e.g. two members) go to the better-supported one.
+    s += 1e-9 * m.support
+    if (s > bestScore) {
+      bestScore = s
+      best = i
+    }
+  })
+  return best
+}
+
+export function sharedTerms(texts: readonly string[], max = 6): string[] {
+  if (texts.length < 2) return []
+  const df = new Map<string, number>()
+  for (const t of texts) for (const w of new Set(stemmedTerms(t))) df.set(w, (df.get(w) ?? 0) + 1)
+  return [...df.entries()]
+    .filter(([, c]) => c >= Math.max(2, Math.ceil(texts.length / 2)))
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, max)
+    .map(([w]) => w)
+}
+
+function commonWhen(members: readonly ClusterMember[], fallback: string): string {
+  const whens = new Set(members.map((m) => m.when))
+  return whens.size === 1 ? [...whens][0] : fallback
+}
+
+/**
+ * The medoid's text. A summary stands for the whole cluster, so when some members hold for any question and others
+ * only under a condition, the representative is the most central of the unconditional ones.
+ */
+export function offlineSummary(c: ClusterInput): ClusterSummary {
+  const general = c.members.filter((m) => m.when === 'any question')
+  const pool = general.length > 0 && general.length < c.members.length ? general : c.members
+  const weights = c.members
+  let best = pool[0]
+  let bestScore = -Infinity
+  for (const m of pool) {
+    let s = 1e-9 * m.support
+    for (const o of weights) if (o !== m) s += o.support * cosine(m.vector, o.vector)
+    if (s > bestScore) {
+      bestScore = s
+      best = m
+    }
+  }
+  const m = best
+  return { text: m.text, when: commonWhen(c.members, 'any question'), terms: sharedTerms(c.members.map((x) => x.text)) }
+}
+
+export const offlineSummarizer: Summarizer = {
+  name: 'offline',
+  async summarize(clusters) {
+    return clusters.map(offlineSummary)
+  },
+}
+
+const SummaryReplySchema = z.object({ text: z.string().trim().min(3), when: z.string().trim().default('any question') })
+
+export interface PromptSummarizerOptions {
+  template?: string
+  maxTokens?: number
+  temperature?: number
+  /** Extra asks after an invalid reply (default 1). */
+  invalidRetries?: number
+}
+
+/** LLM or self summaries: one prompt per cluster of two or more members (a single member is its own summary). */
+export function promptSummarizer(generator: TextGenerator, options: PromptSummarizerOptions = {}): Summarizer & { fallbacks: number } {
+  const template = loadTemplate(options.template ?? 'summarize-cluster.txt')
+  const s = {
+    name: `prompt:${generator.id}`,
+    fallbacks: 0,
+    async summarize(clusters: readonly ClusterInput[]): Promise<ClusterSummary[]> {
+      const out = clusters.map(offlineSummary)
+      let pending = clusters.map((c, i) => i).filter((i) => clusters[i].members.length > 1)
+      const prompts = new Map<number, string>()
+      for (const i of pending) {
+        const c = clusters[i]
+        prompts.set(
+          i,
+          fillTemplate(template, {
+            count: c.members.length,
+            level_name: c.levelName,
+            members: c.members.map((m) => `- ${m.text} (when: ${m.when}; seen in ${m.support} attempts)`).join('\n'),
+          }),
+        )
+      }
+      for (let attempt = 0; attempt <= (options.invalidRetries ?? 1) && pending.length > 0; attempt++) {
+        const replies = await generator.complete(
+          pending.map((i) => prompts.get(i) as string),
+          { maxTokens: options.maxTokens ?? 256, temperature: options.temperature ?? 0, json: true },
+        )
+        const again: number[] = []
+        pending.forEach((i, k) => {
+          try {
+            const r = parseReply(replies[k] ?? '', SummaryReplySchema)
+            out[i] = { text: r.text, when: r.when, terms: out[i].terms }
+          } catch {
+            again.push(i)
+          }
+        })
+        pending = again
+      }
+      s.fallbacks += pending.length
+      return out
+    },
+  }
+  return s
+}

@@ -1,0 +1,120 @@
+/**
+ * The records of HiExp's experience half (../shared/HIEXP.md §1–2): a stored trajectory, a group of trajectories of one
+ * question, and an experience. Schemas are zod, checked where data comes in from disk or from an LLM.
+ */
+import { z } from 'zod'
+
+export const TurnRecordSchema = z.object({
+  text: z.string(),
+  action: z.enum(['search', 'answer', 'invalid', 'truncated']),
+  query: z.string().optional(),
+  passageIds: z.array(z.string()).optional(),
+  /** The inserted <information> block as the policy saw it. */
+  information: z.string().optional(),
+  wellFormed: z.boolean().optional(),
+})
+export type TurnRecord = z.infer<typeof TurnRecordSchema>
+
+/** One rollout as the trajectory store keeps it (one JSONL line). */
+export const TrajectoryRecordSchema = z.object({
+  /** Unique within a store: `${questionId}#${step}#${index}` unless given. */
+  id: z.string(),
+  questionId: z.string(),
+  question: z.string(),
+  taskType: z.string().default('qa'),
+  hops: z.number().int().min(0).optional(),
+  goldAnswers: z.array(z.string()).optional(),
+  /** Names along the gold chain, from the question's entity to the answer (generated worlds only). */
+  chain: z.array(z.string()).optional(),
+  /** The rendered prompt, experiences included when the rollout was guided. */
+  prompt: z.string(),
+  /** True when the prompt carried retrieved experiences (HiExp's guided share of a group). */
+  guided: z.boolean().default(false),
+  turns: z.array(TurnRecordSchema),
+  queries: z.array(z.string()),
+  answer: z.string().nullable(),
+  finish: z.enum(['answer', 'malformed', 'max-turns', 'max-tokens']),
+  formatError: z.string().optional(),
+  /** Reward parts; `total` is what success is judged by. */
+  reward: z.record(z.number()).refine((r) => typeof r.total === 'number', { message: 'must have a numeric total' }),
+  searchCalls: z.number().int().min(0),
+  responseTokens: z.number().int().min(0),
+  totalTokens: z.number().int().min(0),
+  /** Policy (training) step that produced the rollout. */
+  step: z.number().int().min(0).default(0),
+  time: z.string().optional(),
+})
+export type TrajectoryRecord = z.infer<typeof TrajectoryRecordSchema>
+export type TrajectoryRecordInput = z.input<typeof TrajectoryRecordSchema>
+
+/** The rollouts of one question (a GRPO group, or everything stored for it). */
+export interface TrajectoryGroup {
+  questionId: string
+  question: string
+  taskType: string
+  hops?: number
+  goldAnswers?: string[]
+  chain?: string[]
+  trajectories: TrajectoryRecord[]
+}
+
+export const ExperienceKindSchema = z.enum(['success-pattern', 'failure-pattern', 'principle'])
+export type ExperienceKind = z.infer<typeof ExperienceKindSchema>
+
+/** An experience (HIEXP.md §2). */
+export const ExperienceSchema = z.object({
+  id: z.string().min(1),
+  /** Plain-language advice, as it goes into the prompt. */
+  text: z.string().min(1),
+  kind: ExperienceKindSchema,
+  /** The condition under which it applies ("multi-hop questions with 3 hops", "any question"). */
+  when: z.string(),
+  /** Task family it was learnt on ('multihop', 'arithmetic', …) or 'any'. */
+  taskType: z.string(),
+  /** The hop count it is restricted to, when `when` names one (machine-readable twin of `when`). */
+  hops: z.number().int().min(0).optional(),
+  /** Trajectories that show it. */
+  support: z.number().min(0),
+  /** Share of those trajectories that succeeded. */
+  successRate: z.number().min(0).max(1),
+  /** Trajectory ids it was distilled from (possibly truncated). */
+  sources: z.array(z.string()),
+  /** How strongly it separates success from failure (the analyzer's log-odds ratio), when known. */
+  score: z.number().optional(),
+  /** Which distiller wrote it. */
+  origin: z.string().optional(),
+})
+export type Experience = z.infer<typeof ExperienceSchema>
+
+/** Every distiller: trajectories in, experiences out. */
+export interface Distiller {
+  readonly name: string
+  distill(groups: readonly TrajectoryGroup[]): Promise<Experience[]>
+}
+
+/**
+ * Groups records by question id (first-seen order), keeping each group's question facts. `by: 'question-step'` keeps
+ * the rollouts of one question at different policy steps apart (one GRPO group each).
+ */
+export function groupTrajectories(records: readonly TrajectoryRecord[], options: { by?: 'question' | 'question-step' } = {}): TrajectoryGroup[] {
+  const groups = new Map<string, TrajectoryGroup>()
+  for (const r of records) {
+    const key = options.by === 'question-step' ? `${r.questionId}\u0000${r.step}` : r.questionId
+    let g = groups.get(key)
+    if (!g) {
+      g = { questionId: r.questionId, question: r.question, taskType: r.taskType, trajectories: [] }
+      if (r.hops !== undefined) g.hops = r.hops
+      if (r.goldAnswers) g.goldAnswers = r.goldAnswers
+      if (r.chain) g.chain = r.chain
+      groups.set(key, g)
+    }
+    g.trajectories.push(r)
+  }
+  return [...groups.values()]
+}
+
+/** zod's first issue as "path: message" (for errors that name the problem). */
+export function firstIssue(error: z.ZodError): string {
+  const i = error.issues[0]
+  return `${i.path.join('.') || '(root)'}: ${i.message}`
+}

@@ -1,0 +1,42 @@
+// Metrics as JSON lines, one object a step: appended and flushed as they come, so a crash loses at most the line
+// being written, and a reader (a plot while training runs) skips a partial last line.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { writeFileAtomic } from './atomic.js'
+
+export type MetricsRow = Record<string, number | string | boolean | null | Record<string, number>>
+
+export class MetricsLog {
+  constructor(readonly path: string) {
+    mkdirSync(dirname(path), { recursive: true })
+    if (!existsSync(path)) writeFileSync(path, '')
+  }
+
+  append(row: MetricsRow): void {
+    appendFileSync(this.path, JSON.stringify(row) + '\n')
+  }
+
+  /** Drops the rows after `step` (resuming from a checkpoint taken at that step). */
+  truncateAfter(step: number): void {
+    const kept = readMetrics(this.path).filter((r) => typeof r.step !== 'number' || r.step <= step)
+    writeFileAtomic(this.path, kept.map((r) => JSON.stringify(r) + '\n').join(''))
+  }
+}
+
+/** Reads a metrics file, skipping a trailing partial line (a writer may be mid-append). */
+export function readMetrics(path: string): MetricsRow[] {
+  if (!existsSync(path)) return []
+  const rows: MetricsRow[] = []
+  const lines = readFileSync(path, 'utf8').split('\n')
+  lines.forEach((line, i) => {
+    if (!line.trim()) return
+    try {
+      rows.push(JSON.parse(line) as MetricsRow)
+    } catch (error) {
+      if (i < lines.length - 1 && lines.slice(i + 1).some((l) => l.trim())) {
+        throw new Error(`${path}:${i + 1}: not a JSON object (${(error as Error).message})`)
+      }
+    }
+  })
+  return rows
+}

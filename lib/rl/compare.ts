@@ -1,0 +1,204 @@
+// `hiexp compare`: plain GRPO, plain GSPO, HiExp-GRPO and HiExp-GSPO from the same warm-started policy, with the
+// same budget, over several seeds; then held-out EM/F1 by hop count, stability (reward, advantage and gradient-norm
+// variance) and efficiency (search calls, repeated searches, tokens), as a markdown report with plots.
+import { cpSync, existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Evaluation } from '../agent/evaluate.js'
+import { writeFileAtomic } from '../report/atomic.js'
+import { writeChart } from '../report/charts.js'
+import { readMetrics, type MetricsRow } from '../report/metrics.js'
+import { parseTrainConfig, type ResolvedTrainConfig, type TrainConfig } from './config.js'
+import { checkpointDir } from './task.js'
+import { Trainer } from './trainer.js'
+
+export const METHODS = ['grpo', 'gspo', 'hiexp-grpo', 'hiexp-gspo'] as const
+export type Method = (typeof METHODS)[number]
+
+export interface CompareOptions {
+  outDir: string
+  seeds?: number[]
+  methods?: readonly Method[]
+  /** Base configuration every method starts from (steps, sizes, warm start, …). */
+  base?: TrainConfig
+  log?: (line: string) => void
+  /** No progress bars (tests, logs). */
+  quiet?: boolean
+}
+
+export interface MethodResult {
+  method: Method
+  seed: number
+  test: Evaluation
+  testWithExperience?: Evaluation
+  /** Means over the RL steps. */
+  rewardGroupStd: number
+  advantageStd: number
+  /** Variance of the gradient norm within windows of 10 steps, averaged over windows. */
+  gradNormVariance: number
+  trainSeconds: number
+}
+
+const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN)
+const sd = (xs: readonly number[]) => {
+  const m = mean(xs)
+  return xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1)) : 0
+}
+
+function windowedVariance(values: readonly number[], window = 10): number {
+  const out: number[] = []
+  for (let i = 0; i + window <= values.length; i += window) {
+    const w = values.slice(i, i + window)
+    const m = mean(w)
+    out.push(w.reduce((a, x) => a + (x - m) ** 2, 0) / (w.length - 1))
+  }
+  return out.length ? mean(out) : NaN
+}
+
+function methodConfig(base: ResolvedTrainConfig, method: Method, outDir: string, hekFile: string): ResolvedTrainConfig {
+  const hiexp = method.startsWith('hiexp')
+  return {
+    ...base,
+    outDir,
+    algorithm: method.endsWith('gspo') ? 'gspo' : 'grpo',
+    experience: { ...base.experience, enabled: hiexp, hekFile },
+  }
+}
+
+/** Runs the comparison; returns every (method, seed) result and writes report.md, results.json and plots to outDir. */
+export async function compare(options: CompareOptions): Promise<MethodResult[]> {
+  const seeds = options.seeds ?? [0, 1, 2]
+  const methods = options.methods ?? METHODS
+  const log = options.log ?? ((line: string) => console.error(line))
+  const results: MethodResult[] = []
+  for (const seed of seeds) {
+    const base = parseTrainConfig({ ...options.base, seed })
+    const seedDir = join(options.outDir, `seed-${seed}`)
+    // One warm start per seed, shared by every method: the comparison starts from the same policy.
+    const warmDir = join(seedDir, 'warm-start')
+    const warm = await Trainer.create({ ...base, outDir: warmDir, steps: 0 })
+    await warm.run({ quiet: options.quiet })
+    const hekFile = join(seedDir, 'hek.json')
+    if (methods.some((m) => m.startsWith('hiexp')) && !existsSync(hekFile)) {
+      const builder = await Trainer.create({ ...base, outDir: warmDir, steps: 0, experience: { ...base.experience, enabled: true, hekFile } })
+      await builder.prepareExperience()
+      log(`seed ${seed}: HEK built from the warm-started policy (${hekFile})`)
+    }
+    for (const method of methods) {
+      const runDir = join(seedDir, method)
+      if (!existsSync(join(runDir, 'state.json'))) {
+        mkdirSync(runDir, { recursive: true })
+        cpSync(checkpointDir(warmDir), checkpointDir(runDir), { recursive: true })
+        cpSync(join(warmDir, 'state.json'), join(runDir, 'state.json'))
+      }
+      const config = methodConfig(base, method, runDir, hekFile)
+      const trainer = await Trainer.create(config)
+      const started = Date.now()
+      await trainer.run({ quiet: options.quiet })
+      await trainer.prepareExperience()
+      const test = await trainer.evaluate(trainer.task.test)
+      const testWithExperience = config.experience.enabled ? await trainer.evaluate(trainer.task.test, { withExperience: true }) : undefined
+      const rl = readMetrics(join(runDir, 'metrics.jsonl')).filter((r) => r.phase === 'rl')
+      const num = (r: MetricsRow, k: string) => r[k] as number
+      results.push({
+        method,
+        seed,
+        test,
+        ...(testWithExperience ? { testWithExperience } : {}),
+        rewardGroupStd: mean(rl.map((r) => num(r, 'rewardGroupStd'))),
+        advantageStd: mean(rl.map((r) => num(r, 'advantageStd'))),
+        gradNormVariance: windowedVariance(rl.map((r) => num(r, 'gradNorm'))),
+        trainSeconds: (Date.now() - started) / 1000,
+      })
+      log(`seed ${seed} ${method}: test EM ${test.em.toFixed(3)}${testWithExperience ? ` (with experience ${testWithExperience.em.toFixed(3)})` : ''}`)
+      writeFileAtomic(join(options.outDir, 'results.json'), JSON.stringify(results, null, 2))
+    }
+  }
+  await writeCompareReport(results, options.outDir)
+  return results
+}
+
+const pm = (xs: readonly number[], digits = 3) => (xs.length > 1 ? `${mean(xs).toFixed(digits)} ± ${sd(xs).toFixed(digits)}` : mean(xs).toFixed(digits))
+
+/** report.md (tables, mean ± std over seeds) and plots (training curves, EM by hop count). */
+export async function writeCompareReport(results: readonly MethodResult[], outDir: string): Promise<string> {
+  const methods = [...new Set(results.map((r) => r.method))]
+  const hops = [...new Set(results.flatMap((r) => Object.keys(r.test.byHops)))].sort()
+  const of = (m: string) => results.filter((r) => r.method === m)
+  const lines: string[] = []
+  const seeds = [...new Set(results.map((r) => r.seed))]
+  lines.push(`# hiexp compare: GRPO / GSPO with and without HiExp`, '')
+  lines.push(`Seeds: ${seeds.join(', ')}. Values are mean ± std over seeds; held-out test split, greedy decoding.`, '')
+  lines.push(`## Performance (test, no experience in the prompt)`, '')
+  lines.push(`| method | EM | F1 | ${hops.map((h) => `EM ${h}-hop`).join(' | ')} | EM with experience in prompt |`)
+  lines.push(`|---|---|---|${hops.map(() => '---').join('|')}|---|`)
+  for (const m of methods) {
+    const rs = of(m)
+    const withExp = rs.filter((r) => r.testWithExperience).map((r) => r.testWithExperience!.em)
+    lines.push(
+      `| ${m} | ${pm(rs.map((r) => r.test.em))} | ${pm(rs.map((r) => r.test.f1))} | ${hops.map((h) => pm(rs.map((r) => r.test.byHops[h]?.em ?? NaN))).join(' | ')} | ${withExp.length ? pm(withExp) : '–'} |`,
+    )
+  }
+  lines.push('', `## Stability (over RL steps)`, '')
+  lines.push('| method | reward std within groups | advantage std | grad-norm variance (10-step windows) |', '|---|---|---|---|')
+  for (const m of methods) {
+    const rs = of(m)
+    lines.push(`| ${m} | ${pm(rs.map((r) => r.rewardGroupStd))} | ${pm(rs.map((r) => r.advantageStd))} | ${pm(rs.map((r) => r.gradNormVariance), 4)} |`)
+  }
+  lines.push('', `## Efficiency (test)`, '')
+  lines.push('| method | search calls / question | repeated-search share | response tokens | wall s (RL + eval) |', '|---|---|---|---|---|')
+  for (const m of methods) {
+    const rs = of(m)
+    lines.push(
+      `| ${m} | ${pm(rs.map((r) => r.test.searchCalls), 2)} | ${pm(rs.map((r) => r.test.repeatedQueryShare))} | ${pm(rs.map((r) => r.test.responseTokens), 1)} | ${pm(rs.map((r) => r.trainSeconds), 0)} |`,
+    )
+  }
+  // Training curves: validation EM and reward per method, averaged over seeds.
+  const curves = results.flatMap((r) =>
+    readMetrics(join(outDir, `seed-${r.seed}`, r.method, 'metrics.jsonl')).flatMap((row) => {
+      if (row.phase === 'validation') return [{ method: r.method, seed: r.seed, step: row.step, panel: 'validation EM', value: row.em }]
+      if (row.phase === 'rl') return [{ method: r.method, seed: r.seed, step: row.step, panel: 'training reward', value: row.rewardMean }]
+      return []
+    }),
+  )
+  const training = await writeChart(
+    {
+      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+      title: 'Training curves (mean over seeds)',
+      data: { values: curves },
+      facet: { column: { field: 'panel', type: 'nominal', title: null } },
+      spec: {
+        width: 320,
+        height: 220,
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'step', type: 'quantitative', title: 'RL step' },
+          y: { aggregate: 'mean', field: 'value', type: 'quantitative', title: null },
+          color: { field: 'method', type: 'nominal' },
+        },
+      },
+      resolve: { scale: { y: 'independent' } },
+    },
+    join(outDir, 'training'),
+  )
+  const byHop = await writeChart(
+    {
+      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+      title: 'Held-out EM by hop count (mean over seeds)',
+      data: { values: results.flatMap((r) => Object.entries(r.test.byHops).map(([h, s]) => ({ method: r.method, hops: `${h}-hop`, em: s.em }))) },
+      width: 360,
+      height: 220,
+      mark: 'bar',
+      encoding: {
+        x: { field: 'hops', type: 'nominal', title: null },
+        xOffset: { field: 'method' },
+        y: { aggregate: 'mean', field: 'em', type: 'quantitative', title: 'EM' },
+        color: { field: 'method', type: 'nominal' },
+      },
+    },
+    join(outDir, 'em-by-hops'),
+  )
+  lines.push('', `![training curves](${training.png.split('/').at(-1)})`, '', `![EM by hop count](${byHop.png.split('/').at(-1)})`, '')
+  const path = join(outDir, 'report.md')
+  writeFileAtomic(path, lines.join('\n'))
+  return path
+}

@@ -1,0 +1,72 @@
+// What a training run works on: questions, a retriever and a policy, from the generated world (the embedded default)
+// or from a user's Search-R1 files, corpus or retrieval server, and checkpoint.
+import { join } from 'node:path'
+import { promptVocabularyTexts, DEFAULT_TEMPLATE } from '../agent/prompt.js'
+import { generateWorld, worldTexts, type WorldOptions } from '../env/world.js'
+import { loadCorpusJsonl } from '../env/corpus.js'
+import { loadQaDataset } from '../env/searchr1.js'
+import type { QaExample } from '../env/types.js'
+import { analyzerVocabularyTexts } from '../experience/analyzer.js'
+import { tinyConfig } from '../model/config.js'
+import { Policy } from '../model/policy.js'
+import { Tokenizer } from '../model/tokenizer.js'
+import { Bm25Retriever } from '../search/bm25.js'
+import { HttpRetriever } from '../search/http.js'
+import type { Retriever } from '../search/types.js'
+import type { ResolvedTrainConfig } from './config.js'
+
+export interface Task {
+  train: QaExample[]
+  validation: QaExample[]
+  test: QaExample[]
+  retriever: Retriever
+  /** Texts a from-scratch tokenizer is built from (corpus, questions, prompt template). */
+  vocabularyTexts: string[]
+}
+
+export async function loadTask(config: ResolvedTrainConfig): Promise<Task> {
+  const t = config.task
+  const template = (config.rollout.template as string | undefined) ?? DEFAULT_TEMPLATE
+  const topk = (config.rollout.topk as number | undefined) ?? 3
+  if (t.kind === 'world') {
+    const world = generateWorld({ seed: config.seed, ...(t.world as WorldOptions) })
+    return {
+      ...world.questions,
+      retriever: Bm25Retriever.build(world.corpus),
+      vocabularyTexts: [...worldTexts(world), ...promptVocabularyTexts(template, topk), ...analyzerVocabularyTexts()],
+    }
+  }
+  if (!t.trainFile) throw new RangeError("train config: task.trainFile is required when task.kind is 'searchr1'")
+  const load = (file?: string) => (file ? loadQaDataset(file) : Promise.resolve([]))
+  const [train, validation, test] = await Promise.all([load(t.trainFile), load(t.validationFile), load(t.testFile)])
+  let retriever: Retriever
+  let corpusTexts: string[] = []
+  if (t.retrieverUrl) {
+    retriever = new HttpRetriever({ url: t.retrieverUrl })
+  } else if (t.corpusFile) {
+    const corpus = await loadCorpusJsonl(t.corpusFile)
+    retriever = Bm25Retriever.build(corpus)
+    corpusTexts = corpus.map((p) => p.contents)
+  } else {
+    throw new RangeError("train config: task.kind 'searchr1' needs task.corpusFile or task.retrieverUrl")
+  }
+  return {
+    train,
+    validation,
+    test,
+    retriever,
+    vocabularyTexts: [...corpusTexts, ...train.map((q) => `${q.question} ${q.goldAnswers.join(' ')}`), ...promptVocabularyTexts(template, topk)],
+  }
+}
+
+/** The policy a run starts from: a user's checkpoint, or a tiny one initialised at random on a word-level vocabulary. */
+export async function initialPolicy(config: ResolvedTrainConfig, task: Task): Promise<Policy> {
+  const p = config.policy
+  if (p.checkpoint) return Policy.load(p.checkpoint, { device: p.device, dtype: p.dtype })
+  const tokenizer = Tokenizer.wordLevel(task.vocabularyTexts)
+  const cfg = tinyConfig(tokenizer.vocabSize, { ...p.tiny, headDim: p.tiny.hiddenSize / p.tiny.numHeads })
+  return Policy.create(cfg, tokenizer, { device: p.device, dtype: p.dtype, seed: config.seed })
+}
+
+export const CHECKPOINT_DIR = 'checkpoint'
+export const checkpointDir = (outDir: string) => join(outDir, CHECKPOINT_DIR)

@@ -1,0 +1,51 @@
+import test from 'ava'
+import { cosine, randomizedSvd, TfidfSvdEmbedder } from '../../lib/experience/embed.js'
+import { sampleExperiences } from './helpers.js'
+
+test('randomized SVD recovers the right singular vectors of a low-rank matrix', (t) => {
+  // X = a ⊗ u + b ⊗ v (rank 2) in 6 dimensions, as sparse rows.
+  const u = [1, 1, 0, 0, 0, 0].map((x) => x / Math.SQRT2)
+  const v = [0, 0, 1, 1, 1, 0].map((x) => x / Math.sqrt(3))
+  const rows = Array.from({ length: 12 }, (_, i) => {
+    const a = 3 + (i % 4)
+    const b = i % 3
+    const dense = u.map((x, j) => a * x + b * v[j])
+    const idx = dense.flatMap((x, j) => (x !== 0 ? [j] : []))
+    return { idx: Int32Array.from(idx), val: Float64Array.from(idx.map((j) => dense[j])) }
+  })
+  const C = randomizedSvd(rows, 6, 2, 1, 4)
+  const c0 = Array.from(C.subarray(0, 6))
+  const c1 = Array.from(C.subarray(6, 12))
+  // Orthonormal rows spanning span{u, v}.
+  t.true(Math.abs(cosine(c0, c0) - 1) < 1e-9)
+  t.true(Math.abs(c0.reduce((s, x, j) => s + x * c1[j], 0)) < 1e-9)
+  for (const c of [c0, c1]) {
+    const pu = c.reduce((s, x, j) => s + x * u[j], 0)
+    const pv = c.reduce((s, x, j) => s + x * v[j], 0)
+    t.true(Math.abs(pu * pu + pv * pv - 1) < 1e-9, 'in the span')
+  }
+  // The top component is u's direction (the larger singular value), sign fixed positive.
+  t.true(Math.abs(cosine(c0, u)) > 0.9)
+  t.true(Math.max(...c0) >= Math.abs(Math.min(...c0)))
+})
+
+test('TF-IDF + SVD: deterministic, normalised, and a fitted text folds in to its own vector', async (t) => {
+  const texts = sampleExperiences().map((e) => e.text)
+  const a = new TfidfSvdEmbedder()
+  const va = await a.fit(texts)
+  const vb = await new TfidfSvdEmbedder().fit(texts)
+  t.deepEqual(va, vb)
+  t.is(a.dim, 8)
+  for (const v of va) t.true(Math.abs(Math.hypot(...v) - 1) < 1e-5)
+  const again = await a.embed([texts[3]])
+  t.true(cosine(again[0], va[3]) > 0.9999)
+  // Same-theme texts are closer than different-theme texts.
+  t.true(cosine(va[0], va[1]) > cosine(va[0], va[15]))
+  // State round trip.
+  const restored = TfidfSvdEmbedder.fromState(a.state() as never)
+  const r = await restored.embed([texts[3]])
+  t.true(cosine(r[0], va[3]) > 0.9999)
+  // Unknown words embed to zero (no similarity to anything), not NaN.
+  const [z] = await a.embed(['zzz qqq'])
+  t.true(z.every((x) => x === 0))
+})

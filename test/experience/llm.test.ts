@@ -1,0 +1,253 @@
+import test from 'ava'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { LlmEndpointError, OpenAIChatGenerator, policyTextGenerator, type TextGenerator } from '../../lib/experience/generator.js'
+import { HierarchicalExperience } from '../../lib/experience/hek.js'
+import { extractJson, llmDistiller, PromptDistiller, selfDistiller } from '../../lib/experience/llm.js'
+import { OpenAIEmbedder } from '../../lib/experience/embed.js'
+import { promptSummarizer } from '../../lib/experience/summarize.js'
+import { ScriptedPolicy } from '../agent/helpers.js'
+import { startStubServer, type ChatRequest } from '../helpers/openai-stub-server.js'
+import { group, sampleExperiences, traj } from './helpers.js'
+
+const Q = 'Where was the founder of Acme born?'
+const groups = () => [
+  group([
+    traj('q1', Q, [{ query: 'Acme founded', info: 'Acme was founded by Bob.' }, { query: 'Bob born', info: 'Bob was born in Rome.' }, { answer: 'Rome' }], { reward: 1, hops: 2, id: 'q1#a' }),
+    traj('q1', Q, [{ answer: 'Paris' }], { reward: 0, hops: 2, id: 'q1#b' }),
+  ]),
+  group([traj('q2', 'Who directed Film7?', [{ answer: 'Ann' }], { reward: 0, hops: 1, id: 'q2#a' })]),
+]
+const VALID = JSON.stringify({
+  experiences: [
+    { text: 'Search the entity of the question before answering.', kind: 'success-pattern', when: 'multi-hop questions', taskType: 'multihop' },
+    { text: 'Do not answer from memory without evidence.', kind: 'failure-pattern', when: 'any question' },
+  ],
+})
+const cacheDir = () => mkdtempSync(join(tmpdir(), 'hiexp-llm-'))
+const fast = { maxRetries: 2, backoffMs: 5 }
+
+test('the LLM distiller asks the endpoint with the template and validates the JSON reply', async (t) => {
+  const server = await startStubServer(() => VALID)
+  try {
+    const d = llmDistiller({ baseURL: server.baseURL, model: 'teacher', ...fast })
+    const exps = await d.distill(groups())
+    // One pair from the mixed group, one candidate set from the all-failure group.
+    t.is(server.requests.length, 2)
+    const first = server.requests[0] as ChatRequest
+    t.is(first.model, 'teacher')
+    t.deepEqual(first.response_format, { type: 'json_object' })
+    t.regex(first.messages[0].content, /Attempt A SUCCEEDED:\n1\. search: Acme founded/)
+    t.regex(first.messages[0].content, /Attempt B FAILED:\n1\. answer: Paris/)
+    t.regex(first.messages[0].content, /Question \(multihop, 2 hops\): Where was the founder of Acme born\?/)
+    t.regex(server.requests[1].messages[0].content, /Every attempt below failed/)
+    t.is(exps.length, 4)
+    t.is(exps[0].kind, 'success-pattern')
+    t.is(exps[1].taskType, 'multihop', 'taskType defaults to the group’s')
+    t.is(exps[0].support, 1)
+    t.is(exps[0].successRate, 1)
+    t.is(exps[1].successRate, 0)
+    t.deepEqual(exps[0].sources, ['q1#a', 'q1#b'])
+    t.is(exps[2].support, 1)
+    t.is(exps[2].successRate, 0)
+    t.true(exps.every((e) => e.origin === 'llm:teacher'))
+    t.is(d.stats.invalidReplies, 0)
+  } finally {
+    await server.close()
+  }
+})
+
+test('malformed JSON is asked again; fenced or wrapped JSON is accepted', async (t) => {
+  const replies = ['Sure! {"experiences": [ {"text": "oops", ', 'Here it is:\n```json\n' + VALID + '\n```', VALID]
+  const server = await startStubServer((_, i) => replies[Math.min(i, replies.length - 1)])
+  try {
+    const d = llmDistiller({ baseURL: server.baseURL, model: 'm', ...fast, concurrency: 1 }, { pairing: { sameOutcome: 'skip' } })
+    const exps = await d.distill(groups())
+    t.is(exps.length, 2)
+    t.is(d.stats.invalidReplies, 1)
+    t.is(d.stats.skipped, 0)
+    t.is(server.requests.length, 2)
+  } finally {
+    await server.close()
+  }
+  t.deepEqual(extractJson('noise [1, 2] noise'), [1, 2])
+  t.throws(() => extractJson('no json here'), { message: /not JSON/ })
+})
+
+test('replies that never validate are skipped and counted, or thrown on request', async (t) => {
+  const server = await startStubServer(() => JSON.stringify({ experiences: [{ text: 'x', kind: 'tip' }] }))
+  try {
+    const d = llmDistiller({ baseURL: server.baseURL, model: 'm', ...fast }, { invalidRetries: 1, pairing: { sameOutcome: 'skip' } })
+    t.deepEqual(await d.distill(groups()), [])
+    t.is(d.stats.skipped, 1)
+    t.is(d.stats.invalidReplies, 2)
+    const strict = llmDistiller({ baseURL: server.baseURL, model: 'm', ...fast }, { invalidRetries: 0, onInvalid: 'throw', pairing: { sameOutcome: 'skip' } })
+    await t.throwsAsync(strict.distill(groups()), { message: /got no valid reply after 1 asks; last: reply does not match the schema: experiences\.0\.(text|kind)/ })
+  } finally {
+    await server.close()
+  }
+})
+
+test('time-outs are retried with back-off, then reported clearly', async (t) => {
+  let calls = 0
+  const server = await startStubServer(() => (calls++ === 0 ? { content: VALID, delayMs: 4000 } : VALID))
+  try {
+    // A generous time-out for the answering try, so that a loaded test machine does not time it out too.
+    const d = llmDistiller({ baseURL: server.baseURL, model: 'm', timeoutMs: 1500, ...fast }, { pairing: { sameOutcome: 'skip' } })
+    t.is((await d.distill(groups())).length, 2, 'the second try answers')
+    t.is(calls, 2)
+  } finally {
+    await server.close()
+  }
+  const slow = await startStubServer(() => ({ content: VALID, delayMs: 1500 }))
+  try {
+    const d = llmDistiller({ baseURL: slow.baseURL, model: 'm', timeoutMs: 200, maxRetries: 1, backoffMs: 5 }, { pairing: { sameOutcome: 'skip' } })
+    const e = await t.throwsAsync(d.distill(groups()))
+    t.true(e instanceof LlmEndpointError)
+    t.regex(e!.message, /LLM endpoint http:\/\/127\.0\.0\.1:\d+\/v1 \(model m\) failed: no reply within 200 ms \(time-out\)/)
+    t.is(slow.requests.length, 2)
+  } finally {
+    await slow.close()
+  }
+})
+
+test('server errors are retried; an endpoint that is down gives a clear error', async (t) => {
+  const server = await startStubServer((_, i) => (i === 0 ? { status: 503 } : VALID))
+  try {
+    const d = llmDistiller({ baseURL: server.baseURL, model: 'm', ...fast }, { pairing: { sameOutcome: 'skip' } })
+    t.is((await d.distill(groups())).length, 2)
+    t.is(server.requests.length, 2)
+  } finally {
+    await server.close()
+  }
+  const gone = await startStubServer(() => VALID)
+  const url = gone.baseURL
+  await gone.close()
+  const d = llmDistiller({ baseURL: url, model: 'm', maxRetries: 1, backoffMs: 5 })
+  const e = await t.throwsAsync(d.distill(groups()))
+  t.true(e instanceof LlmEndpointError)
+  t.regex(e!.message, /cannot connect \(ECONNREFUSED\); is the server running\?/)
+  const bad = await startStubServer(() => ({ status: 400 }))
+  try {
+    const d400 = llmDistiller({ baseURL: bad.baseURL, model: 'm', ...fast })
+    await t.throwsAsync(d400.distill(groups()), { message: /HTTP 400/ })
+    t.is(bad.requests.length, 1, 'a 400 is not retried')
+  } finally {
+    await bad.close()
+  }
+})
+
+test('the on-disk cache answers a rerun without any request', async (t) => {
+  const server = await startStubServer(() => VALID)
+  const dir = cacheDir()
+  try {
+    const first = llmDistiller({ baseURL: server.baseURL, model: 'm', ...fast }, { cacheDir: dir })
+    const a = await first.distill(groups())
+    t.is(server.requests.length, 2)
+    const second = llmDistiller({ baseURL: server.baseURL, model: 'm', ...fast }, { cacheDir: dir })
+    const b = await second.distill(groups())
+    t.is(server.requests.length, 2, 'no new request')
+    t.is(second.stats.cacheHits, 2)
+    t.deepEqual(b, a)
+    // A damaged cache entry is asked again.
+    const { readdirSync, writeFileSync } = await import('node:fs')
+    const sub = readdirSync(dir)[0]
+    writeFileSync(join(dir, sub, readdirSync(join(dir, sub))[0]), '{ truncated')
+    const third = llmDistiller({ baseURL: server.baseURL, model: 'm', ...fast }, { cacheDir: dir })
+    t.is((await third.distill(groups())).length, 4)
+    t.is(third.stats.cacheHits, 1)
+    t.is(server.requests.length, 3)
+    // Another model does not reuse the first one's answers.
+    const other = llmDistiller({ baseURL: server.baseURL, model: 'other', ...fast }, { cacheDir: dir })
+    await other.distill(groups())
+    t.is(server.requests.length, 5)
+  } finally {
+    await server.close()
+  }
+})
+
+test('replies that arrived before an endpoint failure are cached, so the rerun asks only the rest', async (t) => {
+  const dir = cacheDir()
+  const server = await startStubServer((req) => (req.messages[0].content.includes('Film7') ? { status: 500 } : VALID))
+  try {
+    const d = llmDistiller({ baseURL: server.baseURL, model: 'm', ...fast, concurrency: 1 }, { cacheDir: dir })
+    await t.throwsAsync(d.distill(groups()), { message: /HTTP 500/ })
+  } finally {
+    await server.close()
+  }
+  const healthy = await startStubServer(() => VALID)
+  try {
+    const d = llmDistiller({ baseURL: healthy.baseURL, model: 'm', ...fast }, { cacheDir: dir })
+    t.is((await d.distill(groups())).length, 4)
+    t.is(d.stats.cacheHits, 1, 'the pair answered before the failure')
+    t.is(healthy.requests.length, 1, 'only the failed prompt is asked again')
+  } finally {
+    await healthy.close()
+  }
+})
+
+test('requests in flight stay within the concurrency limit', async (t) => {
+  const server = await startStubServer(() => ({ content: VALID, delayMs: 60 }))
+  try {
+    const gen = new OpenAIChatGenerator({ baseURL: server.baseURL, model: 'm', concurrency: 2, ...fast })
+    const out = await gen.complete(Array.from({ length: 7 }, (_, i) => `p${i}`), { maxTokens: 10, temperature: 0 })
+    t.is(out.length, 7)
+    t.is(server.maxInFlight, 2)
+  } finally {
+    await server.close()
+  }
+  t.throws(() => new OpenAIChatGenerator({ baseURL: 'not a url', model: 'm' }), { message: /baseURL/ })
+})
+
+test('self-distillation: the same distiller over a TextGenerator (the policy)', async (t) => {
+  const seen: string[][] = []
+  const generator: TextGenerator = {
+    id: 'policy@step7',
+    async complete(prompts) {
+      seen.push([...prompts])
+      return prompts.map(() => VALID)
+    },
+  }
+  const d = selfDistiller(generator)
+  const exps = await d.distill(groups())
+  t.is(exps.length, 4)
+  t.is(seen.length, 1, 'one batched call for every prompt')
+  t.is(seen[0].length, 2)
+  t.true(exps.every((e) => e.origin === 'self'))
+  t.true(d instanceof PromptDistiller)
+  // A policy (GenerationPolicy) becomes a TextGenerator; a tiny policy's garbage is skipped, not thrown.
+  const policy = new ScriptedPolicy(() => 'not json at all')
+  const fromPolicy = selfDistiller(policyTextGenerator(policy, { maxNewTokens: 16 }), { invalidRetries: 0 })
+  t.deepEqual(await fromPolicy.distill(groups()), [])
+  t.is(fromPolicy.stats.skipped, 2)
+  t.is(policy.calls[0].opts.maxNewTokens, 16)
+})
+
+test('LLM summaries of HEK clusters and embeddings from an endpoint', async (t) => {
+  const server = await startStubServer(
+    (req) =>
+      req.messages[0].content.includes('ONE principle')
+        ? JSON.stringify({ text: 'Search before answering, one hop at a time.', when: 'any question' })
+        : JSON.stringify({ text: 'A generalised strategy.', when: 'multi-hop questions' }),
+    (text) => [text.includes('entity') ? 1 : 0.1, text.includes('answer') ? 1 : 0.1, text.includes('tag') ? 1 : 0.1, 0.05],
+  )
+  try {
+    const gen = new OpenAIChatGenerator({ baseURL: server.baseURL, model: 'm', ...fast })
+    const hek = await HierarchicalExperience.build(sampleExperiences(), {
+      summarizer: promptSummarizer(gen),
+      embedder: new OpenAIEmbedder({ baseURL: server.baseURL, model: 'emb' }),
+    })
+    t.is(hek.file.embedder.kind, 'openai')
+    t.is(hek.file.embedder.dim, 4)
+    const multi = hek.level(1).filter((n) => n.children.length > 1)
+    t.true(multi.length > 0)
+    for (const n of multi) t.is(n.text, 'A generalised strategy.')
+    const principles = hek.level(2).filter((n) => n.children.length > 1)
+    for (const n of principles) t.is(n.text, 'Search before answering, one hop at a time.')
+    const r = await hek.retrieve('which entity should I search?', { budget: 100 })
+    t.true(r.tips.length > 0)
+  } finally {
+    await server.close()
+  }
+})
