@@ -1,5 +1,8 @@
 // The launcher: torchrun's environment for every rank, "[rank R]" output prefixes, and one failed rank stopping all.
 import test from 'ava'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { launch, launchMain, parseLaunchArgs } from '../../lib/index.js'
 
@@ -59,8 +62,13 @@ test('a rank that fails stops the others at once; the result names it', async (t
 test('a rank that ignores SIGTERM is killed after the grace period; an abort signal stops every rank', async (t) => {
   t.timeout(20_000)
   const { stream } = capture()
-  const stubborn = "process.on('SIGTERM', () => {}); if (process.env.RANK === '0') process.exit(2); setInterval(() => {}, 1000)"
-  const r = await launch({ nproc: 2, stdout: stream, stderr: stream, killGraceMs: 300 }, [process.execPath, '-e', stubborn])
+  // Rank 1 ignores SIGTERM; rank 0 fails once rank 1 has said so (a file), so that the SIGTERM cannot come first.
+  const ready = join(mkdtempSync(join(tmpdir(), 'hiexp-launch-')), 'ready')
+  const stubborn =
+    "const fs = require('fs'); const f = process.env.READY_FILE; " +
+    "if (process.env.RANK === '1') { process.on('SIGTERM', () => {}); fs.writeFileSync(f, '1'); setInterval(() => {}, 1000) } " +
+    'else setInterval(() => { if (fs.existsSync(f)) process.exit(2) }, 20)'
+  const r = await launch({ nproc: 2, stdout: stream, stderr: stream, killGraceMs: 300, env: { READY_FILE: ready } }, [process.execPath, '-e', stubborn])
   t.is(r.exitCode, 2)
   t.is(r.ranks[1].signal, 'SIGKILL')
   const abort = new AbortController()
