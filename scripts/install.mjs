@@ -70,6 +70,24 @@ function ensureOpenBlas(torchDir) {
   })
 }
 
+// hiexp.dist's Gloo backend compiles against c10d's ProcessGroupGloo.hpp, which includes gloo's headers; Debian ships
+// them apart from libtorch-dev (libgloo-dev). Without them the addon is built without the gloo backend.
+function ensureGlooHeaders() {
+  if (existsSync('/usr/include/gloo/algorithm.h')) return
+  const without = 'the addon is built without the gloo backend of hiexp.dist'
+  if (!canApt()) {
+    log(`gloo's headers are missing (as root: apt-get install libgloo-dev): ${without}`)
+    return
+  }
+  log('installing libgloo-dev (gloo headers, for the gloo backend of hiexp.dist)')
+  const install = 'apt-get install -y --no-install-recommends libgloo-dev'
+  const r = spawnSync('sh', ['-c', `${install} || (apt-get update && ${install})`], {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  })
+  if (r.status !== 0) log(`could not install libgloo-dev: ${without}`)
+}
+
 function findTorch() {
   const mode = process.env.HIEXP_TORCH ?? 'auto'
   if (!['auto', 'python', 'system'].includes(mode)) throw new Error(`HIEXP_TORCH must be auto, python or system, got '${mode}'`)
@@ -85,6 +103,7 @@ function findTorch() {
     dir = debianTorchDir()
   }
   if (!dir) throw new Error(`libtorch-dev was installed but ${DEBIAN_TORCH}/TorchConfig.cmake is missing`)
+  ensureGlooHeaders()
   return dir
 }
 

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { ProcessGroup } from '../dist/group.js'
 import { native, type NativeAddon } from '../native.js'
 import type { PolicyLossOptions } from '../rl/types.js'
 import { configFromHf, configToHf, parameterCount, type Qwen2Config } from './config.js'
@@ -160,6 +161,7 @@ export class Policy implements GenerationPolicy {
   private trainer?: unknown
   private optimizer: OptimizerOptions = {}
   private parked?: ParkedGeneration
+  private group?: ProcessGroup
 
   private constructor(
     private readonly handle: unknown,
@@ -458,6 +460,19 @@ export class Policy implements GenerationPolicy {
     return (await Policy.n().trainerSftStep(this.trainerHandle(), { tokens: ids, mask, B, T })) as TrainStats
   }
 
+  /**
+   * Data-parallel training (lib/dist): every rank calls this with the group; rank 0's weights are broadcast to all.
+   * From then on trainStep / sftStep take each rank's batch as its shard of the global batch (loss normalisers over
+   * all ranks, gradients summed over ranks: native/dist/data_parallel.h) and saveCheckpoint writes on rank 0 only.
+   * undefined detaches.
+   */
+  async attachProcessGroup(group: ProcessGroup | undefined): Promise<void> {
+    await this.clearPrefixCache()
+    if (group) await Policy.n().distBroadcastPolicy(group.handle, this.handle, 0)
+    Policy.n().trainerSetProcessGroup(this.trainerHandle(), group?.handle ?? null)
+    this.group = group
+  }
+
   /** Freezes a copy of the current weights as the KL reference. */
   async resetReference(): Promise<void> {
     await Policy.n().trainerResetReference(this.trainerHandle())
@@ -469,12 +484,15 @@ export class Policy implements GenerationPolicy {
    * options); hiexp_trainer.json is written last, so a folder without it is an interrupted save.
    */
   async saveCheckpoint(dir: string): Promise<void> {
+    // Data parallel: every rank calls this; rank 0 alone writes, and all return once the folder is whole.
+    if (this.group && this.group.rank !== 0) return this.group.barrier()
     await mkdir(dir, { recursive: true })
     // Overwriting a checkpoint: remove its marker first, so that a save cut short is never taken for a whole one.
     await rm(join(dir, 'hiexp_trainer.json'), { force: true })
     await Policy.n().trainerSave(this.trainerHandle(), dir)
     await this.writeJsonFiles(dir)
     await writeAtomic(join(dir, 'hiexp_trainer.json'), JSON.stringify({ optimizer: this.optimizer, step: this.step }, null, 2))
+    if (this.group) await this.group.barrier()
   }
 
   /** Restores a checkpoint written by saveCheckpoint: weights, optimiser, step, RNG and reference. */

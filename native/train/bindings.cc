@@ -2,6 +2,7 @@
 #include "bindings.h"
 
 #include "common/napi_args.h"
+#include "dist/handles.h"
 #include "model/handles.h"
 #include "train/trainer.h"
 
@@ -162,6 +163,12 @@ void registerTrain(Napi::Env env, Napi::Object exports) {
     return napi::runAsync<bool>(
         info.Env(), [t] { t->resetReference(); return true; },
         [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+  });
+  // trainerSetProcessGroup(trainer, group | null): data-parallel steps over the group's ranks (native/dist).
+  napi::exportFunction(env, exports, "trainerSetProcessGroup", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
+    t->setProcessGroup(info[1].IsNull() || info[1].IsUndefined() ? nullptr : napi::unwrapHandle<dist::Group>(info[1], "group"));
+    return info.Env().Undefined();
   });
   // trainerSave(trainer, dir) / trainerLoadState(trainer, dir) -> Promise<void>
   napi::exportFunction(env, exports, "trainerSave", [](const Napi::CallbackInfo& info) -> Napi::Value {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/errors.h"
+#include "dist/data_parallel.h"
 #include "model/safetensors.h"
 
 namespace hiexp::train {
@@ -41,6 +42,7 @@ void zeroGrads(const std::vector<at::Tensor>& params) {
 
 void Trainer::applyUpdate(StepStats& stats) {
   const auto params = core_->model->parameters();
+  if (group_) dist::allReduceGradients(*group_, params);  // data parallel: the global batch's gradient
   stats.gradNorm = clipGradNorm(params, opts_.maxGradNorm);
   stats.lr = learningRate(opts_, step_);
   if (!std::isfinite(stats.gradNorm)) {
@@ -68,8 +70,11 @@ StepStats Trainer::rlStep(const RlBatch& batchIn, const rl::PolicyLossOptions& l
 
   // Each micro-batch's loss is its own aggregate; the weights below make the sum equal the whole batch's aggregate.
   at::Tensor rowTokens = batch.mask.sum(1);
-  const double totalTokens = rowTokens.sum().item<double>();
-  const double totalRows = (rowTokens > 0).sum().item<double>();
+  // Data parallel: the normalisers are the global batch's (sums over the ranks; identity without a group).
+  const auto totals = dist::sumOverRanks(group_.get(), {rowTokens.sum().item<double>(), (rowTokens > 0).sum().item<double>()}, dev);
+  const double totalTokens = totals[0], totalRows = totals[1];
+  const int64_t normT = lossOpts.aggregation == rl::Aggregation::SeqMeanTokenSumNorm && lossOpts.normLength == 0
+                            ? dist::maxOverRanks(group_.get(), T, dev) : T;
   StepStats stats;
   stats.tokens = static_cast<int64_t>(totalTokens);
   const int64_t micro = opts_.microBatchSize > 0 ? std::min(opts_.microBatchSize, B) : B;
@@ -103,7 +108,7 @@ StepStats Trainer::rlStep(const RlBatch& batchIn, const rl::PolicyLossOptions& l
       at::Tensor old = batch.oldLogp.defined() ? rows(batch.oldLogp, b0, n) : logp.detach();
       at::Tensor adv = rows(batch.advantages, b0, n);
       rl::PolicyLossOptions o = lossOpts;
-      if (o.aggregation == rl::Aggregation::SeqMeanTokenSumNorm && o.normLength == 0) o.normLength = T;
+      if (o.aggregation == rl::Aggregation::SeqMeanTokenSumNorm && o.normLength == 0) o.normLength = normT;
       rl::PolicyLossStats s;
       at::Tensor loss = rl::policyLoss(logp, old, adv, mask, refLogp, o, &s);
       (loss * weight).backward();
@@ -114,6 +119,12 @@ StepStats Trainer::rlStep(const RlBatch& batchIn, const rl::PolicyLossOptions& l
       stats.hasKl = stats.hasKl || s.hasKl;
       stats.clipFraction += share * s.clipFraction;
       stats.approxKl += share * s.approxKl;
+    }
+    if (group_) {  // metrics of the global batch: each rank's terms are already weighted by global normalisers
+      auto r = dist::sumOverRanks(group_.get(), {stats.loss, stats.pgLoss, stats.kl, stats.clipFraction, stats.approxKl,
+                                                 entropySum, stats.hasKl ? 1.0 : 0.0}, dev);
+      stats.loss = r[0], stats.pgLoss = r[1], stats.kl = r[2], stats.clipFraction = r[3], stats.approxKl = r[4];
+      entropySum = r[5], stats.hasKl = r[6] > 0;
     }
     stats.entropy = totalTokens > 0 ? entropySum / totalTokens : 0;
     m.setRequiresGrad(false);
@@ -132,7 +143,7 @@ StepStats Trainer::sftStep(const at::Tensor& tokensIn, const at::Tensor& maskIn)
   const at::Device dev = m.device();
   at::Tensor tokensAll = tokensIn.to(dev, at::kLong), maskAll = maskIn.to(dev, at::kFloat);
   const int64_t B = tokensAll.size(0);
-  const double totalTokens = maskAll.sum().item<double>();
+  const double totalTokens = dist::sumOverRanks(group_.get(), {maskAll.sum().item<double>()}, dev)[0];
   HX_CHECK_RANGE(totalTokens > 0, "mask selects no token: sftStep needs at least one target token");
   StepStats stats;
   stats.tokens = static_cast<int64_t>(totalTokens);
@@ -151,6 +162,10 @@ StepStats Trainer::sftStep(const at::Tensor& tokensIn, const at::Tensor& maskIn)
       at::Tensor loss = -(logp * mask).sum() / totalTokens;
       loss.backward();
       stats.loss += loss.item<double>();
+    }
+    if (group_) {
+      auto r = dist::sumOverRanks(group_.get(), {stats.loss, entropySum}, dev);
+      stats.loss = r[0], entropySum = r[1];
     }
     stats.pgLoss = stats.loss;
     stats.entropy = entropySum / totalTokens;

@@ -12,6 +12,10 @@
 #include "rl/policy_loss.h"
 #include "train/adamw.h"
 
+namespace hiexp::dist {
+class Group;
+}
+
 namespace hiexp::train {
 
 // A right-padded batch: tokens [B, T] (int64), mask [B, T] float (1 = a response token the loss sees; position 0
@@ -44,6 +48,9 @@ class Trainer {
   // Freezes a copy of the current weights as the KL reference (done automatically by the first step with klCoef > 0).
   void resetReference();  // locks the model
   bool hasReference() const { return !reference_.empty(); }
+  // Data parallel (native/dist/data_parallel.h): with a group attached, each step's loss normalisers are those of the
+  // global batch and the gradients are summed over the ranks before clipping. Null detaches.
+  void setProcessGroup(std::shared_ptr<dist::Group> group) { group_ = std::move(group); }
 
   // Writes <dir>/model.safetensors and <dir>/trainer_state.safetensors (each through a temporary file and a rename).
   void saveCheckpoint(const std::string& dir) const;
@@ -58,6 +65,7 @@ class Trainer {
   AdamW adam_;
   int64_t step_ = 0;
   std::map<std::string, at::Tensor> reference_;
+  std::shared_ptr<dist::Group> group_;
 };
 
 }  // namespace hiexp::train
