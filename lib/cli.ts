@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { benchKernels, kernelTable, writeKernelReport } from './bench/kernels.js'
+import { launchMain } from './dist/launch_cli.js'
 import { info } from './info.js'
 import { plotTraining } from './report/training_plot.js'
 import { loadTrainConfig, parseTrainConfig } from './rl/config.js'
@@ -151,7 +152,14 @@ program
     console.error(`wrote ${(await writeKernelReport(result, opts.out)).join(', ')}`)
   })
 
-program.parseAsync().catch((error: Error) => {
+program
+  .command('launch')
+  .description('run a command as N data-parallel ranks (torchrun conventions): launch --nproc N [--nnodes M --node-rank R --master-addr A --master-port P] -- <command…>')
+  .allowUnknownOption()
+
+// launch takes everything after it verbatim (its own flags, then `--` and the command), which commander would parse.
+const main = process.argv[2] === 'launch' ? launchMain(process.argv.slice(3)).then((code) => void (process.exitCode = code)) : program.parseAsync()
+main.catch((error: Error) => {
   console.error(error.message.startsWith('hiexp') ? error.message : `hiexp: ${error.message}`)
   process.exit(1)
 })

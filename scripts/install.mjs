@@ -12,9 +12,8 @@ import { fileURLToPath } from 'node:url'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const nativeOnly = process.argv.includes('--native-only')
 const DEBIAN_TORCH = '/usr/lib/x86_64-linux-gnu/cmake/Torch'
-// Debian's libtorch calls the system BLAS (libblas.so.3): the reference BLAS unless OpenBLAS is installed, and the
-// reference one makes every matrix product about ten times slower. So OpenBLAS comes with it.
-const APT_PACKAGES = 'libtorch-dev libopenblas0-pthread'
+// Debian's libtorch with its companions (see COMPANIONS below).
+const APT_PACKAGES = 'libtorch-dev libopenblas0-pthread libgloo-dev'
 const APT_COMMAND = `apt-get update && apt-get install -y --no-install-recommends ${APT_PACKAGES}`
 const OPENBLAS_DIR = '/usr/lib/x86_64-linux-gnu/openblas-pthread'
 
@@ -56,36 +55,31 @@ function canApt() {
   return isRoot && spawnSync('sh', ['-c', 'command -v apt-get'], { encoding: 'utf8' }).status === 0
 }
 
-// A libtorch-dev installed earlier without OpenBLAS still runs on the reference BLAS: add OpenBLAS (as root), or say how.
-function ensureOpenBlas(torchDir) {
-  if (torchDir !== DEBIAN_TORCH || existsSync(OPENBLAS_DIR)) return
-  if (!canApt()) {
-    log(`warning: Debian's libtorch will use the slow reference BLAS; as root run: apt-get install -y libopenblas0-pthread`)
-    return
-  }
-  log('installing OpenBLAS for Debian\'s libtorch (apt-get install -y --no-install-recommends libopenblas0-pthread)')
-  execFileSync('sh', ['-c', 'apt-get install -y --no-install-recommends libopenblas0-pthread || (apt-get update && apt-get install -y --no-install-recommends libopenblas0-pthread)'], {
-    stdio: 'inherit',
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  })
-}
+// Debian packages that Debian's libtorch wants beside it, each found by a file it installs. Installed as root when
+// missing (a libtorch-dev installed earlier lacks them); otherwise a warning says what is lost and the command.
+const COMPANIONS = [
+  // libtorch calls the system libblas.so.3: the reference BLAS, ~10x slower, unless OpenBLAS is there.
+  { pkg: 'libopenblas0-pthread', marker: OPENBLAS_DIR, without: "Debian's libtorch multiplies matrices with the slow reference BLAS" },
+  // c10d's ProcessGroupGloo.hpp includes gloo's headers, which Debian ships apart from libtorch-dev.
+  { pkg: 'libgloo-dev', marker: '/usr/include/gloo/algorithm.h', without: 'the addon is built without the gloo backend of hiexp.dist' },
+]
 
-// hiexp.dist's Gloo backend compiles against c10d's ProcessGroupGloo.hpp, which includes gloo's headers; Debian ships
-// them apart from libtorch-dev (libgloo-dev). Without them the addon is built without the gloo backend.
-function ensureGlooHeaders() {
-  if (existsSync('/usr/include/gloo/algorithm.h')) return
-  const without = 'the addon is built without the gloo backend of hiexp.dist'
-  if (!canApt()) {
-    log(`gloo's headers are missing (as root: apt-get install libgloo-dev): ${without}`)
-    return
+function ensureCompanions(torchDir) {
+  if (torchDir !== DEBIAN_TORCH) return
+  for (const { pkg, marker, without } of COMPANIONS) {
+    if (existsSync(marker)) continue
+    if (!canApt()) {
+      log(`warning: ${pkg} is missing, so ${without}; as root run: apt-get install -y ${pkg}`)
+      continue
+    }
+    log(`installing ${pkg} (without it ${without})`)
+    const install = `apt-get install -y --no-install-recommends ${pkg}`
+    const r = spawnSync('sh', ['-c', `${install} || (apt-get update && ${install})`], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    })
+    if (r.status !== 0) log(`warning: could not install ${pkg}, so ${without}`)
   }
-  log('installing libgloo-dev (gloo headers, for the gloo backend of hiexp.dist)')
-  const install = 'apt-get install -y --no-install-recommends libgloo-dev'
-  const r = spawnSync('sh', ['-c', `${install} || (apt-get update && ${install})`], {
-    stdio: 'inherit',
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  })
-  if (r.status !== 0) log(`could not install libgloo-dev: ${without}`)
 }
 
 function findTorch() {
@@ -103,7 +97,6 @@ function findTorch() {
     dir = debianTorchDir()
   }
   if (!dir) throw new Error(`libtorch-dev was installed but ${DEBIAN_TORCH}/TorchConfig.cmake is missing`)
-  ensureGlooHeaders()
   return dir
 }
 
@@ -137,7 +130,7 @@ function buildTypeScript() {
 
 try {
   const torchDir = findTorch()
-  ensureOpenBlas(torchDir)
+  ensureCompanions(torchDir)
   buildNative(torchDir)
   if (!nativeOnly) buildTypeScript()
   log('done')

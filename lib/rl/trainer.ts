@@ -20,6 +20,8 @@ import { parseTrainConfig, type ResolvedTrainConfig, type TrainConfig } from './
 import { checkpointDir, initialPolicy, loadTask, type Task } from './task.js'
 import type { PolicyLossOptions } from './types.js'
 import type { Retriever } from '../search/types.js'
+import { readDistEnv } from '../dist/env.js'
+import { getProcessGroup, initProcessGroup, shard, type ProcessGroup } from '../dist/group.js'
 import { buildHek, collectTrajectories, distillerFor, HekExperienceSource, type ExperienceSource } from './experience_source.js'
 import { HierarchicalExperience } from '../experience/hek.js'
 import { writeHekPictures } from '../experience/show.js'
@@ -51,6 +53,8 @@ export class Trainer {
   readonly trajectories: TrajectoryStore
   /** RL trajectories since the HEK was last rebuilt (dynamic HEK). */
   private sinceRefresh: TrajectoryRecord[] = []
+  /** Data-parallel group (WORLD_SIZE > 1): questions are sharded by rank, gradients all-reduced, rank 0 writes. */
+  private group?: ProcessGroup
 
   private constructor(
     readonly config: ResolvedTrainConfig,
@@ -61,7 +65,19 @@ export class Trainer {
     this.rollout = parseRolloutOptions(config.rollout as never)
     this.reward = parseRewardConfig(config.reward as never)
     this.metrics = new MetricsLog(join(config.outDir, 'metrics.jsonl'))
-    this.trajectories = new TrajectoryStore(join(config.outDir, 'trajectories.jsonl'))
+    const rank = readDistEnv().rank
+    this.trajectories = new TrajectoryStore(join(config.outDir, rank > 0 ? `trajectories.rank${rank}.jsonl` : 'trajectories.jsonl'))
+  }
+
+  private get isMain(): boolean {
+    return !this.group || this.group.isMain
+  }
+
+  /** Joins the data-parallel group when launched as several ranks (hiexp launch, torchrun's variables). */
+  private async joinGroup(): Promise<void> {
+    if (readDistEnv().worldSize <= 1) return
+    this.group = getProcessGroup() ?? (await initProcessGroup())
+    await this.policy.attachProcessGroup(this.group)
   }
 
   /** Builds the run, or resumes it from outDir's checkpoint (metrics after the checkpoint's step are dropped). */
@@ -74,11 +90,13 @@ export class Trainer {
       const state = JSON.parse(readFileSync(statePath, 'utf8')) as RunState
       const policy = await Policy.loadCheckpoint(ckpt, { device: c.policy.device, dtype: c.policy.dtype })
       const trainer = new Trainer(c, task, policy, state)
-      trainer.metrics.truncateAfter(state.step)
+      await trainer.joinGroup()
+      if (trainer.isMain) trainer.metrics.truncateAfter(state.step)
       return trainer
     }
     const trainer = new Trainer(c, task, await initialPolicy(c, task), { step: 0, warmStartDone: false })
-    writeFileAtomic(join(c.outDir, 'config.json'), JSON.stringify(c, null, 2))
+    await trainer.joinGroup()
+    if (trainer.isMain) writeFileAtomic(join(c.outDir, 'config.json'), JSON.stringify(c, null, 2))
     return trainer
   }
 
@@ -101,10 +119,11 @@ export class Trainer {
     const usable = demos.filter((d) => d.finish === 'answer')
     if (usable.length === 0) throw new Error('warm start: no demonstration reached an answer within the rollout budget; raise rollout.maxTotalTokens')
     this.policy.configureTraining({ lr: w.lr, warmupSteps: Math.min(10, w.steps), maxGradNorm: 1 })
+    const pick = this.group ? rng.fork(`rank-${this.group.rank}`) : rng
     for (let s = 0; s < w.steps; s++) {
-      const batch = Array.from({ length: w.batchSize }, () => usable[rng.int(0, usable.length - 1)])
+      const batch = Array.from({ length: w.batchSize }, () => usable[pick.int(0, usable.length - 1)])
       const stats = await this.policy.sftStep({ sequences: batch.map((d) => d.tokens), masks: batch.map((d) => d.mask) })
-      this.metrics.append({ phase: 'warm-start', step: s + 1, loss: stats.loss, gradNorm: stats.gradNorm, lr: stats.lr })
+      if (this.isMain) this.metrics.append({ phase: 'warm-start', step: s + 1, loss: stats.loss, gradNorm: stats.gradNorm, lr: stats.lr })
       bar?.update(s + 1, `loss ${stats.loss.toFixed(3)}`)
     }
     this.policy.configureTraining(this.config.optimizer as OptimizerOptions)
@@ -134,7 +153,8 @@ export class Trainer {
     const c = this.config
     const G = c.groupSize
     const t0 = performance.now()
-    const questions = this.questionsFor(this.state.step)
+    // Data parallel: each rank rolls out whole groups of its share of the step's questions.
+    const questions = this.group ? shard(this.questionsFor(this.state.step), this.group) : this.questionsFor(this.state.step)
     const guided = this.experience && c.experience.enabled ? Math.round(c.experience.guidedFraction * G) : 0
     const rendered = guided > 0 ? await Promise.all(questions.map((q) => this.experience!.render(q))) : []
     const requests = questions.flatMap((q, j) =>
@@ -198,7 +218,11 @@ export class Trainer {
       row.guidedRewardMean = mean(Array.from(rewards).filter((_, i) => isGuided[i]))
       row.unguidedRewardMean = mean(Array.from(rewards).filter((_, i) => !isGuided[i]))
     }
-    this.metrics.append(row)
+    if (this.group) {
+      const { phase, ...numbers } = row
+      Object.assign(row, await this.group.reduceMetrics(numbers as Record<string, number>, 'mean'), { phase })
+    }
+    if (this.isMain) this.metrics.append(row)
     return row
   }
 
@@ -251,7 +275,8 @@ export class Trainer {
     return this.task.validation.slice(0, this.config.validation.questions)
   }
 
-  async validate(): Promise<MetricsRow> {
+  async validate(): Promise<MetricsRow | undefined> {
+    if (!this.isMain) return undefined
     const plain = await this.evaluate(this.validationSet())
     const row: MetricsRow = {
       phase: 'validation',
@@ -280,8 +305,9 @@ export class Trainer {
     const dir = checkpointDir(this.config.outDir)
     const fresh = `${dir}.new`
     const stale = `${dir}.old`
-    rmSync(fresh, { recursive: true, force: true })
-    await this.policy.saveCheckpoint(fresh)
+    if (this.isMain) rmSync(fresh, { recursive: true, force: true })
+    await this.policy.saveCheckpoint(fresh) // every rank calls it; rank 0 alone writes
+    if (!this.isMain) return
     rmSync(stale, { recursive: true, force: true })
     if (existsSync(dir)) renameSync(dir, stale)
     renameSync(fresh, dir)
@@ -302,7 +328,10 @@ export class Trainer {
     if (!e.enabled || this.experience) return undefined
     const path = this.hekPath()
     let hek: HierarchicalExperience
-    if (existsSync(path)) {
+    if (!this.isMain) {
+      // Rank 0 loads or builds it and sends it to every rank.
+      hek = HierarchicalExperience.fromJSON(await this.group!.broadcastJson<unknown>(null))
+    } else if (existsSync(path)) {
       hek = await HierarchicalExperience.load(path)
     } else {
       const t0 = performance.now()
@@ -313,6 +342,7 @@ export class Trainer {
       writeHekPictures(hek, join(this.config.outDir, 'hek'))
       this.metrics.append({ phase: 'hek', step: this.state.step, experiences: hek.experiences().length, trajectories: records.length, seconds: (performance.now() - t0) / 1000 })
     }
+    if (this.isMain && this.group) await this.group.broadcastJson(hek.toJSON())
     const tokenizer = this.policy.tokenizer
     this.experience = new HekExperienceSource(hek, e.tokenBudget, (text) => tokenizer.encode(text).length)
     return hek
@@ -321,7 +351,20 @@ export class Trainer {
   /** Dynamic HEK (beyond the paper): distil the rollouts since the last rebuild into the HEK and swap it in. */
   private async refreshExperience(): Promise<void> {
     const source = this.experience
-    if (!(source instanceof HekExperienceSource) || this.sinceRefresh.length === 0) return
+    if (!(source instanceof HekExperienceSource)) return
+    if (this.group) {
+      // Rank 0 distils its own shard's rollouts and sends the rebuilt HEK to every rank.
+      let next = source.hek
+      if (this.isMain && this.sinceRefresh.length > 0) {
+        const fresh = await distillerFor(this.config, this.policy).distill(groupTrajectories(this.sinceRefresh))
+        if (fresh.length > 0) next = await source.hek.update(fresh)
+        next.save(this.hekPath())
+      }
+      this.sinceRefresh = []
+      source.hek = HierarchicalExperience.fromJSON(await this.group.broadcastJson(this.isMain ? next.toJSON() : null))
+      return
+    }
+    if (this.sinceRefresh.length === 0) return
     const t0 = performance.now()
     const fresh = await distillerFor(this.config, this.policy).distill(groupTrajectories(this.sinceRefresh))
     this.sinceRefresh = []
@@ -337,22 +380,25 @@ export class Trainer {
     const c = this.config
     const validation: MetricsRow[] = []
     if (!this.state.warmStartDone && c.warmStart.steps > 0) {
-      const bar = quiet ? undefined : progress('warm start', c.warmStart.steps)
+      const bar = quiet || !this.isMain ? undefined : progress('warm start', c.warmStart.steps)
       await this.warmStart(bar)
       bar?.stop()
-      validation.push(await this.validate())
+      const v = await this.validate()
+      if (v) validation.push(v)
       await this.checkpoint()
     }
     await this.prepareExperience()
-    const bar = quiet ? undefined : progress(`${c.algorithm}${c.experience.enabled ? ' + HiExp' : ''}`, c.steps)
+    const bar = quiet || !this.isMain ? undefined : progress(`${c.algorithm}${c.experience.enabled ? ' + HiExp' : ''}`, c.steps)
     bar?.update(this.state.step)
     while (this.state.step < c.steps) {
       const row = await this.rlStep()
       bar?.update(this.state.step, `reward ${(row.rewardMean as number).toFixed(2)} · EM ${(row.em as number).toFixed(2)}`)
       if (this.state.step % c.validation.every === 0 || this.state.step === c.steps) {
         const v = await this.validate()
-        validation.push(v)
-        bar?.log(`step ${this.state.step}: validation EM ${(v.em as number).toFixed(3)} F1 ${(v.f1 as number).toFixed(3)}`)
+        if (v) {
+          validation.push(v)
+          bar?.log(`step ${this.state.step}: validation EM ${(v.em as number).toFixed(3)} F1 ${(v.f1 as number).toFixed(3)}`)
+        }
       }
       if (c.experience.enabled && c.experience.refreshEvery > 0 && this.state.step % c.experience.refreshEvery === 0) {
         await this.refreshExperience()
