@@ -2,10 +2,9 @@
  * Loader of a retrieval corpus in Search-R1's JSONL layout: one `{"id": …, "contents": "Title\ntext"}` per line. Rows
  * with `title` and `text` instead of `contents` (FlashRAG's other layout) are joined into `contents`.
  */
-import { createReadStream } from 'node:fs'
-import { createInterface } from 'node:readline'
 import type { Passage } from '../search/types.js'
 import { DataFormatError, describe } from './errors.js'
+import { jsonlRows } from './jsonl.js'
 
 export interface LoadCorpusOptions {
   limit?: number
@@ -14,17 +13,7 @@ export interface LoadCorpusOptions {
 export async function loadCorpusJsonl(file: string, options: LoadCorpusOptions = {}): Promise<Passage[]> {
   const out: Passage[] = []
   const ids = new Map<string, number>()
-  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity })
-  let n = 0
-  for await (const line of lines) {
-    n++
-    if (line.trim() === '') continue
-    let row: unknown
-    try {
-      row = JSON.parse(line)
-    } catch (e) {
-      throw new DataFormatError(file, n, undefined, `not valid JSON (${(e as Error).message})`)
-    }
+  for await (const { row, line: n } of jsonlRows(file)) {
     if (row === null || typeof row !== 'object' || Array.isArray(row)) {
       throw new DataFormatError(file, n, undefined, `expected an object, got ${describe(row)}`)
     }
@@ -44,10 +33,7 @@ export async function loadCorpusJsonl(file: string, options: LoadCorpusOptions =
     if (first !== undefined) throw new DataFormatError(file, n, 'id', `duplicate id ${JSON.stringify(id)} (first on line ${first})`)
     ids.set(id, n)
     out.push({ id, contents })
-    if (options.limit !== undefined && out.length >= options.limit) {
-      lines.close()
-      break
-    }
+    if (options.limit !== undefined && out.length >= options.limit) break
   }
   return out
 }

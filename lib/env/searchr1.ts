@@ -3,12 +3,11 @@
  * and `data_source`, as JSONL or parquet (read through hyparquet). Search-R1's processed parquet files, where the
  * answers sit in `reward_model.ground_truth.target` and the question inside the chat prompt, are read too.
  */
-import { createReadStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { extname } from 'node:path'
-import { createInterface } from 'node:readline'
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet'
 import { DataFormatError, describe } from './errors.js'
+import { jsonlRows } from './jsonl.js'
 import type { QaExample } from './types.js'
 
 export interface LoadQaOptions {
@@ -31,22 +30,9 @@ export async function loadQaDataset(file: string, options: LoadQaOptions = {}): 
 
 export async function loadQaJsonl(file: string, options: LoadQaOptions = {}): Promise<QaExample[]> {
   const out: QaExample[] = []
-  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity })
-  let n = 0
-  for await (const line of lines) {
-    n++
-    if (line.trim() === '') continue
-    let row: unknown
-    try {
-      row = JSON.parse(line)
-    } catch (e) {
-      throw new DataFormatError(file, n, undefined, `not valid JSON (${(e as Error).message})`)
-    }
+  for await (const { row, line: n } of jsonlRows(file)) {
     out.push(qaFromRow(row, file, n, out.length, options))
-    if (options.limit !== undefined && out.length >= options.limit) {
-      lines.close()
-      break
-    }
+    if (options.limit !== undefined && out.length >= options.limit) break
   }
   return out
 }

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as hx from '../../lib/index.js'
+import { tinyRun } from './fixtures/tiny_run.js'
 
 test('compare runs each method from one shared warm start and writes the report, results and plots', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'hiexp-compare-'))
@@ -22,14 +23,8 @@ test('compare runs each method from one shared warm start and writes the report,
     log: () => {},
     quiet: true,
     base: {
-      task: { world: { countries: 2, cities: 4, people: 8, organisations: 2, films: 2, books: 2, questionsPerHop: 12, hops: [1, 2] } },
-      policy: { tiny: { hiddenSize: 32, intermediateSize: 64, numLayers: 1, numHeads: 2, numKvHeads: 1 } },
-      rollout: { topk: 2, maxTurns: 3, maxTurnTokens: 12, maxTotalTokens: 320, maxInfoTokens: 96 },
-      warmStart: { steps: 2, batchSize: 4 },
-      questionsPerStep: 2,
-      groupSize: 3,
-      steps: 2,
-      validation: { every: 1, questions: 4 },
+      ...tinyRun(dir),
+      checkpointEvery: 20,
     },
   })
   t.deepEqual(results.map((r) => r.method), ['no-search', 'warm-start', 'grpo', 'hiexp-gspo'])

@@ -4,21 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as hx from '../../lib/index.js'
 import type { TrainConfig } from '../../lib/index.js'
+import { tinyRun } from './fixtures/tiny_run.js'
 
-const tiny = (outDir: string, extra: Partial<TrainConfig> = {}): TrainConfig => ({
-  outDir,
-  seed: 3,
-  task: { world: { countries: 2, cities: 4, people: 8, organisations: 2, films: 2, books: 2, questionsPerHop: 12, hops: [1, 2] } },
-  policy: { tiny: { hiddenSize: 32, intermediateSize: 64, numLayers: 1, numHeads: 2, numKvHeads: 1 } },
-  rollout: { topk: 2, maxTurns: 3, maxTurnTokens: 12, maxTotalTokens: 320, maxInfoTokens: 96 },
-  warmStart: { steps: 2, batchSize: 4, lr: 1e-3 },
-  questionsPerStep: 2,
-  groupSize: 3,
-  steps: 2,
-  validation: { every: 1, questions: 4 },
-  checkpointEvery: 1,
-  ...extra,
-})
+const tiny = tinyRun
 
 const RL_FIELDS = [
   'step', 'rewardMean', 'rewardStd', 'rewardGroupStd', 'advantageStd', 'em', 'f1', 'format', 'loss', 'gradNorm',
