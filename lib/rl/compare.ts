@@ -102,6 +102,8 @@ export async function compare(options: CompareOptions): Promise<MethodResult[]> 
         mkdirSync(runDir, { recursive: true })
         cpSync(checkpointDir(warmDir), checkpointDir(runDir), { recursive: true })
         cpSync(join(warmDir, 'state.json'), join(runDir, 'state.json'))
+        // The warm start's lines (its loss, the step-0 validation) start every method's curves.
+        cpSync(join(warmDir, 'metrics.jsonl'), join(runDir, 'metrics.jsonl'))
       }
       const config = methodConfig(base, method, runDir, hekFile)
       const trainer = await Trainer.create(config)
@@ -156,6 +158,7 @@ export async function writeCompareReport(results: readonly MethodResult[], outDi
     )
   }
   lines.push('', '`no-search`: the warm-started policy with a retriever that returns nothing; `warm-start`: the warm-started policy before RL.')
+  lines.push('Wall time counts the RL steps and evaluations this process ran (a resumed run counts only what was left).')
   lines.push('', `## Stability (over RL steps)`, '')
   lines.push('| method | reward std within groups | advantage std | grad-norm variance (10-step windows) |', '|---|---|---|---|')
   for (const m of methods.filter((x) => !(BASELINES as readonly string[]).includes(x))) {

@@ -339,7 +339,7 @@ export class Trainer {
       const records = await collectTrajectories(this.policy, this.task.retriever, questions, e.buildGroupSize, this.rollout, this.reward, this.trajectories, this.state.step)
       hek = await buildHek(records, distillerFor(this.config, this.policy))
       hek.save(path)
-      writeHekPictures(hek, join(this.config.outDir, 'hek'))
+      writeHekPictures(hek, path.replace(/\.json$/, ''))
       this.metrics.append({ phase: 'hek', step: this.state.step, experiences: hek.experiences().length, trajectories: records.length, seconds: (performance.now() - t0) / 1000 })
     }
     if (this.isMain && this.group) await this.group.broadcastJson(hek.toJSON())
