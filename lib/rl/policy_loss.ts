@@ -3,10 +3,11 @@ import type { PolicyLossBatch, PolicyLossOptions, PolicyLossResult } from './typ
 
 /**
  * GRPO (token-level clipped surrogate) or GSPO (sequence-level ratio) loss and its gradient with respect to every
- * token's log-prob, in one fused native pass; verl's formulas (see native/rl/policy_loss.h).
+ * token's log-prob, in one fused native pass; verl's formulas (see native/rl/policy_loss.h). `output.out` (B*T floats)
+ * receives the gradient instead of a new array: reuse it across steps to skip allocating B*T floats per call.
  */
-export function policyLoss(batch: PolicyLossBatch, options: PolicyLossOptions = {}): PolicyLossResult {
-  return native().policyLoss(batch, options) as PolicyLossResult
+export function policyLoss(batch: PolicyLossBatch, options: PolicyLossOptions = {}, output: { out?: Float32Array } = {}): PolicyLossResult {
+  return native().policyLoss(batch, options, output) as PolicyLossResult
 }
 
 /**

@@ -155,10 +155,21 @@ Napi::Value autogradLoss(const Napi::CallbackInfo& info, bool fused) {
   return lossResult(info.Env(), stats, grad);
 }
 
+// The gradient buffer: a new Float32Array, or the caller's `out` (reused across steps, it saves allocating and
+// page-faulting B*T floats on every call).
+Napi::Float32Array gradientBuffer(const Napi::CallbackInfo& info, const Napi::Value& placement, int64_t n) {
+  if (placement.IsUndefined()) return Napi::Float32Array::New(info.Env(), static_cast<size_t>(n));
+  const auto obj = napi::object(placement, "output");
+  napi::rejectUnknownKeys(obj, "output", {"out"});
+  if (!napi::has(obj, "out")) return Napi::Float32Array::New(info.Env(), static_cast<size_t>(n));
+  sized<float>(obj, "out", "output", n);
+  return obj.Get("out").As<Napi::Float32Array>();
+}
+
 Napi::Value policyLoss(const Napi::CallbackInfo& info) {
   const auto x = readBatch(info[0]);
   const auto o = readLossOptions(info[1], x);
-  auto grad = Napi::Float32Array::New(info.Env(), static_cast<size_t>(x.B * x.T));
+  auto grad = gradientBuffer(info, info[2], x.B * x.T);
   const auto stats = rl::policyLossCpu(x, o, grad.Data());
   return lossResult(info.Env(), stats, grad);
 }

@@ -70,3 +70,14 @@ test('unknown or out-of-range options are named', (t) => {
   t.throws(() => hx.policyLoss(base(), { klCoef: 0.1 }), { instanceOf: RangeError, message: 'options.klCoef > 0 needs batch.refLogp (the reference log-probs)' })
   t.throws(() => hx.policyLoss(base(), { klCoef: -1 }), { instanceOf: RangeError, message: /klCoef must be a finite number >= 0/ })
 })
+
+test('output.out receives the gradient in place; a wrong buffer is named', (t) => {
+  const batch = base()
+  const out = new Float32Array(6).fill(7)
+  const r = hx.policyLoss(batch, {}, { out })
+  t.is(r.gradLogp, out)
+  t.deepEqual(Array.from(out), Array.from(hx.policyLoss(batch).gradLogp))
+  t.throws(() => hx.policyLoss(batch, {}, { out: new Float32Array(5) }), { instanceOf: RangeError, message: 'output.out has length 5, expected 6' })
+  t.throws(() => hx.policyLoss(batch, {}, { out: new Float64Array(6) as unknown as Float32Array }), { instanceOf: TypeError, message: 'output.out must be a Float32Array, got Float64Array' })
+  t.throws(() => hx.policyLoss(batch, {}, { into: out } as never), { instanceOf: TypeError, message: /output has an unknown option 'into'/ })
+})
