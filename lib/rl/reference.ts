@@ -2,12 +2,7 @@
  * Plain-loop float64 implementations of the advantage estimators and policy losses: the independent reference the
  * tests check the native kernels against (and a readable statement of each formula). Not for training: slow.
  */
-import type {
-  AdvantageEstimator,
-  KlEstimator,
-  LossAggregation,
-  PolicyLossAlgorithm,
-} from './types.js'
+import type { AdvantageEstimator, KlEstimator, PolicyLossOptions } from './types.js'
 
 type Numbers = ArrayLike<number>
 
@@ -71,16 +66,8 @@ export interface ReferenceBatch {
   T: number
 }
 
-export interface ReferenceLossOptions {
-  algorithm?: PolicyLossAlgorithm
-  clipLow?: number
-  clipHigh?: number
-  dualClip?: number
-  aggregation?: LossAggregation
-  klCoef?: number
-  klEstimator?: KlEstimator
-  normLength?: number
-}
+/** The reference takes the native loss's options as they are. */
+export type ReferenceLossOptions = PolicyLossOptions
 
 export interface ReferenceLoss {
   loss: number

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/napi_args.h"
+#include "common/napi_tensors.h"
 #include "common/runtime.h"
 #include "model/generation.h"
 #include "model/handles.h"
@@ -50,15 +51,6 @@ std::string str(const Napi::Value& v, const std::string& name) {
   return v.As<Napi::String>().Utf8Value();
 }
 
-// Copies a right-padded [B, T] batch of token ids (Int32Array) into a tensor, checking the ids against the vocabulary.
-at::Tensor tokenBatch(const Napi::Value& v, int64_t B, int64_t T, int64_t vocab, const std::string& name) {
-  auto span = napi::typedArray<int32_t>(v, name);
-  HX_CHECK_RANGE(static_cast<int64_t>(span.size) == B * T, name, " must hold B*T = ", B * T, " ids, got ", span.size);
-  for (size_t i = 0; i < span.size; ++i)
-    HX_CHECK_RANGE(span.data[i] >= 0 && span.data[i] < vocab, name, "[", i, "] = ", span.data[i],
-                   " is outside the vocabulary [0, ", vocab, ")");
-  return at::from_blob(span.data, {B, T}, at::kInt).to(at::kLong);
-}
 
 int64_t dim(const Napi::Value& v, const char* name) {
   if (!v.IsNumber()) throwType(name, " must be a number, got ", napi::describe(v));
@@ -217,7 +209,7 @@ void registerModel(Napi::Env env, Napi::Object exports) {
   napi::exportFunction(env, exports, "policyLogits", [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
     const int64_t B = dim(info[2], "B"), T = dim(info[3], "T");
-    at::Tensor ids = tokenBatch(info[1], B, T, core->model->config().vocabSize, "ids");
+    at::Tensor ids = napi::tokenBatch(info[1], B, T, core->model->config().vocabSize, "ids");
     return napi::runAsync<at::Tensor>(
         info.Env(),
         [core, ids] {
@@ -233,7 +225,7 @@ void registerModel(Napi::Env env, Napi::Object exports) {
   napi::exportFunction(env, exports, "policyScore", [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
     const int64_t B = dim(info[2], "B"), T = dim(info[3], "T");
-    at::Tensor ids = tokenBatch(info[1], B, T, core->model->config().vocabSize, "ids");
+    at::Tensor ids = napi::tokenBatch(info[1], B, T, core->model->config().vocabSize, "ids");
     auto opts = info.Length() > 4 && !info[4].IsUndefined() ? napi::object(info[4], "options") : Napi::Object::New(info.Env());
     const bool wantEntropy = napi::optionalBool(opts, "entropy", false, "options");
     const int64_t micro = napi::has(opts, "microBatchSize") ? napi::integer(opts, "microBatchSize", "options", 1, 1 << 20) : B;

@@ -2,6 +2,7 @@
 #include "bindings.h"
 
 #include "common/napi_args.h"
+#include "common/napi_tensors.h"
 #include "dist/handles.h"
 #include "model/handles.h"
 #include "train/trainer.h"
@@ -60,14 +61,6 @@ rl::PolicyLossOptions parseLoss(const Napi::Object& o) {
 
 int64_t dim(const Napi::Object& o, const char* key) { return napi::integer(o, key, "batch", 1, 1ll << 31); }
 
-at::Tensor ids(const Napi::Value& v, int64_t B, int64_t T, int64_t vocab, const std::string& name) {
-  auto span = napi::typedArray<int32_t>(v, name);
-  HX_CHECK_RANGE(static_cast<int64_t>(span.size) == B * T, name, " must hold B*T = ", B * T, " ids, got ", span.size);
-  for (size_t i = 0; i < span.size; ++i)
-    HX_CHECK_RANGE(span.data[i] >= 0 && span.data[i] < vocab, name, "[", i, "] = ", span.data[i],
-                   " is outside the vocabulary [0, ", vocab, ")");
-  return at::from_blob(span.data, {B, T}, at::kInt).to(at::kLong);
-}
 
 // Float32Array or Uint8Array of `n` values, copied; finite values only.
 at::Tensor floats(const Napi::Value& v, int64_t n, const std::string& name, bool allowU8) {
@@ -133,7 +126,7 @@ void registerTrain(Napi::Env env, Napi::Object exports) {
     rl::checkPolicyLossOptions(loss);
     const int64_t B = dim(b, "B"), T = dim(b, "T");
     train::RlBatch batch;
-    batch.tokens = ids(b.Get("tokens"), B, T, t->vocabSize(), "batch.tokens");
+    batch.tokens = napi::tokenBatch(b.Get("tokens"), B, T, t->vocabSize(), "batch.tokens");
     batch.mask = floats(b.Get("mask"), B * T, "batch.mask", true).view({B, T});
     auto advV = b.Get("advantages");
     const int64_t nAdv = napi::isTypedArrayOf(advV, napi_float32_array) ? advV.As<Napi::Float32Array>().ElementLength() : 0;
@@ -152,7 +145,7 @@ void registerTrain(Napi::Env env, Napi::Object exports) {
     auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
     auto b = napi::object(info[1], "batch");
     const int64_t B = dim(b, "B"), T = dim(b, "T");
-    at::Tensor tokens = ids(b.Get("tokens"), B, T, t->vocabSize(), "batch.tokens");
+    at::Tensor tokens = napi::tokenBatch(b.Get("tokens"), B, T, t->vocabSize(), "batch.tokens");
     at::Tensor mask = floats(b.Get("mask"), B * T, "batch.mask", true).view({B, T});
     return napi::runAsync<train::StepStats>(
         info.Env(), [t, tokens, mask] { return t->sftStep(tokens, mask); },
