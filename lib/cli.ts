@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `hiexp` command: train, evaluate, benchmark and report. Each subcommand is a thin shell over the library.
 import { Command, InvalidArgumentError } from 'commander'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { benchKernels, kernelTable, writeKernelReport } from './bench/kernels.js'
 import { launchMain } from './dist/launch_cli.js'
@@ -15,7 +15,8 @@ import { HierarchicalExperience } from './experience/hek.js'
 import { llmDistiller } from './experience/llm.js'
 import { formatHek, writeHekPictures } from './experience/show.js'
 import { TrajectoryStore } from './experience/store.js'
-import { groupTrajectories } from './experience/types.js'
+import { ExperienceSchema, groupTrajectories } from './experience/types.js'
+import { writeFileAtomic } from './report/atomic.js'
 
 function fail(message: string): never {
   throw new InvalidArgumentError(message)
@@ -98,25 +99,53 @@ program
     console.log(`${results.length} runs in ${((Date.now() - started) / 60000).toFixed(1)} min: ${join(opts.out, 'report.md')}`)
   })
 
+function distillerFromOptions(opts: { distiller: string; baseUrl?: string; model?: string }) {
+  if (opts.distiller === 'offline') return new ContrastiveAnalyzer()
+  if (opts.distiller !== 'llm') throw new InvalidArgumentError(`--distiller must be offline or llm, got '${opts.distiller}'`)
+  return llmDistiller({
+    baseURL: opts.baseUrl ?? fail('--base-url is required with --distiller llm'),
+    model: opts.model ?? fail('--model is required with --distiller llm'),
+  })
+}
+
+async function distillFile(opts: { trajectories: string; distiller: string; baseUrl?: string; model?: string }) {
+  const records = new TrajectoryStore(opts.trajectories).read()
+  const experiences = await distillerFromOptions(opts).distill(groupTrajectories(records))
+  return { records, experiences }
+}
+
 program
-  .command('build-hek')
-  .description('distil experiences from a trajectory file and cluster them into a HEK (JSON + pictures)')
+  .command('distill')
+  .description('contrast the successful and failed rollouts of each question in a trajectory file into experiences (JSON)')
   .requiredOption('-t, --trajectories <file>', 'trajectories.jsonl written by a run')
-  .option('-o, --out <file>', 'HEK file', 'hek.json')
+  .option('-o, --out <file>', 'experiences file', 'experiences.json')
   .option('--distiller <kind>', 'offline | llm', 'offline')
   .option('--base-url <url>', "OpenAI-compatible endpoint of the 'llm' distiller")
   .option('--model <name>', "model of the 'llm' distiller")
   .action(async (opts) => {
-    const records = new TrajectoryStore(opts.trajectories).read()
-    const distiller =
-      opts.distiller === 'llm'
-        ? llmDistiller({ baseURL: opts.baseUrl ?? fail('--base-url is required with --distiller llm'), model: opts.model ?? fail('--model is required with --distiller llm') })
-        : new ContrastiveAnalyzer()
-    const experiences = await distiller.distill(groupTrajectories(records))
+    const { records, experiences } = await distillFile(opts)
+    writeFileAtomic(opts.out, JSON.stringify(experiences, null, 2))
+    console.log(`${experiences.length} experiences from ${records.length} trajectories -> ${opts.out}`)
+  })
+
+program
+  .command('build-hek')
+  .description('cluster experiences into a HEK (JSON + pictures), from a trajectory file (distilling first) or an experiences file')
+  .option('-t, --trajectories <file>', 'trajectories.jsonl written by a run')
+  .option('-e, --experiences <file>', 'experiences.json written by hiexp distill')
+  .option('-o, --out <file>', 'HEK file', 'hek.json')
+  .option('--distiller <kind>', 'offline | llm (with --trajectories)', 'offline')
+  .option('--base-url <url>', "OpenAI-compatible endpoint of the 'llm' distiller")
+  .option('--model <name>', "model of the 'llm' distiller")
+  .action(async (opts) => {
+    if (Boolean(opts.trajectories) === Boolean(opts.experiences)) throw new InvalidArgumentError('give exactly one of --trajectories or --experiences')
+    const experiences = opts.experiences
+      ? ExperienceSchema.array().parse(JSON.parse(readFileSync(opts.experiences, 'utf8')))
+      : (await distillFile(opts)).experiences
     const hek = await HierarchicalExperience.build(experiences)
     hek.save(opts.out)
     const pictures = writeHekPictures(hek, opts.out.replace(/\.json$/, ''))
-    console.log(`${experiences.length} experiences from ${records.length} trajectories -> ${opts.out} (${pictures.join(', ')})`)
+    console.log(`HEK of ${experiences.length} experiences -> ${opts.out} (${pictures.join(', ')})`)
   })
 
 program

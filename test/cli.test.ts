@@ -11,7 +11,7 @@ const cli = (args: string[]) =>
 
 test('hiexp --help lists the commands', async (t) => {
   const { stdout } = await cli(['--help'])
-  for (const c of ['info', 'train', 'eval', 'compare', 'build-hek', 'hek', 'report', 'bench']) t.regex(stdout, new RegExp(`\\n  ${c}\\b`))
+  for (const c of ['info', 'train', 'eval', 'compare', 'distill', 'build-hek', 'hek', 'report', 'bench', 'launch']) t.regex(stdout, new RegExp(`\\n  ${c}\\b`))
 })
 
 test('hiexp train with a bad configuration names the field and exits 1', async (t) => {
@@ -29,4 +29,11 @@ test('hiexp train with a bad configuration names the field and exits 1', async (
 test('hiexp hek show on a missing file is a clear error', async (t) => {
   const error = await t.throwsAsync(cli(['hek', 'show', '/nonexistent/hek.json']))
   t.regex((error as unknown as { stderr: string }).stderr, /cannot read the HEK file \/nonexistent\/hek.json/)
+})
+
+test('hiexp build-hek wants exactly one source; distill needs a trajectory file', async (t) => {
+  const error = await t.throwsAsync(cli(['build-hek', '-o', '/tmp/never.json']))
+  t.regex((error as unknown as { stderr: string }).stderr, /give exactly one of --trajectories or --experiences/)
+  const missing = await t.throwsAsync(cli(['distill']))
+  t.regex((missing as unknown as { stderr: string }).stderr, /required option '-t, --trajectories <file>' not specified/)
 })
