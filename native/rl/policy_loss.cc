@@ -165,14 +165,16 @@ RowSums lossRow(const PolicyLossBatch& x, const MaskT* mask, int64_t b, float sc
       const float w = on ? m : 0.0f;
       gradP[t] = on ? w * scale * g : 0.0f;
       lossBuf[j] = w * term.loss;
-      klBuf[j] = w * klValue;
+      if constexpr (Kl != 0) klBuf[j] = w * klValue;
       clipBuf[j] = w * term.clipped;
       negKlBuf[j] = w * -logRatio;
     }
     float pg = 0, kl = 0, clipped = 0, negKl = 0, bad = 0;
+    if constexpr (Kl != 0) {
+      for (int64_t j = 0; j < n; ++j) kl += klBuf[j];
+    }
     for (int64_t j = 0; j < n; ++j) {
       pg += lossBuf[j];
-      kl += klBuf[j];
       clipped += clipBuf[j];
       negKl += negKlBuf[j];
       bad += badBuf[j];
