@@ -38,6 +38,23 @@ void zeroGrads(const std::vector<at::Tensor>& params) {
   }
 }
 
+// Runs `step(b0, n)` on each micro-batch of a B-row batch with gradients on, so that they accumulate; on an
+// exception the gradients are cleared and requires-grad is restored before it propagates.
+template <typename Step>
+void overMicroBatches(Qwen2& m, int64_t B, int64_t microBatchSize, Step&& step) {
+  const int64_t micro = microBatchSize > 0 ? std::min(microBatchSize, B) : B;
+  zeroGrads(m.parameters());
+  m.setRequiresGrad(true);
+  try {
+    for (int64_t b0 = 0; b0 < B; b0 += micro) step(b0, std::min(micro, B - b0));
+  } catch (...) {
+    m.setRequiresGrad(false);
+    zeroGrads(m.parameters());
+    throw;
+  }
+  m.setRequiresGrad(false);
+}
+
 }  // namespace
 
 void Trainer::applyUpdate(StepStats& stats) {
@@ -77,62 +94,51 @@ StepStats Trainer::rlStep(const RlBatch& batchIn, const rl::PolicyLossOptions& l
                             ? dist::maxOverRanks(group_.get(), T, dev) : T;
   StepStats stats;
   stats.tokens = static_cast<int64_t>(totalTokens);
-  const int64_t micro = opts_.microBatchSize > 0 ? std::min(opts_.microBatchSize, B) : B;
-  zeroGrads(m.parameters());
-  m.setRequiresGrad(true);
-  try {
-    double entropySum = 0;
-    for (int64_t b0 = 0; b0 < B; b0 += micro) {
-      const int64_t n = std::min(micro, B - b0);
-      at::Tensor mask = rows(batch.mask, b0, n);
-      at::Tensor mRows = mask.sum(1);
-      const double tok = mRows.sum().item<double>();
-      if (tok == 0) continue;
-      double weight = 1;
-      switch (lossOpts.aggregation) {
-        case rl::Aggregation::TokenMean: weight = tok / totalTokens; break;
-        case rl::Aggregation::SeqMeanTokenMean:
-        case rl::Aggregation::SeqMeanTokenSum: weight = (mRows > 0).sum().item<double>() / totalRows; break;
-        case rl::Aggregation::SeqMeanTokenSumNorm: weight = 1; break;
-      }
-      at::Tensor tokens = rows(batch.tokens, b0, n);
-      auto [logp, entropy] = model::tokenLogprobs(forwardLogits(m, tokens, nullptr), tokens, true);
-      entropySum += (entropy * mask).sum().item<double>();
-      at::Tensor refLogp;
-      if (useKl && batch.refLogp.defined()) {
-        refLogp = rows(batch.refLogp, b0, n);
-      } else if (useKl) {
-        at::NoGradGuard noGrad;
-        refLogp = model::tokenLogprobs(forwardLogits(m, tokens, &reference_), tokens, false).first;
-      }
-      at::Tensor old = batch.oldLogp.defined() ? rows(batch.oldLogp, b0, n) : logp.detach();
-      at::Tensor adv = rows(batch.advantages, b0, n);
-      rl::PolicyLossOptions o = lossOpts;
-      if (o.aggregation == rl::Aggregation::SeqMeanTokenSumNorm && o.normLength == 0) o.normLength = normT;
-      rl::PolicyLossStats s;
-      at::Tensor loss = rl::policyLoss(logp, old, adv, mask, refLogp, o, &s);
-      (loss * weight).backward();
-      const double share = tok / totalTokens;
-      stats.loss += weight * s.loss;
-      stats.pgLoss += weight * s.pgLoss;
-      stats.kl += weight * s.kl;
-      stats.hasKl = stats.hasKl || s.hasKl;
-      stats.clipFraction += share * s.clipFraction;
-      stats.approxKl += share * s.approxKl;
+  double entropySum = 0;
+  overMicroBatches(m, B, opts_.microBatchSize, [&](int64_t b0, int64_t n) {
+    at::Tensor mask = rows(batch.mask, b0, n);
+    at::Tensor mRows = mask.sum(1);
+    const double tok = mRows.sum().item<double>();
+    if (tok == 0) return;
+    double weight = 1;
+    switch (lossOpts.aggregation) {
+      case rl::Aggregation::TokenMean: weight = tok / totalTokens; break;
+      case rl::Aggregation::SeqMeanTokenMean:
+      case rl::Aggregation::SeqMeanTokenSum: weight = (mRows > 0).sum().item<double>() / totalRows; break;
+      case rl::Aggregation::SeqMeanTokenSumNorm: weight = 1; break;
     }
-    if (group_) {  // metrics of the global batch: each rank's terms are already weighted by global normalisers
-      auto r = dist::sumOverRanks(group_.get(), {stats.loss, stats.pgLoss, stats.kl, stats.clipFraction, stats.approxKl,
-                                                 entropySum, stats.hasKl ? 1.0 : 0.0}, dev);
-      stats.loss = r[0], stats.pgLoss = r[1], stats.kl = r[2], stats.clipFraction = r[3], stats.approxKl = r[4];
-      entropySum = r[5], stats.hasKl = r[6] > 0;
+    at::Tensor tokens = rows(batch.tokens, b0, n);
+    auto [logp, entropy] = model::tokenLogprobs(forwardLogits(m, tokens, nullptr), tokens, true);
+    entropySum += (entropy * mask).sum().item<double>();
+    at::Tensor refLogp;
+    if (useKl && batch.refLogp.defined()) {
+      refLogp = rows(batch.refLogp, b0, n);
+    } else if (useKl) {
+      at::NoGradGuard noGrad;
+      refLogp = model::tokenLogprobs(forwardLogits(m, tokens, &reference_), tokens, false).first;
     }
-    stats.entropy = totalTokens > 0 ? entropySum / totalTokens : 0;
-    m.setRequiresGrad(false);
-  } catch (...) {
-    m.setRequiresGrad(false);
-    zeroGrads(m.parameters());
-    throw;
+    at::Tensor old = batch.oldLogp.defined() ? rows(batch.oldLogp, b0, n) : logp.detach();
+    at::Tensor adv = rows(batch.advantages, b0, n);
+    rl::PolicyLossOptions o = lossOpts;
+    if (o.aggregation == rl::Aggregation::SeqMeanTokenSumNorm && o.normLength == 0) o.normLength = normT;
+    rl::PolicyLossStats s;
+    at::Tensor loss = rl::policyLoss(logp, old, adv, mask, refLogp, o, &s);
+    (loss * weight).backward();
+    const double share = tok / totalTokens;
+    stats.loss += weight * s.loss;
+    stats.pgLoss += weight * s.pgLoss;
+    stats.kl += weight * s.kl;
+    stats.hasKl = stats.hasKl || s.hasKl;
+    stats.clipFraction += share * s.clipFraction;
+    stats.approxKl += share * s.approxKl;
+  });
+  if (group_) {  // metrics of the global batch: each rank's terms are already weighted by global normalisers
+    auto r = dist::sumOverRanks(group_.get(), {stats.loss, stats.pgLoss, stats.kl, stats.clipFraction, stats.approxKl,
+                                               entropySum, stats.hasKl ? 1.0 : 0.0}, dev);
+    stats.loss = r[0], stats.pgLoss = r[1], stats.kl = r[2], stats.clipFraction = r[3], stats.approxKl = r[4];
+    entropySum = r[5], stats.hasKl = r[6] > 0;
   }
+  stats.entropy = totalTokens > 0 ? entropySum / totalTokens : 0;
   applyUpdate(stats);
   return stats;
 }
@@ -147,34 +153,23 @@ StepStats Trainer::sftStep(const at::Tensor& tokensIn, const at::Tensor& maskIn)
   HX_CHECK_RANGE(totalTokens > 0, "mask selects no token: sftStep needs at least one target token");
   StepStats stats;
   stats.tokens = static_cast<int64_t>(totalTokens);
-  const int64_t micro = opts_.microBatchSize > 0 ? std::min(opts_.microBatchSize, B) : B;
-  zeroGrads(m.parameters());
-  m.setRequiresGrad(true);
-  try {
-    double entropySum = 0;
-    for (int64_t b0 = 0; b0 < B; b0 += micro) {
-      const int64_t n = std::min(micro, B - b0);
-      at::Tensor tokens = rows(tokensAll, b0, n), mask = rows(maskAll, b0, n);
-      if (mask.sum().item<double>() == 0) continue;
-      auto [logp, entropy] = model::tokenLogprobs(forwardLogits(m, tokens, nullptr), tokens, true);
-      entropySum += (entropy * mask).sum().item<double>();
-      // Token mean over the whole batch: each micro-batch contributes its sum / all target tokens.
-      at::Tensor loss = -(logp * mask).sum() / totalTokens;
-      loss.backward();
-      stats.loss += loss.item<double>();
-    }
-    if (group_) {
-      auto r = dist::sumOverRanks(group_.get(), {stats.loss, entropySum}, dev);
-      stats.loss = r[0], entropySum = r[1];
-    }
-    stats.pgLoss = stats.loss;
-    stats.entropy = entropySum / totalTokens;
-    m.setRequiresGrad(false);
-  } catch (...) {
-    m.setRequiresGrad(false);
-    zeroGrads(m.parameters());
-    throw;
+  double entropySum = 0;
+  overMicroBatches(m, B, opts_.microBatchSize, [&](int64_t b0, int64_t n) {
+    at::Tensor tokens = rows(tokensAll, b0, n), mask = rows(maskAll, b0, n);
+    if (mask.sum().item<double>() == 0) return;
+    auto [logp, entropy] = model::tokenLogprobs(forwardLogits(m, tokens, nullptr), tokens, true);
+    entropySum += (entropy * mask).sum().item<double>();
+    // Token mean over the whole batch: each micro-batch contributes its sum / all target tokens.
+    at::Tensor loss = -(logp * mask).sum() / totalTokens;
+    loss.backward();
+    stats.loss += loss.item<double>();
+  });
+  if (group_) {
+    auto r = dist::sumOverRanks(group_.get(), {stats.loss, entropySum}, dev);
+    stats.loss = r[0], entropySum = r[1];
   }
+  stats.pgLoss = stats.loss;
+  stats.entropy = entropySum / totalTokens;
   applyUpdate(stats);
   return stats;
 }
