@@ -15,31 +15,20 @@ import { cosine, embedderFromState, EmbedderStateSchema, normalize, TfidfSvdEmbe
 import { retrieveExperiences } from './retrieve.js'
 import { offlineSummarizer, type ClusterInput, type Summarizer } from './summarize.js'
 import { jaccard, normalizeText, stemmedTerms, whitespaceTokens } from './text.js'
-import { ExperienceKindSchema, ExperienceSchema, firstIssue, type Experience, type ExperienceKind } from './types.js'
+import { ExperienceSchema, firstIssue, type Experience, type ExperienceKind } from './types.js'
 
 export const HEK_FORMAT = 'hiexp-hek'
 export const HEK_VERSION = 1
 
-export const HekNodeSchema = z.object({
-  id: z.string().min(1),
+/** A node is an experience (a tip, or a cluster's summary: a strategy or principle) placed in the hierarchy. */
+export const HekNodeSchema = ExperienceSchema.extend({
   level: z.number().int().min(0),
-  text: z.string().min(1),
-  kind: ExperienceKindSchema,
-  when: z.string(),
-  taskType: z.string(),
-  /** Hop count every tip below it is restricted to, if any. */
-  hops: z.number().int().min(0).optional(),
-  support: z.number().min(0),
-  successRate: z.number().min(0).max(1),
   parent: z.string().nullable(),
   children: z.array(z.string()),
-  sources: z.array(z.string()),
   /** Terms its members share (upper levels). */
   terms: z.array(z.string()).default([]),
   /** L2-normalised embedding (level 0: the text's; above: the support-weighted centroid of its tips). */
   vector: z.array(z.number()),
-  score: z.number().optional(),
-  origin: z.string().optional(),
 })
 export type HekNode = z.infer<typeof HekNodeSchema>
 
