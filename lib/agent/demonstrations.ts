@@ -29,6 +29,11 @@ export const RELATION_QUERY_WORDS: Record<string, string> = {
 export interface DemonstrationOptions {
   /** Write a short <think> before each action (default false: the tiny default model learns faster without). */
   think?: boolean
+  /**
+   * Experience text for each example's prompt slot (same order; undefined or '' leaves the slot empty), so that a
+   * policy trained on the demonstrations has seen prompts that carry experiences.
+   */
+  experiences?: readonly (string | undefined)[]
 }
 
 /** The turns an oracle writes for a question. */
@@ -99,7 +104,14 @@ export async function generateDemonstrations(
 ): Promise<Rollout[]> {
   const o = parseRolloutOptions(rolloutOptions)
   const policy = new OraclePolicy(tokenizer)
-  for (const q of examples) policy.add(renderPrompt(o.template, { question: q.question }), oracleTurns(q, options))
-  const { rollouts } = await runRollouts(policy, retriever, examples.map((q) => ({ question: q.question })), rolloutOptions)
+  if (options.experiences && options.experiences.length !== examples.length) {
+    throw new RangeError(`generateDemonstrations: options.experiences has ${options.experiences.length} entries for ${examples.length} examples`)
+  }
+  const requests = examples.map((q, i) => {
+    const experiences = options.experiences?.[i]
+    return { question: q.question, ...(experiences ? { experiences } : {}) }
+  })
+  examples.forEach((q, i) => policy.add(renderPrompt(o.template, requests[i]), oracleTurns(q, options)))
+  const { rollouts } = await runRollouts(policy, retriever, requests, rolloutOptions)
   return rollouts
 }

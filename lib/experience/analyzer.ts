@@ -18,7 +18,7 @@ import { z } from 'zod'
 import { isSuccess } from './pairing.js'
 import { FEATURES, featureContext, trajectoryFeatures, type Feature } from './features.js'
 import { firstIssue, type Distiller, type Experience, type TrajectoryGroup } from './types.js'
-import { DEFAULT_HEADER } from './retrieve.js'
+import { RETRIEVAL_VOCABULARY_TEXTS } from './retrieve.js'
 
 export const AnalyzerOptionsSchema = z
   .object({
@@ -195,5 +195,7 @@ export class ContrastiveAnalyzer implements Distiller {
  */
 export function analyzerVocabularyTexts(): string[] {
   const strata = ['For any question,', 'For multihop questions,', 'For arithmetic questions,', ...[1, 2, 3, 4].map((h) => `For ${h}-hop questions,`)]
-  return [DEFAULT_HEADER, ...strata, ...FEATURES.flatMap((f) => [`${f.phrase[0].toUpperCase()}${f.phrase.slice(1)}.`, `do not ${f.phrase}.`])]
+  // Each phrase in both polarities, as a sentence of its own (capitalised) and after a stratum's prefix.
+  const bodies = FEATURES.flatMap((f) => [f.phrase, `do not ${f.phrase}`])
+  return [...RETRIEVAL_VOCABULARY_TEXTS, ...strata, ...bodies.flatMap((b) => [`${b[0].toUpperCase()}${b.slice(1)}.`, `${b}.`])]
 }

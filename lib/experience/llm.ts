@@ -144,6 +144,8 @@ export class PromptDistiller implements Distiller {
   private readonly pairTemplate: string
   private readonly candidateTemplate: string
   stats: DistillStats = { prompts: 0, cacheHits: 0, generatorCalls: 0, asked: 0, invalidReplies: 0, skipped: 0 }
+  /** The last reply that failed validation (its start) and why: what a distiller that yields nothing wrote. */
+  lastInvalid?: { reply: string; error: string }
 
   constructor(readonly generator: TextGenerator, options: PromptDistillerOptions = {}) {
     const { pairing, ...rest } = options
@@ -246,6 +248,7 @@ export class PromptDistiller implements Distiller {
         } catch (e) {
           this.stats.invalidReplies++
           errors.set(j.key, (e as Error).message)
+          this.lastInvalid = { reply: (text ?? '').slice(0, 160), error: (e as Error).message }
           again.push(j)
         }
       }

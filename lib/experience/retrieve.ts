@@ -8,6 +8,10 @@ import type { HekNode, HierarchicalExperience, Retrieval, RetrievedItem, Retriev
 import { normalizeText, whitespaceTokens } from './text.js'
 
 export const DEFAULT_HEADER = 'Experience from earlier attempts:'
+const SECTION_TITLES = { principle: 'Principles', strategy: 'Strategies', tip: 'Tips' } as const
+
+/** Every word retrieval adds around the experiences themselves (for word-level vocabularies). */
+export const RETRIEVAL_VOCABULARY_TEXTS: readonly string[] = [DEFAULT_HEADER, ...Object.values(SECTION_TITLES).map((t) => `${t}:`)]
 
 export async function retrieveExperiences(hek: HierarchicalExperience, question: string, options: RetrieveOptions = {}): Promise<Retrieval> {
   const k0 = options.k0 ?? 3
@@ -19,9 +23,13 @@ export async function retrieveExperiences(hek: HierarchicalExperience, question:
   const L = hek.levelCount
   const top = L - 1
 
+  // A HEK distilled on another task type (cross-task use) is searched whole; its hop strata then mean nothing here,
+  // so the hop filter applies only when the HEK knows the question's task type.
+  const knowsTask = options.taskType === undefined || hek.level(0).some((n) => n.taskType === options.taskType || n.taskType === 'any')
+  const hops = knowsTask ? options.hops : undefined
   const byTask = <T extends { node: HekNode }>(all: T[]): T[] => {
-    const xs = options.hops === undefined ? all : all.filter((x) => x.node.hops === undefined || x.node.hops === options.hops)
-    if (options.taskType === undefined) return xs
+    const xs = hops === undefined ? all : all.filter((x) => x.node.hops === undefined || x.node.hops === hops)
+    if (options.taskType === undefined || !knowsTask) return xs
     const same = xs.filter((x) => x.node.taskType === options.taskType || x.node.taskType === 'any')
     return same.length > 0 ? same : xs
   }
@@ -40,7 +48,7 @@ export async function retrieveExperiences(hek: HierarchicalExperience, question:
     order.push({ item: t, role: 'tip' })
     let p = t.node.parent === null ? undefined : hek.node(t.node.parent)
     while (p) {
-      if (options.hops === undefined || p.hops === undefined || p.hops === options.hops) {
+      if (hops === undefined || p.hops === undefined || p.hops === hops) {
         order.push({ item: { node: p, similarity: simOf.get(p.id) ?? 0 }, role: roleOf(p.level) })
       }
       p = p.parent === null ? undefined : hek.node(p.parent)
@@ -82,8 +90,8 @@ export function renderRetrieval(principles: readonly RetrievedItem[], strategies
     lines.push(`${title}:`)
     for (const x of xs) lines.push(`- ${x.node.text}`)
   }
-  section('Principles', principles)
-  section('Strategies', strategies)
-  section('Tips', tips)
+  section(SECTION_TITLES.principle, principles)
+  section(SECTION_TITLES.strategy, strategies)
+  section(SECTION_TITLES.tip, tips)
   return lines.join('\n')
 }

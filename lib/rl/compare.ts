@@ -9,6 +9,7 @@ import { writeChart } from '../report/charts.js'
 import { readMetrics, type MetricsRow } from '../report/metrics.js'
 import { plotTraining } from '../report/training_plot.js'
 import { parseTrainConfig, type ResolvedTrainConfig, type TrainConfig } from './config.js'
+import { HierarchicalExperience } from '../experience/hek.js'
 import { checkpointDir } from './task.js'
 import { Trainer } from './trainer.js'
 
@@ -59,6 +60,18 @@ function windowedVariance(values: readonly number[], window = 10): number {
   return out.length ? mean(out) : NaN
 }
 
+/** Where a seed's HiExp methods got their HEK: a given file, or built from the warm-started policy (or why not). */
+export interface HekOrigin {
+  seed: number
+  file: string
+  /** 'file': experience.hekFile of the base configuration; 'built': distilled from the warm-started policy's rollouts. */
+  source: 'file' | 'built'
+  distiller: string
+  experiences?: number
+  /** The build failed (e.g. a distiller that wrote no valid experience): this seed has no HiExp runs. */
+  error?: string
+}
+
 function methodConfig(base: ResolvedTrainConfig, method: Method, outDir: string, hekFile: string): ResolvedTrainConfig {
   const hiexp = method.startsWith('hiexp')
   return {
@@ -75,6 +88,7 @@ export async function compare(options: CompareOptions): Promise<MethodResult[]> 
   const methods = options.methods ?? METHODS
   const log = options.log ?? ((line: string) => console.error(line))
   const results: MethodResult[] = []
+  const heks: HekOrigin[] = []
   for (const seed of seeds) {
     const base = parseTrainConfig({ ...options.base, seed })
     const seedDir = join(options.outDir, `seed-${seed}`)
@@ -90,13 +104,30 @@ export async function compare(options: CompareOptions): Promise<MethodResult[]> 
         log(`seed ${seed} ${method}: test EM ${test.em.toFixed(3)}`)
       }
     }
-    const hekFile = join(seedDir, 'hek.json')
-    if (methods.some((m) => m.startsWith('hiexp')) && !existsSync(hekFile)) {
-      const builder = await Trainer.create({ ...base, outDir: warmDir, steps: 0, experience: { ...base.experience, enabled: true, hekFile } })
-      await builder.prepareExperience()
-      log(`seed ${seed}: HEK built from the warm-started policy (${hekFile})`)
+    // A HEK given in the base configuration (e.g. one built on another task: the cross-task check) is used as is;
+    // `{seed}` in its path becomes the seed. Otherwise one is built per seed from the warm-started policy.
+    const given = base.experience.hekFile?.replaceAll('{seed}', String(seed))
+    const hekFile = given ?? join(seedDir, 'hek.json')
+    let runnable = methods
+    if (methods.some((m) => m.startsWith('hiexp'))) {
+      const origin: HekOrigin = { seed, file: hekFile, source: given ? 'file' : 'built', distiller: base.experience.distiller }
+      try {
+        if (given && !existsSync(given)) throw new Error(`experience.hekFile ${given} does not exist`)
+        if (!given && !existsSync(hekFile)) {
+          const builder = await Trainer.create({ ...base, outDir: warmDir, steps: 0, experience: { ...base.experience, enabled: true, hekFile } })
+          await builder.prepareExperience()
+          log(`seed ${seed}: HEK built from the warm-started policy (${hekFile})`)
+        }
+        origin.experiences = (await HierarchicalExperience.load(hekFile)).level(0).length
+      } catch (error) {
+        // A HEK that cannot be had is a result (reported), not a crash of the whole comparison.
+        origin.error = (error as Error).message
+        runnable = methods.filter((m) => !m.startsWith('hiexp'))
+        log(`seed ${seed}: no HEK, HiExp methods skipped: ${origin.error}`)
+      }
+      heks.push(origin)
     }
-    for (const method of methods) {
+    for (const method of runnable) {
       const runDir = join(seedDir, method)
       if (!existsSync(join(runDir, 'state.json'))) {
         mkdirSync(runDir, { recursive: true })
@@ -127,8 +158,9 @@ export async function compare(options: CompareOptions): Promise<MethodResult[]> 
       log(`seed ${seed} ${method}: test EM ${test.em.toFixed(3)}${testWithExperience ? ` (with experience ${testWithExperience.em.toFixed(3)})` : ''}`)
       writeFileAtomic(join(options.outDir, 'results.json'), JSON.stringify(results, null, 2))
     }
+    if (heks.length) writeFileAtomic(join(options.outDir, 'heks.json'), JSON.stringify(heks, null, 2))
   }
-  await writeCompareReport(results, options.outDir)
+  await writeCompareReport(results, options.outDir, heks)
   return results
 }
 
@@ -138,7 +170,7 @@ const pm = (xs: readonly number[], digits = 3) => {
 }
 
 /** report.md (tables, mean ± std over seeds) and plots (training curves, EM by hop count). */
-export async function writeCompareReport(results: readonly MethodResult[], outDir: string): Promise<string> {
+export async function writeCompareReport(results: readonly MethodResult[], outDir: string, heks: readonly HekOrigin[] = []): Promise<string> {
   const order = [...BASELINES, ...METHODS] as readonly string[]
   const methods = [...new Set(results.map((r) => r.method))].sort((a, b) => order.indexOf(a) - order.indexOf(b))
   const hops = [...new Set(results.flatMap((r) => Object.keys(r.test.byHops)))].sort()
@@ -173,11 +205,20 @@ export async function writeCompareReport(results: readonly MethodResult[], outDi
       `| ${m} | ${pm(rs.map((r) => r.test.searchCalls), 2)} | ${pm(rs.map((r) => r.test.repeatedQueryShare))} | ${pm(rs.map((r) => r.test.responseTokens), 1)} | ${pm(rs.map((r) => r.trainSeconds), 0)} |`,
     )
   }
-  const training = await plotTraining(
-    results.filter((r) => !(BASELINES as readonly string[]).includes(r.method)).map((r) => ({ name: r.method, metricsFile: join(outDir, `seed-${r.seed}`, r.method, 'metrics.jsonl') })),
-    join(outDir, 'training'),
-    'Training curves (mean over seeds)',
-  )
+  if (heks.length) {
+    lines.push('', '## HEK used by the HiExp methods', '', '| seed | source | distiller | experiences (tips) | file / why none |', '|---|---|---|---:|---|')
+    for (const h of heks) {
+      lines.push(`| ${h.seed} | ${h.source} | ${h.distiller} | ${h.experiences ?? '–'} | ${h.error ? `**no HEK**: ${h.error.replaceAll('|', '\\|')}` : h.file} |`)
+    }
+  }
+  const trained = results.filter((r) => !(BASELINES as readonly string[]).includes(r.method))
+  const training = trained.length
+    ? await plotTraining(
+        trained.map((r) => ({ name: r.method, metricsFile: join(outDir, `seed-${r.seed}`, r.method, 'metrics.jsonl') })),
+        join(outDir, 'training'),
+        'Training curves (mean over seeds)',
+      )
+    : undefined
   const byHop = await writeChart(
     {
       $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
@@ -195,7 +236,8 @@ export async function writeCompareReport(results: readonly MethodResult[], outDi
     },
     join(outDir, 'em-by-hops'),
   )
-  lines.push('', `![training curves](${training.png.split('/').at(-1)})`, '', `![EM by hop count](${byHop.png.split('/').at(-1)})`, '')
+  if (training) lines.push('', `![training curves](${training.png.split('/').at(-1)})`)
+  lines.push('', `![EM by hop count](${byHop.png.split('/').at(-1)})`, '')
   const path = join(outDir, 'report.md')
   writeFileAtomic(path, lines.join('\n'))
   return path

@@ -21,10 +21,15 @@ export const TrainConfigSchema = z
     seed: z.number().int().default(0),
     task: z
       .object({
-        /** 'world': the generated multi-hop world (embedded default); 'searchr1': files in Search-R1's layout. */
-        kind: z.enum(['world', 'searchr1']).default('world'),
-        /** Options of generateWorld (kind 'world'). */
+        /**
+         * 'world': the generated multi-hop world (embedded default); 'arithmetic': the generated word problems, with the
+         * world's corpus still behind the search tool (cross-task experience); 'searchr1': files in Search-R1's layout.
+         */
+        kind: z.enum(['world', 'arithmetic', 'searchr1']).default('world'),
+        /** Options of generateWorld (kinds 'world' and 'arithmetic': the corpus the search tool sees). */
         world: z.record(z.unknown()).default({}),
+        /** Options of generateArithmetic (kind 'arithmetic'). */
+        arithmetic: z.record(z.unknown()).default({}),
         trainFile: z.string().optional(),
         validationFile: z.string().optional(),
         testFile: z.string().optional(),
@@ -84,6 +89,11 @@ export const TrainConfigSchema = z
         lr: z.number().gt(0).default(2e-3),
         /** Share of the train questions used for demonstrations. */
         questionShare: z.number().gt(0).max(1).default(0.5),
+        /**
+         * Share of the demonstrations whose prompt carries experiences retrieved from experience.hekFile (0: none). A
+         * from-scratch policy that never saw the slot filled cannot read it; this teaches it the prompt layout.
+         */
+        experienceShare: z.number().min(0).max(1).default(0),
       })
       .strict()
       .default({}),
@@ -125,6 +135,10 @@ export const TrainConfigSchema = z
       .default({}),
   })
   .strict()
+  .refine((c) => c.warmStart.experienceShare === 0 || c.experience.hekFile !== undefined, {
+    message: 'warmStart.experienceShare > 0 needs experience.hekFile (a HEK built beforehand: hiexp build-hek or a compare run)',
+    path: ['warmStart', 'experienceShare'],
+  })
   .refine((c) => c.experience.distiller !== 'llm' || c.experience.llm !== undefined, {
     message: "experience.distiller 'llm' needs experience.llm { baseURL, model }",
     path: ['experience', 'llm'],

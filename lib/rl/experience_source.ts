@@ -6,7 +6,7 @@ import type { QaExample } from '../env/types.js'
 import { ContrastiveAnalyzer } from '../experience/analyzer.js'
 import { policyTextGenerator } from '../experience/generator.js'
 import { HierarchicalExperience } from '../experience/hek.js'
-import { llmDistiller, selfDistiller } from '../experience/llm.js'
+import { llmDistiller, PromptDistiller, selfDistiller } from '../experience/llm.js'
 import { recordFromRollout, TrajectoryStore } from '../experience/store.js'
 import { groupTrajectories, type Distiller, type TrajectoryRecord } from '../experience/types.js'
 import type { Policy } from '../model/policy.js'
@@ -69,10 +69,12 @@ export async function collectTrajectories(
 export async function buildHek(records: readonly TrajectoryRecord[], distiller: Distiller): Promise<HierarchicalExperience> {
   const experiences = await distiller.distill(groupTrajectories(records))
   if (experiences.length === 0) {
-    throw new Error(
-      `HiExp: the ${distiller.name} distiller found no experience in ${records.length} trajectories ` +
-        '(no question had both a success and a failure, or no behaviour separated them); sample more questions or rollouts',
-    )
+    const why =
+      distiller instanceof PromptDistiller && distiller.stats.skipped > 0
+        ? `${distiller.stats.skipped} of ${distiller.stats.prompts} prompts got no valid reply` +
+          (distiller.lastInvalid ? `; last reply ${JSON.stringify(distiller.lastInvalid.reply)}: ${distiller.lastInvalid.error}` : '')
+        : 'no question had both a success and a failure, or no behaviour separated them; sample more questions or rollouts'
+    throw new Error(`HiExp: the ${distiller.name} distiller found no experience in ${records.length} trajectories (${why})`)
   }
   return HierarchicalExperience.build(experiences)
 }

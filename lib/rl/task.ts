@@ -2,6 +2,7 @@
 // or from a user's Search-R1 files, corpus or retrieval server, and checkpoint.
 import { join } from 'node:path'
 import { promptVocabularyTexts, DEFAULT_TEMPLATE } from '../agent/prompt.js'
+import { generateArithmetic, type ArithmeticOptions } from '../env/arithmetic.js'
 import { generateWorld, worldTexts, type WorldOptions } from '../env/world.js'
 import { loadCorpusJsonl } from '../env/corpus.js'
 import { loadQaDataset } from '../env/searchr1.js'
@@ -28,13 +29,15 @@ export async function loadTask(config: ResolvedTrainConfig): Promise<Task> {
   const t = config.task
   const template = (config.rollout.template as string | undefined) ?? DEFAULT_TEMPLATE
   const topk = (config.rollout.topk as number | undefined) ?? 3
-  if (t.kind === 'world') {
+  if (t.kind === 'world' || t.kind === 'arithmetic') {
     const world = generateWorld({ seed: config.seed, ...(t.world as WorldOptions) })
-    return {
-      ...world.questions,
-      retriever: Bm25Retriever.build(world.corpus),
-      vocabularyTexts: [...worldTexts(world), ...promptVocabularyTexts(template, topk), ...analyzerVocabularyTexts()],
-    }
+    const shared = [...worldTexts(world), ...promptVocabularyTexts(template, topk), ...analyzerVocabularyTexts()]
+    const retriever = Bm25Retriever.build(world.corpus)
+    if (t.kind === 'world') return { ...world.questions, retriever, vocabularyTexts: shared }
+    // The vocabulary keeps the world's words, so that experiences distilled on multi-hop questions stay readable here.
+    const problems = generateArithmetic({ seed: config.seed, ...(t.arithmetic as ArithmeticOptions) })
+    const all = [...problems.train, ...problems.validation, ...problems.test]
+    return { ...problems, retriever, vocabularyTexts: [...shared, ...all.flatMap((q) => [q.question, ...q.goldAnswers])] }
   }
   if (!t.trainFile) throw new RangeError("train config: task.trainFile is required when task.kind is 'searchr1'")
   const load = (file?: string) => (file ? loadQaDataset(file) : Promise.resolve([]))

@@ -115,7 +115,16 @@ export class Trainer {
     if (this.state.warmStartDone || w.steps === 0) return
     const rng = new Random(this.config.seed).fork('warm-start')
     const questions = rng.shuffle(this.task.train).slice(0, Math.max(1, Math.round(w.questionShare * this.task.train.length)))
-    const demos = await generateDemonstrations(questions, this.task.retriever, this.policy.tokenizer, this.config.rollout as never)
+    let experiences: string[] | undefined
+    if (w.experienceShare > 0) {
+      // The first share of the (shuffled) questions carries its retrieved experiences, the rest an empty slot.
+      const source = this.experienceSource(await HierarchicalExperience.load(this.config.experience.hekFile!))
+      const guided = Math.round(w.experienceShare * questions.length)
+      experiences = await Promise.all(questions.map((q, i) => (i < guided ? source.render(q) : '')))
+    }
+    const demos = await generateDemonstrations(questions, this.task.retriever, this.policy.tokenizer, this.config.rollout as never, {
+      ...(experiences ? { experiences } : {}),
+    })
     const usable = demos.filter((d) => d.finish === 'answer')
     if (usable.length === 0) throw new Error('warm start: no demonstration reached an answer within the rollout budget; raise rollout.maxTotalTokens')
     this.policy.configureTraining({ lr: w.lr, warmupSteps: Math.min(10, w.steps), maxGradNorm: 1 })
@@ -343,9 +352,13 @@ export class Trainer {
       this.metrics.append({ phase: 'hek', step: this.state.step, experiences: hek.experiences().length, trajectories: records.length, seconds: (performance.now() - t0) / 1000 })
     }
     if (this.isMain && this.group) await this.group.broadcastJson(hek.toJSON())
-    const tokenizer = this.policy.tokenizer
-    this.experience = new HekExperienceSource(hek, e.tokenBudget, (text) => tokenizer.encode(text).length)
+    this.experience = this.experienceSource(hek)
     return hek
+  }
+
+  private experienceSource(hek: HierarchicalExperience): HekExperienceSource {
+    const tokenizer = this.policy.tokenizer
+    return new HekExperienceSource(hek, this.config.experience.tokenBudget, (text) => tokenizer.encode(text).length)
   }
 
   /** Dynamic HEK (beyond the paper): distil the rollouts since the last rebuild into the HEK and swap it in. */

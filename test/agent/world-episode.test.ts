@@ -60,3 +60,23 @@ test('arithmetic demonstrations answer directly; evaluation reports by data sour
   t.is(e2.repeatedQueryShare, 1 / 3)
   t.throws(() => evaluateRollouts(rollouts, mixed.slice(1)), { instanceOf: RangeError })
 })
+
+test('demonstrations can carry experiences in the prompt slot; the oracle turns stay the same', async (t) => {
+  const tokenizer = new WordTokenizer()
+  const questions = world.questions.test.slice(0, 3)
+  const advice = 'Experience from earlier attempts: search each hop in order.'
+  const rollouts = await generateDemonstrations(questions, retriever, tokenizer, options, { experiences: [advice, undefined, ''] })
+  const prompts = rollouts.map((r) => tokenizer.decode(r.tokens.slice(0, r.promptLength)))
+  t.true(prompts[0].includes('search each hop in order'))
+  t.false(prompts[1].includes('search each hop in order'))
+  t.false(prompts[2].includes('search each hop in order'))
+  rollouts.forEach((r, i) => {
+    t.is(r.finish, 'answer')
+    t.deepEqual(r.turns.map((x) => tokenizer.decode(r.tokens.slice(...x.span))), oracleTurns(questions[i]))
+    t.true(r.mask.slice(0, r.promptLength).every((m) => m === 0), 'the experience text is prompt: never trained on')
+  })
+  await t.throwsAsync(generateDemonstrations(questions, retriever, tokenizer, options, { experiences: [advice] }), {
+    instanceOf: RangeError,
+    message: /options.experiences has 1 entries for 3 examples/,
+  })
+})

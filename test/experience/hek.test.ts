@@ -137,6 +137,22 @@ test('retrieval respects the token budget, with any token counter', async (t) =>
   t.true(multihop.tips.every((x) => x.node.taskType === 'multihop'))
 })
 
+test('cross-task retrieval: a HEK of another task type is searched whole, its hop strata ignored', async (t) => {
+  // Multi-hop experiences only, each tied to a hop count; the question is a 2-step arithmetic problem.
+  const exps = sampleExperiences()
+    .filter((e) => e.taskType === 'multihop')
+    .map((e, i) => ({ ...e, hops: 1 + (i % 3), when: `${1 + (i % 3)}-hop questions` }))
+  const hek = await HierarchicalExperience.build(exps)
+  const q = 'Alda has 7 apples. Alda buys 5 more apples. How many apples does Alda have now? answer before searching'
+  const cross = await hek.retrieve(q, { k0: 4, budget: 10_000, taskType: 'arithmetic', hops: 2 })
+  const plain = await hek.retrieve(q, { k0: 4, budget: 10_000 })
+  t.deepEqual(cross.tips.map((x) => x.node.id), plain.tips.map((x) => x.node.id))
+  t.true(cross.tips.some((x) => x.node.hops !== 2), 'tips of other hop counts are eligible')
+  // Within its own task type the hop filter still applies.
+  const same = await hek.retrieve(q, { k0: 4, budget: 10_000, taskType: 'multihop', hops: 2 })
+  t.true(same.tips.length > 0 && same.tips.every((x) => x.node.hops === 2))
+})
+
 test('the rendered prompt carries the retrieved experiences', async (t) => {
   const hek = await HierarchicalExperience.build(sampleExperiences())
   const question = 'Where was the founder of Company3 born? search the entity'

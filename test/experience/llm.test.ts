@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { LlmEndpointError, OpenAIChatGenerator, policyTextGenerator, type TextGenerator } from '../../lib/experience/generator.js'
 import { HierarchicalExperience } from '../../lib/experience/hek.js'
 import { extractJson, llmDistiller, PromptDistiller, selfDistiller } from '../../lib/experience/llm.js'
+import { buildHek } from '../../lib/rl/experience_source.js'
 import { OpenAIEmbedder } from '../../lib/experience/embed.js'
 import { promptSummarizer } from '../../lib/experience/summarize.js'
 import { ScriptedPolicy } from '../agent/helpers.js'
@@ -222,6 +223,11 @@ test('self-distillation: the same distiller over a TextGenerator (the policy)', 
   t.deepEqual(await fromPolicy.distill(groups()), [])
   t.is(fromPolicy.stats.skipped, 2)
   t.is(policy.calls[0].opts.maxNewTokens, 16)
+  t.regex(fromPolicy.lastInvalid?.reply ?? '', /^not json at all/)
+  // Building a HEK through such a distiller fails naming the skipped prompts and what the policy wrote.
+  const records = groups().flatMap((g) => g.trajectories)
+  const again = selfDistiller(policyTextGenerator(policy, { maxNewTokens: 16 }), { invalidRetries: 0 })
+  await t.throwsAsync(buildHek(records, again), { message: /the self distiller found no experience in \d+ trajectories \(2 of 2 prompts got no valid reply; last reply "not json at all[^"]*": / })
 })
 
 test('LLM summaries of HEK clusters and embeddings from an endpoint', async (t) => {

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import * as hx from '../../lib/index.js'
 import type { TrainConfig } from '../../lib/index.js'
 import { tinyRun } from './fixtures/tiny_run.js'
+import { plantedGroups } from '../experience/helpers.js'
 
 const tiny = tinyRun
 
@@ -92,4 +93,58 @@ test('building a HEK from trajectories that never contrast is a clear error', as
     responseTokens: 3, totalTokens: 10, step: 0, time: new Date(0).toISOString(),
   }))
   await t.throwsAsync(hx.buildHek(failing as never, new hx.ContrastiveAnalyzer()), { message: /found no experience in 4 trajectories/ })
+})
+
+test('the arithmetic task keeps the world corpus and vocabulary, so experiences from multi-hop questions stay readable', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hiexp-train-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const trainer = await hx.Trainer.create(
+    tiny(dir, { task: { kind: 'arithmetic', world: tinyRun(dir).task!.world, arithmetic: { problemsPerStep: 10, steps: [1, 2] } }, steps: 0 }),
+  )
+  const { train, validation, test: held } = trainer.task
+  t.true(train.length > 0 && held.length > 0)
+  t.true([...train, ...validation, ...held].every((q) => q.taskType === 'arithmetic' && /^\d+$/.test(q.goldAnswers[0])))
+  const unk = trainer.policy.tokenizer.encode('<unk>')[0]
+  const known = (text: string) => !trainer.policy.tokenizer.encode(text).includes(unk)
+  t.true(known(held[0].question), 'arithmetic words and numbers')
+  // What retrieval puts into a prompt from an offline-analyzer HEK: header, section titles, experience sentences.
+  const hek = await hx.HierarchicalExperience.build(await new hx.ContrastiveAnalyzer().distill(plantedGroups()))
+  const rendered = await hek.retrieve('Where was the founder of Company9 born?', { budget: 10_000, k0: 10 })
+  t.true(rendered.text.includes('Tips:') && rendered.tips.some((x) => x.node.text.startsWith('Do not')), rendered.text)
+  t.true(known(rendered.text), rendered.text)
+  const hits = await trainer.task.retriever.search([held[0].question], 2)
+  t.is(hits.length, 1, 'the search tool still answers (from the world corpus)')
+})
+
+test('a warm start can show experiences in a share of the demonstration prompts (from experience.hekFile)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hiexp-train-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const advice = 'Search the first entity named in the question before anything else'
+  const hek = await hx.HierarchicalExperience.build(
+    [advice, 'Do not answer before any search'].map((text, i) => ({
+      id: `e${i}`, text, kind: 'success-pattern' as const, when: 'any question', taskType: 'any', support: 5, successRate: 0.8, sources: [],
+    })),
+  )
+  hek.save(join(dir, 'hek.json'))
+  const trainer = await hx.Trainer.create(
+    tiny(dir, { steps: 0, warmStart: { steps: 3, batchSize: 8, lr: 1e-3, questionShare: 1, experienceShare: 0.5 }, experience: { hekFile: join(dir, 'hek.json') } }),
+  )
+  const seen: string[] = []
+  const sft = trainer.policy.sftStep.bind(trainer.policy)
+  trainer.policy.sftStep = (batch) => {
+    for (const s of batch.sequences) seen.push(trainer.policy.tokenizer.decode(Array.from(s)))
+    return sft(batch)
+  }
+  await trainer.warmStart()
+  t.is(seen.length, 24)
+  const withAdvice = seen.filter((s) => s.includes('Experience from earlier attempts')).length
+  t.true(withAdvice > 0 && withAdvice < seen.length, `${withAdvice} of ${seen.length} demonstrations carry the experience`)
+  t.throws(() => hx.parseTrainConfig({ warmStart: { experienceShare: 0.5 } }), {
+    instanceOf: RangeError,
+    message: /warmStart.experienceShare: warmStart.experienceShare > 0 needs experience.hekFile/,
+  })
+  const missing = await hx.Trainer.create(
+    tiny(join(dir, 'other'), { warmStart: { steps: 1, experienceShare: 0.5 }, experience: { hekFile: join(dir, 'nope.json') } }),
+  )
+  await t.throwsAsync(missing.warmStart(), { message: /cannot read the HEK file/ })
 })
