@@ -88,9 +88,17 @@ program
   .option('--seeds <list>', 'comma-separated seeds', '0,1,2')
   .option('--steps <n>', 'RL steps per method (overrides the config)', integer)
   .option('--methods <list>', `comma-separated subset of ${METHODS.join(', ')}`, METHODS.join(','))
+  .option('--hek <file>', "HiExp methods use this HEK instead of building one ('{seed}' becomes the seed): e.g. one built on another task")
+  .option('--distiller <kind>', 'who distils the HEK built per seed: offline | self | llm (overrides the config)')
   .action(async (opts) => {
     const base = opts.config ? loadTrainConfig(opts.config) : parseTrainConfig({})
     if (opts.steps !== undefined) base.steps = opts.steps
+    if (opts.hek !== undefined) base.experience.hekFile = opts.hek
+    if (opts.distiller !== undefined) {
+      if (!['offline', 'self', 'llm'].includes(opts.distiller)) throw new InvalidArgumentError(`--distiller must be offline, self or llm, got '${opts.distiller}'`)
+      base.experience.distiller = opts.distiller
+      parseTrainConfig(base) // the 'llm' distiller needs experience.llm: named here, before any training
+    }
     const methods = String(opts.methods).split(',') as Method[]
     for (const m of methods) if (!METHODS.includes(m)) throw new InvalidArgumentError(`unknown method '${m}' (known: ${METHODS.join(', ')})`)
     const seeds = String(opts.seeds).split(',').map((x) => integer(x))

@@ -37,3 +37,10 @@ test('hiexp build-hek wants exactly one source; distill needs a trajectory file'
   const missing = await t.throwsAsync(cli(['distill']))
   t.regex((missing as unknown as { stderr: string }).stderr, /required option '-t, --trajectories <file>' not specified/)
 })
+
+test('hiexp compare checks --distiller before training', async (t) => {
+  const bad = await t.throwsAsync(cli(['compare', '--distiller', 'teacher', '--out', '/tmp/never']))
+  t.regex((bad as unknown as { stderr: string }).stderr, /--distiller must be offline, self or llm, got 'teacher'/)
+  const llm = await t.throwsAsync(cli(['compare', '--distiller', 'llm', '--out', '/tmp/never']))
+  t.regex((llm as unknown as { stderr: string }).stderr, /experience.llm: experience.distiller 'llm' needs experience.llm \{ baseURL, model \}/)
+})
