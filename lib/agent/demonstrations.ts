@@ -30,26 +30,37 @@ export interface DemonstrationOptions {
   /** Write a short <think> before each action (default false: the tiny default model learns faster without). */
   think?: boolean
   /**
+   * Per example (same order): search only this many hops, then answer the entity reached so far (a flawed
+   * demonstration: "answers after fewer searches than hops"); undefined follows the whole chain.
+   */
+  stopAfter?: readonly (number | undefined)[]
+  /**
    * Experience text for each example's prompt slot (same order; undefined or '' leaves the slot empty), so that a
    * policy trained on the demonstrations has seen prompts that carry experiences.
    */
   experiences?: readonly (string | undefined)[]
 }
 
-/** The turns an oracle writes for a question. */
-export function oracleTurns(q: QaExample, options: DemonstrationOptions = {}): string[] {
+/**
+ * The turns an oracle writes for a question; with `stopAfter` < hops, it stops searching early and answers the entity
+ * reached so far (the question's own entity when 0).
+ */
+export function oracleTurns(q: QaExample, options: Pick<DemonstrationOptions, 'think'> & { stopAfter?: number } = {}): string[] {
   const turns: string[] = []
   const chain = q.chain
   const relations = q.relations
+  let answer = q.goldAnswers[0]
   if (chain && relations && relations.length === chain.length - 1) {
-    relations.forEach((rel, i) => {
+    const stop = Math.min(options.stopAfter ?? relations.length, relations.length)
+    if (stop < relations.length) answer = chain[stop]
+    relations.slice(0, stop).forEach((rel, i) => {
       const query = `${chain[i]} ${RELATION_QUERY_WORDS[rel] ?? rel.replace(/_/g, ' ')}`
       const think = options.think ? `<think> I need ${rel.replace(/_/g, ' ')} of ${chain[i]} </think> ` : ''
       turns.push(`${think}<search> ${query} </search>`)
     })
   }
   const think = options.think ? '<think> I have the answer </think> ' : ''
-  turns.push(`${think}<answer> ${q.goldAnswers[0]} </answer>`)
+  turns.push(`${think}<answer> ${answer} </answer>`)
   return turns
 }
 
@@ -104,14 +115,15 @@ export async function generateDemonstrations(
 ): Promise<Rollout[]> {
   const o = parseRolloutOptions(rolloutOptions)
   const policy = new OraclePolicy(tokenizer)
-  if (options.experiences && options.experiences.length !== examples.length) {
-    throw new RangeError(`generateDemonstrations: options.experiences has ${options.experiences.length} entries for ${examples.length} examples`)
+  for (const key of ['experiences', 'stopAfter'] as const) {
+    const xs = options[key]
+    if (xs && xs.length !== examples.length) throw new RangeError(`generateDemonstrations: options.${key} has ${xs.length} entries for ${examples.length} examples`)
   }
   const requests = examples.map((q, i) => {
     const experiences = options.experiences?.[i]
     return { question: q.question, ...(experiences ? { experiences } : {}) }
   })
-  examples.forEach((q, i) => policy.add(renderPrompt(o.template, requests[i]), oracleTurns(q, options)))
+  examples.forEach((q, i) => policy.add(renderPrompt(o.template, requests[i]), oracleTurns(q, { think: options.think, stopAfter: options.stopAfter?.[i] })))
   const { rollouts } = await runRollouts(policy, retriever, requests, rolloutOptions)
   return rollouts
 }

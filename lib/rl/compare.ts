@@ -90,7 +90,11 @@ export async function compare(options: CompareOptions): Promise<MethodResult[]> 
   const results: MethodResult[] = []
   const heks: HekOrigin[] = []
   for (const seed of seeds) {
-    const base = parseTrainConfig({ ...options.base, seed })
+    // A HEK given in the base configuration (e.g. one built on another task: the cross-task check) is used as is;
+    // `{seed}` in its path becomes the seed. Otherwise one is built per seed from the warm-started policy.
+    const configured = parseTrainConfig({ ...options.base, seed })
+    const given = configured.experience.hekFile?.replaceAll('{seed}', String(seed))
+    const base = given ? { ...configured, experience: { ...configured.experience, hekFile: given } } : configured
     const seedDir = join(options.outDir, `seed-${seed}`)
     // One warm start per seed, shared by every method: the comparison starts from the same policy.
     const warmDir = join(seedDir, 'warm-start')
@@ -104,9 +108,6 @@ export async function compare(options: CompareOptions): Promise<MethodResult[]> 
         log(`seed ${seed} ${method}: test EM ${test.em.toFixed(3)}`)
       }
     }
-    // A HEK given in the base configuration (e.g. one built on another task: the cross-task check) is used as is;
-    // `{seed}` in its path becomes the seed. Otherwise one is built per seed from the warm-started policy.
-    const given = base.experience.hekFile?.replaceAll('{seed}', String(seed))
     const hekFile = given ?? join(seedDir, 'hek.json')
     let runnable = methods
     if (methods.some((m) => m.startsWith('hiexp'))) {

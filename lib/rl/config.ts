@@ -94,6 +94,12 @@ export const TrainConfigSchema = z
          * from-scratch policy that never saw the slot filled cannot read it; this teaches it the prompt layout.
          */
         experienceShare: z.number().min(0).max(1).default(0),
+        /**
+         * Share of the demonstrations *without* experiences that stop the chain early and answer the entity reached so
+         * far. With experienceShare it makes a policy that behaves better when advised: a check of the mechanism that
+         * experience-aligned RL relies on (moving advised behaviour to the experience-free prompt), not a recipe.
+         */
+        flawedShare: z.number().min(0).max(1).default(0),
       })
       .strict()
       .default({}),

@@ -115,15 +115,25 @@ export class Trainer {
     if (this.state.warmStartDone || w.steps === 0) return
     const rng = new Random(this.config.seed).fork('warm-start')
     const questions = rng.shuffle(this.task.train).slice(0, Math.max(1, Math.round(w.questionShare * this.task.train.length)))
+    // The first share of the (shuffled) questions carries its retrieved experiences, the rest an empty slot; of
+    // those, a flawedShare stops its chain early. (Forks only when used: they would shift the batch sampling below.)
+    const guided = Math.round(w.experienceShare * questions.length)
     let experiences: string[] | undefined
-    if (w.experienceShare > 0) {
-      // The first share of the (shuffled) questions carries its retrieved experiences, the rest an empty slot.
+    if (guided > 0) {
       const source = this.experienceSource(await HierarchicalExperience.load(this.config.experience.hekFile!))
-      const guided = Math.round(w.experienceShare * questions.length)
       experiences = await Promise.all(questions.map((q, i) => (i < guided ? source.render(q) : '')))
+    }
+    let stopAfter: (number | undefined)[] | undefined
+    if (w.flawedShare > 0) {
+      const flawed = rng.fork('flawed')
+      stopAfter = questions.map((q, i) => {
+        const hops = q.relations?.length ?? 0
+        return i >= guided && hops > 0 && flawed.chance(w.flawedShare) ? flawed.int(0, hops - 1) : undefined
+      })
     }
     const demos = await generateDemonstrations(questions, this.task.retriever, this.policy.tokenizer, this.config.rollout as never, {
       ...(experiences ? { experiences } : {}),
+      ...(stopAfter ? { stopAfter } : {}),
     })
     const usable = demos.filter((d) => d.finish === 'answer')
     if (usable.length === 0) throw new Error('warm start: no demonstration reached an answer within the rollout budget; raise rollout.maxTotalTokens')

@@ -80,3 +80,14 @@ test('demonstrations can carry experiences in the prompt slot; the oracle turns 
     message: /options.experiences has 1 entries for 3 examples/,
   })
 })
+
+test('flawed demonstrations stop the chain early and answer the entity reached so far', (t) => {
+  const q = world.questions.test.find((x) => x.hops === 3)!
+  t.is(oracleTurns(q).length, 4)
+  t.deepEqual(oracleTurns(q, { stopAfter: 3 }), oracleTurns(q))
+  const one = oracleTurns(q, { stopAfter: 1 })
+  t.deepEqual(one.slice(0, 1), oracleTurns(q).slice(0, 1))
+  t.is(one[1], `<answer> ${q.chain![1]} </answer>`)
+  t.deepEqual(oracleTurns(q, { stopAfter: 0 }), [`<answer> ${q.chain![0]} </answer>`])
+  t.not(q.chain![1], q.goldAnswers[0])
+})

@@ -143,6 +143,31 @@ test('a warm start can show experiences in a share of the demonstration prompts 
     instanceOf: RangeError,
     message: /warmStart.experienceShare: warmStart.experienceShare > 0 needs experience.hekFile/,
   })
+  // flawedShare 1: every demonstration without experiences stops its chain early, every one with them goes to the end.
+  const flawed = await hx.Trainer.create(
+    tiny(join(dir, 'flawed'), { steps: 0, warmStart: { steps: 4, batchSize: 8, lr: 1e-3, questionShare: 1, experienceShare: 0.5, flawedShare: 1 }, experience: { hekFile: join(dir, 'hek.json') } }),
+  )
+  const shown: string[] = []
+  const sft2 = flawed.policy.sftStep.bind(flawed.policy)
+  flawed.policy.sftStep = (batch) => {
+    for (const s of batch.sequences) shown.push(flawed.policy.tokenizer.decode(Array.from(s)))
+    return sft2(batch)
+  }
+  await flawed.warmStart()
+  let advised = 0
+  for (const text of shown) {
+    const body = text.slice(text.indexOf('Question :'))
+    const squash = (x: string) => x.replace(/\s+/g, '')
+    const q = flawed.task.train.find((x) => squash(body).startsWith(squash(`Question: ${x.question}<`)))!
+    t.truthy(q, body)
+    const searches = body.split('</search>').length - 1
+    if (text.includes('Experience from earlier attempts')) {
+      advised++
+      t.is(searches, q.hops)
+      t.true(body.includes(`<answer> ${q.goldAnswers[0]} </answer>`))
+    } else t.true(searches < q.hops!, body)
+  }
+  t.true(advised > 0 && advised < shown.length)
   const missing = await hx.Trainer.create(
     tiny(join(dir, 'other'), { warmStart: { steps: 1, experienceShare: 0.5 }, experience: { hekFile: join(dir, 'nope.json') } }),
   )
