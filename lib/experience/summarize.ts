@@ -40,22 +40,24 @@ export interface Summarizer {
   summarize(clusters: readonly ClusterInput[]): Promise<ClusterSummary[]>
 }
 
-/** Index of the support-weighted medoid. */
-export function medoid(members: readonly ClusterMember[]): number {
-  let best = 0
+/**
+ * Index of the support-weighted medoid: the member m minimising Σ_o support_o · (1 − cos(m, o)) over all members o,
+ * itself included (its own support costs nothing), i.e. maximising support_m + Σ_{o≠m} support_o · cos(m, o).
+ * `candidates` (indices) restricts who may be chosen; every member still weighs in.
+ */
+export function medoid(members: readonly ClusterMember[], candidates: readonly number[] = members.map((_, i) => i)): number {
+  let best = candidates[0] ?? 0
   let bestScore = -Infinity
-  members.forEach((m, i) => {
-    let s = 0
+  for (const i of candidates) {
+    let s = members[i].support
     members.forEach((o, j) => {
-      if (i !== j) s += o.support * cosine(m.vector, o.vector)
+      if (i !== j) s += o.support * cosine(members[i].vector, o.vector)
     })
-    // Ties (e.g. two members) go to the better-supported one.
-    s += 1e-9 * m.support
     if (s > bestScore) {
       bestScore = s
       best = i
     }
-  })
+  }
   return best
 }
 
@@ -80,20 +82,9 @@ function commonWhen(members: readonly ClusterMember[], fallback: string): string
  * only under a condition, the representative is the most central of the unconditional ones.
  */
 export function offlineSummary(c: ClusterInput): ClusterSummary {
-  const general = c.members.filter((m) => m.when === 'any question')
-  const pool = general.length > 0 && general.length < c.members.length ? general : c.members
-  const weights = c.members
-  let best = pool[0]
-  let bestScore = -Infinity
-  for (const m of pool) {
-    let s = 1e-9 * m.support
-    for (const o of weights) if (o !== m) s += o.support * cosine(m.vector, o.vector)
-    if (s > bestScore) {
-      bestScore = s
-      best = m
-    }
-  }
-  const m = best
+  const general = c.members.flatMap((m, i) => (m.when === 'any question' ? [i] : []))
+  const pool = general.length > 0 && general.length < c.members.length ? general : undefined
+  const m = c.members[medoid(c.members, pool)]
   return { text: m.text, when: commonWhen(c.members, 'any question'), terms: sharedTerms(c.members.map((x) => x.text)) }
 }
 

@@ -1,4 +1,5 @@
 import test from 'ava'
+import * as hx from '../../lib/index.js'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -112,7 +113,12 @@ test('retrieval respects the token budget, with any token counter', async (t) =>
   const hek = await HierarchicalExperience.build(sampleExperiences())
   const q = 'Which tags and answer format should I use when I search the entity?'
   const full = await hek.retrieve(q, { k0: 5, budget: 10_000 })
-  t.true(full.tips.length === 5)
+  // The 5 most similar tips are all in the text: as tips, or as the identical summary line of an ancestor.
+  const top5 = (await hek.similarities(await hek.embedQuery(q), 0))
+    .sort((a, b) => b.similarity - a.similarity || b.node.support - a.node.support || (a.node.id < b.node.id ? -1 : 1))
+    .slice(0, 5)
+  for (const x of top5) t.true(full.text.includes(`- ${x.node.text}`), x.node.text)
+  t.true(full.tips.length >= 3 && full.tips.length <= 5)
   // Upper levels come from the tips' ancestors (or the most similar principle); a summary whose text equals a line
   // already taken (an offline summary is its cluster's medoid) is not repeated.
   t.true(full.strategies.length + full.principles.length >= 1)
@@ -151,6 +157,19 @@ test('cross-task retrieval: a HEK of another task type is searched whole, its ho
   // Within its own task type the hop filter still applies.
   const same = await hek.retrieve(q, { k0: 4, budget: 10_000, taskType: 'multihop', hops: 2 })
   t.true(same.tips.length > 0 && same.tips.every((x) => x.node.hops === 2))
+})
+
+test('an offline summary is the support-weighted medoid, counting the member\'s own support', (t) => {
+  // Unit vectors with cos(A,B)=0.2, cos(A,C)=0.3, cos(B,C)=0.9 (approximately): A alone carries most of the support.
+  const unit = (v: number[]) => Float32Array.from(v.map((x) => x / Math.hypot(...v)))
+  const member = (text: string, support: number, v: number[]) => ({ text, support, vector: unit(v), kind: 'success-pattern' as const, when: 'any question', taskType: 'any' })
+  const a = member('Name the entity from the question in the first search.', 400, [1, 0, 0])
+  const b = member('Do not break the tag format.', 40, [0.2, 0.98, 0])
+  const c = member('Close every tag.', 100, [0.3, 0.83, 0.47])
+  // Scores: A 400 + 40·0.2 + 100·0.3 = 438; B 40 + 80 + 100·cos(B,C) ≈ 206; C 100 + 120 + 40·cos(B,C) ≈ 254.
+  t.is(hx.medoid([a, b, c]), 0)
+  t.is(hx.medoid([a, b, c], [1, 2]), 2, 'restricted to candidates, every member still weighs in')
+  t.is(hx.offlineSummarizer.name, 'offline')
 })
 
 test('the rendered prompt carries the retrieved experiences', async (t) => {

@@ -163,7 +163,7 @@ test('a warm start can show experiences in a share of the demonstration prompts 
     const searches = body.split('</search>').length - 1
     if (text.includes('Experience from earlier attempts')) {
       advised++
-      t.is(searches, q.hops)
+      t.is(searches, q.hops!)
       t.true(body.includes(`<answer> ${q.goldAnswers[0]} </answer>`))
     } else t.true(searches < q.hops!, body)
   }
