@@ -161,7 +161,8 @@ export async function compare(options: CompareOptions): Promise<MethodResult[]> 
     }
     if (heks.length) writeFileAtomic(join(options.outDir, 'heks.json'), JSON.stringify(heks, null, 2))
   }
-  await writeCompareReport(results, options.outDir, heks)
+  const unit = parseTrainConfig(options.base ?? {}).task.kind === 'arithmetic' ? 'step' : 'hop'
+  await writeCompareReport(results, options.outDir, heks, unit)
   return results
 }
 
@@ -170,8 +171,16 @@ const pm = (xs: readonly number[], digits = 3) => {
   return xs.length > 1 ? `${mean(xs).toFixed(digits)} ± ${sd(xs).toFixed(digits)}` : mean(xs).toFixed(digits)
 }
 
-/** report.md (tables, mean ± std over seeds) and plots (training curves, EM by hop count). */
-export async function writeCompareReport(results: readonly MethodResult[], outDir: string, heks: readonly HekOrigin[] = []): Promise<string> {
+/**
+ * report.md (tables, mean ± std over seeds) and plots. `unit` names what the questions' `hops` count: hops of the
+ * multi-hop world, or operations of the arithmetic family.
+ */
+export async function writeCompareReport(
+  results: readonly MethodResult[],
+  outDir: string,
+  heks: readonly HekOrigin[] = [],
+  unit: 'hop' | 'step' = 'hop',
+): Promise<string> {
   const order = [...BASELINES, ...METHODS] as readonly string[]
   const methods = [...new Set(results.map((r) => r.method))].sort((a, b) => order.indexOf(a) - order.indexOf(b))
   const hops = [...new Set(results.flatMap((r) => Object.keys(r.test.byHops)))].sort()
@@ -181,7 +190,7 @@ export async function writeCompareReport(results: readonly MethodResult[], outDi
   lines.push(`# hiexp compare: GRPO / GSPO with and without HiExp`, '')
   lines.push(`Seeds: ${seeds.join(', ')}. Values are mean ± std over seeds; held-out test split, greedy decoding.`, '')
   lines.push(`## Performance (test, no experience in the prompt)`, '')
-  lines.push(`| method | EM | F1 | ${hops.map((h) => `EM ${h}-hop`).join(' | ')} | EM with experience in prompt |`)
+  lines.push(`| method | EM | F1 | ${hops.map((h) => `EM ${h}-${unit}`).join(' | ')} | EM with experience in prompt |`)
   lines.push(`|---|---|---|${hops.map(() => '---').join('|')}|---|`)
   for (const m of methods) {
     const rs = of(m)
@@ -223,8 +232,8 @@ export async function writeCompareReport(results: readonly MethodResult[], outDi
   const byHop = await writeChart(
     {
       $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-      title: 'Held-out EM by hop count (mean over seeds)',
-      data: { values: results.flatMap((r) => Object.entries(r.test.byHops).map(([h, s]) => ({ method: r.method, hops: `${h}-hop`, em: s.em }))) },
+      title: `Held-out EM by ${unit} count (mean over seeds)`,
+      data: { values: results.flatMap((r) => Object.entries(r.test.byHops).map(([h, s]) => ({ method: r.method, hops: `${h}-${unit}`, em: s.em }))) },
       width: 360,
       height: 220,
       mark: 'bar',
@@ -238,7 +247,7 @@ export async function writeCompareReport(results: readonly MethodResult[], outDi
     join(outDir, 'em-by-hops'),
   )
   if (training) lines.push('', `![training curves](${training.png.split('/').at(-1)})`)
-  lines.push('', `![EM by hop count](${byHop.png.split('/').at(-1)})`, '')
+  lines.push('', `![EM by ${unit} count](${byHop.png.split('/').at(-1)})`, '')
   const path = join(outDir, 'report.md')
   writeFileAtomic(path, lines.join('\n'))
   return path
