@@ -71,7 +71,7 @@ export async function buildHek(records: readonly TrajectoryRecord[], distiller: 
   if (experiences.length === 0) {
     const why =
       distiller instanceof PromptDistiller && distiller.stats.skipped > 0
-        ? `${distiller.stats.skipped} of ${distiller.stats.prompts} prompts got no valid reply` +
+        ? `none of its ${distiller.stats.skipped} distinct prompts got a valid reply` +
           (distiller.lastInvalid ? `; last reply ${JSON.stringify(distiller.lastInvalid.reply)}: ${distiller.lastInvalid.error}` : '')
         : 'no question had both a success and a failure, or no behaviour separated them; sample more questions or rollouts'
     throw new Error(`HiExp: the ${distiller.name} distiller found no experience in ${records.length} trajectories (${why})`)

@@ -227,7 +227,7 @@ test('self-distillation: the same distiller over a TextGenerator (the policy)', 
   // Building a HEK through such a distiller fails naming the skipped prompts and what the policy wrote.
   const records = groups().flatMap((g) => g.trajectories)
   const again = selfDistiller(policyTextGenerator(policy, { maxNewTokens: 16 }), { invalidRetries: 0 })
-  await t.throwsAsync(buildHek(records, again), { message: /the self distiller found no experience in \d+ trajectories \(2 of 2 prompts got no valid reply; last reply "not json at all[^"]*": / })
+  await t.throwsAsync(buildHek(records, again), { message: /the self distiller found no experience in \d+ trajectories \(none of its 2 distinct prompts got a valid reply; last reply "not json at all[^"]*": / })
 })
 
 test('LLM summaries of HEK clusters and embeddings from an endpoint', async (t) => {
