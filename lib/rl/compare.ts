@@ -159,6 +159,8 @@ export async function compare(options: CompareOptions): Promise<MethodResult[]> 
       log(`seed ${seed} ${method}: test EM ${test.em.toFixed(3)}${testWithExperience ? ` (with experience ${testWithExperience.em.toFixed(3)})` : ''}`)
       writeFileAtomic(join(options.outDir, 'results.json'), JSON.stringify(results, null, 2))
     }
+    // Also when every method of the seed was skipped: the baselines are results too.
+    writeFileAtomic(join(options.outDir, 'results.json'), JSON.stringify(results, null, 2))
     if (heks.length) writeFileAtomic(join(options.outDir, 'heks.json'), JSON.stringify(heks, null, 2))
   }
   const unit = parseTrainConfig(options.base ?? {}).task.kind === 'arithmetic' ? 'step' : 'hop'

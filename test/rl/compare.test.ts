@@ -70,6 +70,14 @@ test('a HEK given by path ({seed} filled in) is used as is; one that cannot be h
   t.like(heks[0], { seed: 5, source: 'file', experiences: 3, file: join(dir, 'given-5.json') })
   t.like(heks[1], { seed: 6, source: 'file' })
   t.regex(heks[1].error, /given-6.json does not exist/)
+  // Only HiExp asked for, and no HEK: the baselines are still saved.
+  const alone = await hx.compare({
+    outDir: join(dir, 'alone'), seeds: [6], methods: ['hiexp-grpo'], log: () => {}, quiet: true,
+    base: { ...tinyRun(dir), steps: 1, experience: { hekFile: join(dir, 'given-{seed}.json') } },
+  })
+  const saved = JSON.parse(readFileSync(join(dir, 'alone', 'results.json'), 'utf8')) as hx.MethodResult[]
+  t.deepEqual(saved.map((r) => r.method), ['no-search', 'warm-start'])
+  t.is(alone.length, 2)
   const report = readFileSync(join(dir, 'out', 'report.md'), 'utf8')
   t.regex(report, /## HEK used by the HiExp methods/)
   t.regex(report, /\| 6 \| file \| offline \| – \| \*\*no HEK\*\*: experience.hekFile .*given-6.json does not exist \|/)
