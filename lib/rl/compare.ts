@@ -89,6 +89,12 @@ export async function compare(options: CompareOptions): Promise<MethodResult[]> 
   const log = options.log ?? ((line: string) => console.error(line))
   const results: MethodResult[] = []
   const heks: HekOrigin[] = []
+  // A given HEK that is missing is a typo, found before any training; a HEK that cannot be built is a result.
+  const givenPattern = parseTrainConfig(options.base ?? {}).experience.hekFile
+  if (givenPattern && methods.some((m) => m.startsWith('hiexp'))) {
+    const missing = seeds.map((seed) => givenPattern.replaceAll('{seed}', String(seed))).filter((f) => !existsSync(f))
+    if (missing.length) throw new RangeError(`compare: experience.hekFile: no HEK file at ${missing.join(', ')}`)
+  }
   for (const seed of seeds) {
     // A HEK given in the base configuration (e.g. one built on another task: the cross-task check) is used as is;
     // `{seed}` in its path becomes the seed. Otherwise one is built per seed from the warm-started policy.
@@ -113,7 +119,6 @@ export async function compare(options: CompareOptions): Promise<MethodResult[]> 
     if (methods.some((m) => m.startsWith('hiexp'))) {
       const origin: HekOrigin = { seed, file: hekFile, source: given ? 'file' : 'built', distiller: base.experience.distiller }
       try {
-        if (given && !existsSync(given)) throw new Error(`experience.hekFile ${given} does not exist`)
         if (!given && !existsSync(hekFile)) {
           const builder = await Trainer.create({ ...base, outDir: warmDir, steps: 0, experience: { ...base.experience, enabled: true, hekFile } })
           await builder.prepareExperience()

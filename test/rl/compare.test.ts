@@ -44,7 +44,7 @@ test('compare runs each method from one shared warm start and writes the report,
   for (const f of ['results.json', 'training.png', 'training.svg', 'em-by-hops.png']) t.true(existsSync(join(dir, f)), f)
 })
 
-test('a HEK given by path ({seed} filled in) is used as is; one that cannot be had skips HiExp and is reported', async (t) => {
+test('a HEK given by path ({seed} filled in) is used as is; a missing one is refused before any training', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'hiexp-compare-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const hek = await hx.HierarchicalExperience.build(
@@ -53,32 +53,33 @@ test('a HEK given by path ({seed} filled in) is used as is; one that cannot be h
     })),
   )
   hek.save(join(dir, 'given-5.json'))
-  const results = await hx.compare({
-    outDir: join(dir, 'out'),
-    seeds: [5, 6],
-    methods: ['grpo', 'hiexp-grpo'],
-    log: () => {},
-    quiet: true,
-    base: { ...tinyRun(dir), steps: 1, checkpointEvery: 20, experience: { hekFile: join(dir, 'given-{seed}.json') } },
+  const base = { ...tinyRun(dir), steps: 1, checkpointEvery: 20, experience: { hekFile: join(dir, 'given-{seed}.json') } }
+  await t.throwsAsync(hx.compare({ outDir: join(dir, 'typo'), seeds: [5, 6], methods: ['hiexp-grpo'], log: () => {}, quiet: true, base }), {
+    instanceOf: RangeError,
+    message: `compare: experience.hekFile: no HEK file at ${join(dir, 'given-6.json')}`,
   })
-  t.deepEqual(
-    results.map((r) => `${r.seed}:${r.method}`),
-    ['5:no-search', '5:warm-start', '5:grpo', '5:hiexp-grpo', '6:no-search', '6:warm-start', '6:grpo'],
-  )
-  t.false(existsSync(join(dir, 'out', 'seed-5', 'hek.json')), 'nothing was built for the seed with a given HEK')
+  t.false(existsSync(join(dir, 'typo', 'seed-5')), 'nothing was trained')
+  const results = await hx.compare({ outDir: join(dir, 'out'), seeds: [5], methods: ['grpo', 'hiexp-grpo'], log: () => {}, quiet: true, base })
+  t.deepEqual(results.map((r) => r.method), ['no-search', 'warm-start', 'grpo', 'hiexp-grpo'])
+  t.false(existsSync(join(dir, 'out', 'seed-5', 'hek.json')), 'nothing was built')
   const heks = JSON.parse(readFileSync(join(dir, 'out', 'heks.json'), 'utf8'))
-  t.like(heks[0], { seed: 5, source: 'file', experiences: 3, file: join(dir, 'given-5.json') })
-  t.like(heks[1], { seed: 6, source: 'file' })
-  t.regex(heks[1].error, /given-6.json does not exist/)
-  // Only HiExp asked for, and no HEK: the baselines are still saved.
-  const alone = await hx.compare({
-    outDir: join(dir, 'alone'), seeds: [6], methods: ['hiexp-grpo'], log: () => {}, quiet: true,
-    base: { ...tinyRun(dir), steps: 1, experience: { hekFile: join(dir, 'given-{seed}.json') } },
+  t.deepEqual(heks, [{ seed: 5, file: join(dir, 'given-5.json'), source: 'file', distiller: 'offline', experiences: 3 }])
+  t.regex(readFileSync(join(dir, 'out', 'report.md'), 'utf8'), /## HEK used by the HiExp methods/)
+})
+
+test('a HEK that cannot be built skips the HiExp methods of that seed, says why, and keeps the baselines', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hiexp-compare-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  // A barely trained policy never succeeds: no question has a success to contrast, so the analyzer finds nothing.
+  const results = await hx.compare({
+    outDir: dir, seeds: [6], methods: ['hiexp-grpo'], log: () => {}, quiet: true,
+    base: { ...tinyRun(dir), steps: 1, experience: { buildQuestions: 4, buildGroupSize: 2 } },
   })
-  const saved = JSON.parse(readFileSync(join(dir, 'alone', 'results.json'), 'utf8')) as hx.MethodResult[]
+  t.deepEqual(results.map((r) => r.method), ['no-search', 'warm-start'])
+  const saved = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as hx.MethodResult[]
   t.deepEqual(saved.map((r) => r.method), ['no-search', 'warm-start'])
-  t.is(alone.length, 2)
-  const report = readFileSync(join(dir, 'out', 'report.md'), 'utf8')
-  t.regex(report, /## HEK used by the HiExp methods/)
-  t.regex(report, /\| 6 \| file \| offline \| – \| \*\*no HEK\*\*: experience.hekFile .*given-6.json does not exist \|/)
+  const heks = JSON.parse(readFileSync(join(dir, 'heks.json'), 'utf8'))
+  t.like(heks[0], { seed: 6, source: 'built', distiller: 'offline' })
+  t.regex(heks[0].error, /the offline distiller found no experience in 8 trajectories/)
+  t.regex(readFileSync(join(dir, 'report.md'), 'utf8'), /\| 6 \| built \| offline \| – \| \*\*no HEK\*\*: HiExp: the offline distiller found no experience/)
 })
