@@ -10,6 +10,7 @@ import { readMetrics, type MetricsRow } from '../report/metrics.js'
 import { plotTraining } from '../report/training_plot.js'
 import { parseTrainConfig, type ResolvedTrainConfig, type TrainConfig } from './config.js'
 import { HierarchicalExperience } from '../experience/hek.js'
+import { NoExperienceError } from './experience_source.js'
 import { checkpointDir } from './task.js'
 import { Trainer } from './trainer.js'
 
@@ -126,7 +127,8 @@ export async function compare(options: CompareOptions): Promise<MethodResult[]> 
         }
         origin.experiences = (await HierarchicalExperience.load(hekFile)).level(0).length
       } catch (error) {
-        // A HEK that cannot be had is a result (reported), not a crash of the whole comparison.
+        // A distiller with nothing to say is a result (reported), not a crash of the whole comparison.
+        if (!(error instanceof NoExperienceError)) throw error
         origin.error = (error as Error).message
         runnable = methods.filter((m) => !m.startsWith('hiexp'))
         log(`seed ${seed}: no HEK, HiExp methods skipped: ${origin.error}`)

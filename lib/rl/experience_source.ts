@@ -65,6 +65,11 @@ export async function collectTrajectories(
   return records
 }
 
+/** The distiller found nothing to say about the trajectories: a finding about the policy, not a failure of the run. */
+export class NoExperienceError extends Error {
+  override name = 'NoExperienceError'
+}
+
 /** Distils records into experiences and clusters them into a HEK. */
 export async function buildHek(records: readonly TrajectoryRecord[], distiller: Distiller): Promise<HierarchicalExperience> {
   const experiences = await distiller.distill(groupTrajectories(records))
@@ -74,7 +79,7 @@ export async function buildHek(records: readonly TrajectoryRecord[], distiller: 
         ? `none of its ${distiller.stats.skipped} distinct prompts got a valid reply` +
           (distiller.lastInvalid ? `; last reply ${JSON.stringify(distiller.lastInvalid.reply)}: ${distiller.lastInvalid.error}` : '')
         : 'no question had both a success and a failure, or no behaviour separated them; sample more questions or rollouts'
-    throw new Error(`HiExp: the ${distiller.name} distiller found no experience in ${records.length} trajectories (${why})`)
+    throw new NoExperienceError(`HiExp: the ${distiller.name} distiller found no experience in ${records.length} trajectories (${why})`)
   }
   return HierarchicalExperience.build(experiences)
 }

@@ -92,7 +92,7 @@ test('building a HEK from trajectories that never contrast is a clear error', as
     turns: [], queries: [], answer: null, finish: 'malformed' as const, reward: { total: 0 }, searchCalls: 0,
     responseTokens: 3, totalTokens: 10, step: 0, time: new Date(0).toISOString(),
   }))
-  await t.throwsAsync(hx.buildHek(failing as never, new hx.ContrastiveAnalyzer()), { message: /found no experience in 4 trajectories/ })
+  await t.throwsAsync(hx.buildHek(failing as never, new hx.ContrastiveAnalyzer()), { instanceOf: hx.NoExperienceError, message: /found no experience in 4 trajectories/ })
 })
 
 test('the arithmetic task keeps the world corpus and vocabulary, so experiences from multi-hop questions stay readable', async (t) => {
