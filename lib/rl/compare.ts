@@ -83,95 +83,109 @@ function methodConfig(base: ResolvedTrainConfig, method: Method, outDir: string,
   }
 }
 
+/** The seed's HEK for the HiExp methods: the given file, or one distilled from the warm-started policy's rollouts. */
+async function seedHek(base: ResolvedTrainConfig, seed: number, warmDir: string, hekFile: string, given: boolean, log: (line: string) => void): Promise<HekOrigin> {
+  const origin: HekOrigin = { seed, file: hekFile, source: given ? 'file' : 'built', distiller: base.experience.distiller }
+  try {
+    if (!given && !existsSync(hekFile)) {
+      const builder = await Trainer.create({ ...base, outDir: warmDir, steps: 0, experience: { ...base.experience, enabled: true, hekFile } })
+      await builder.prepareExperience()
+      log(`seed ${seed}: HEK built from the warm-started policy (${hekFile})`)
+    }
+    origin.experiences = (await HierarchicalExperience.load(hekFile)).level(0).length
+  } catch (error) {
+    // A distiller with nothing to say is a result (reported), not a crash of the whole comparison.
+    if (!(error instanceof NoExperienceError)) throw error
+    origin.error = error.message
+  }
+  return origin
+}
+
+/** Trains one method from the seed's warm start (or resumes it), then evaluates it on the test split. */
+async function runMethod(config: ResolvedTrainConfig, method: Method, seed: number, warmDir: string, quiet?: boolean): Promise<MethodResult> {
+  const runDir = config.outDir
+  if (!existsSync(join(runDir, 'state.json'))) {
+    mkdirSync(runDir, { recursive: true })
+    cpSync(checkpointDir(warmDir), checkpointDir(runDir), { recursive: true })
+    cpSync(join(warmDir, 'state.json'), join(runDir, 'state.json'))
+    // The warm start's lines (its loss, the step-0 validation) start every method's curves.
+    cpSync(join(warmDir, 'metrics.jsonl'), join(runDir, 'metrics.jsonl'))
+  }
+  const trainer = await Trainer.create(config)
+  const started = Date.now()
+  await trainer.run({ quiet })
+  await trainer.prepareExperience()
+  const test = await trainer.evaluate(trainer.task.test)
+  const testWithExperience = config.experience.enabled ? await trainer.evaluate(trainer.task.test, { withExperience: true }) : undefined
+  const rl = readMetrics(join(runDir, 'metrics.jsonl')).filter((r) => r.phase === 'rl')
+  const num = (r: MetricsRow, k: string) => r[k] as number
+  return {
+    method,
+    seed,
+    test,
+    ...(testWithExperience ? { testWithExperience } : {}),
+    rewardGroupStd: mean(rl.map((r) => num(r, 'rewardGroupStd'))),
+    advantageStd: mean(rl.map((r) => num(r, 'advantageStd'))),
+    gradNormVariance: windowedVariance(rl.map((r) => num(r, 'gradNorm'))),
+    trainSeconds: (Date.now() - started) / 1000,
+  }
+}
+
 /** Runs the comparison; returns every (method, seed) result and writes report.md, results.json and plots to outDir. */
 export async function compare(options: CompareOptions): Promise<MethodResult[]> {
   const seeds = options.seeds ?? [0, 1, 2]
   const methods = options.methods ?? METHODS
   const log = options.log ?? ((line: string) => console.error(line))
-  const results: MethodResult[] = []
-  const heks: HekOrigin[] = []
-  // A given HEK that is missing is a typo, found before any training; a HEK that cannot be built is a result.
-  const givenPattern = parseTrainConfig(options.base ?? {}).experience.hekFile
-  if (givenPattern && methods.some((m) => m.startsWith('hiexp'))) {
-    const missing = seeds.map((seed) => givenPattern.replaceAll('{seed}', String(seed))).filter((f) => !existsSync(f))
+  const shared = parseTrainConfig(options.base ?? {})
+  const wantsHek = methods.some((m) => m.startsWith('hiexp'))
+  // A HEK given in the base configuration (e.g. one built on another task: the cross-task check) is used as is, with
+  // `{seed}` in its path replaced by the seed; a missing one is a typo, refused before any training. Without one, a
+  // HEK is built per seed from the warm-started policy (and one that cannot be built is a result, reported).
+  const givenFor = (seed: number) => shared.experience.hekFile?.replaceAll('{seed}', String(seed))
+  if (wantsHek && shared.experience.hekFile) {
+    const missing = seeds.map((seed) => givenFor(seed)!).filter((f) => !existsSync(f))
     if (missing.length) throw new RangeError(`compare: experience.hekFile: no HEK file at ${missing.join(', ')}`)
   }
+  const results: MethodResult[] = []
+  const heks: HekOrigin[] = []
+  const save = () => {
+    writeFileAtomic(join(options.outDir, 'results.json'), JSON.stringify(results, null, 2))
+    if (heks.length) writeFileAtomic(join(options.outDir, 'heks.json'), JSON.stringify(heks, null, 2))
+  }
   for (const seed of seeds) {
-    // A HEK given in the base configuration (e.g. one built on another task: the cross-task check) is used as is;
-    // `{seed}` in its path becomes the seed. Otherwise one is built per seed from the warm-started policy.
+    const given = givenFor(seed)
     const configured = parseTrainConfig({ ...options.base, seed })
-    const given = configured.experience.hekFile?.replaceAll('{seed}', String(seed))
     const base = given ? { ...configured, experience: { ...configured.experience, hekFile: given } } : configured
     const seedDir = join(options.outDir, `seed-${seed}`)
     // One warm start per seed, shared by every method: the comparison starts from the same policy.
     const warmDir = join(seedDir, 'warm-start')
     const warm = await Trainer.create({ ...base, outDir: warmDir, steps: 0 })
     await warm.run({ quiet: options.quiet })
-    if (!results.some((r) => r.seed === seed && r.method === 'warm-start')) {
-      const noSearch = { search: async (queries: string[]) => queries.map(() => []) }
-      for (const [method, retriever] of [['no-search', noSearch], ['warm-start', warm.task.retriever]] as const) {
-        const test = await warm.evaluate(warm.task.test, { retriever })
-        results.push({ method, seed, test, rewardGroupStd: NaN, advantageStd: NaN, gradNormVariance: NaN, trainSeconds: 0 })
-        log(`seed ${seed} ${method}: test EM ${test.em.toFixed(3)}`)
-      }
+    const noSearch = { search: async (queries: string[]) => queries.map(() => []) }
+    for (const [method, retriever] of [['no-search', noSearch], ['warm-start', warm.task.retriever]] as const) {
+      const test = await warm.evaluate(warm.task.test, { retriever })
+      results.push({ method, seed, test, rewardGroupStd: NaN, advantageStd: NaN, gradNormVariance: NaN, trainSeconds: 0 })
+      log(`seed ${seed} ${method}: test EM ${test.em.toFixed(3)}`)
     }
     const hekFile = given ?? join(seedDir, 'hek.json')
     let runnable = methods
-    if (methods.some((m) => m.startsWith('hiexp'))) {
-      const origin: HekOrigin = { seed, file: hekFile, source: given ? 'file' : 'built', distiller: base.experience.distiller }
-      try {
-        if (!given && !existsSync(hekFile)) {
-          const builder = await Trainer.create({ ...base, outDir: warmDir, steps: 0, experience: { ...base.experience, enabled: true, hekFile } })
-          await builder.prepareExperience()
-          log(`seed ${seed}: HEK built from the warm-started policy (${hekFile})`)
-        }
-        origin.experiences = (await HierarchicalExperience.load(hekFile)).level(0).length
-      } catch (error) {
-        // A distiller with nothing to say is a result (reported), not a crash of the whole comparison.
-        if (!(error instanceof NoExperienceError)) throw error
-        origin.error = (error as Error).message
+    if (wantsHek) {
+      const origin = await seedHek(base, seed, warmDir, hekFile, given !== undefined, log)
+      heks.push(origin)
+      if (origin.error) {
         runnable = methods.filter((m) => !m.startsWith('hiexp'))
         log(`seed ${seed}: no HEK, HiExp methods skipped: ${origin.error}`)
       }
-      heks.push(origin)
     }
     for (const method of runnable) {
-      const runDir = join(seedDir, method)
-      if (!existsSync(join(runDir, 'state.json'))) {
-        mkdirSync(runDir, { recursive: true })
-        cpSync(checkpointDir(warmDir), checkpointDir(runDir), { recursive: true })
-        cpSync(join(warmDir, 'state.json'), join(runDir, 'state.json'))
-        // The warm start's lines (its loss, the step-0 validation) start every method's curves.
-        cpSync(join(warmDir, 'metrics.jsonl'), join(runDir, 'metrics.jsonl'))
-      }
-      const config = methodConfig(base, method, runDir, hekFile)
-      const trainer = await Trainer.create(config)
-      const started = Date.now()
-      await trainer.run({ quiet: options.quiet })
-      await trainer.prepareExperience()
-      const test = await trainer.evaluate(trainer.task.test)
-      const testWithExperience = config.experience.enabled ? await trainer.evaluate(trainer.task.test, { withExperience: true }) : undefined
-      const rl = readMetrics(join(runDir, 'metrics.jsonl')).filter((r) => r.phase === 'rl')
-      const num = (r: MetricsRow, k: string) => r[k] as number
-      results.push({
-        method,
-        seed,
-        test,
-        ...(testWithExperience ? { testWithExperience } : {}),
-        rewardGroupStd: mean(rl.map((r) => num(r, 'rewardGroupStd'))),
-        advantageStd: mean(rl.map((r) => num(r, 'advantageStd'))),
-        gradNormVariance: windowedVariance(rl.map((r) => num(r, 'gradNorm'))),
-        trainSeconds: (Date.now() - started) / 1000,
-      })
-      log(`seed ${seed} ${method}: test EM ${test.em.toFixed(3)}${testWithExperience ? ` (with experience ${testWithExperience.em.toFixed(3)})` : ''}`)
-      writeFileAtomic(join(options.outDir, 'results.json'), JSON.stringify(results, null, 2))
+      const result = await runMethod(methodConfig(base, method, join(seedDir, method), hekFile), method, seed, warmDir, options.quiet)
+      results.push(result)
+      log(`seed ${seed} ${method}: test EM ${result.test.em.toFixed(3)}${result.testWithExperience ? ` (with experience ${result.testWithExperience.em.toFixed(3)})` : ''}`)
+      save()
     }
-    // Also when every method of the seed was skipped: the baselines are results too.
-    writeFileAtomic(join(options.outDir, 'results.json'), JSON.stringify(results, null, 2))
-    if (heks.length) writeFileAtomic(join(options.outDir, 'heks.json'), JSON.stringify(heks, null, 2))
+    save() // also when every method of the seed was skipped: the baselines are results too
   }
-  const unit = parseTrainConfig(options.base ?? {}).task.kind === 'arithmetic' ? 'step' : 'hop'
-  await writeCompareReport(results, options.outDir, heks, unit)
+  await writeCompareReport(results, options.outDir, heks, shared.task.kind === 'arithmetic' ? 'step' : 'hop')
   return results
 }
 
