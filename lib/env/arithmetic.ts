@@ -6,6 +6,7 @@
 import { z } from 'zod'
 import { FIRST_NAMES, ITEMS } from './names.js'
 import { Random } from './random.js'
+import { stratifiedSplits } from './splits.js'
 import type { QaExample, Splits } from './types.js'
 
 export const ArithmeticOptionsSchema = z
@@ -31,7 +32,7 @@ export function generateArithmetic(options: ArithmeticOptions = {}): Splits<QaEx
   }
   const o = parsed.data
   const rng = new Random(o.seed).fork('arithmetic')
-  const out: Splits<QaExample> = { train: [], validation: [], test: [] }
+  const strata: QaExample[][] = []
   const seen = new Set<string>()
   for (const steps of [...new Set(o.steps)].sort()) {
     const problems: QaExample[] = []
@@ -79,12 +80,7 @@ export function generateArithmetic(options: ArithmeticOptions = {}): Splits<QaEx
         hops: steps,
       })
     }
-    const nVal = Math.round(problems.length * o.validationFraction)
-    const nTest = Math.round(problems.length * o.testFraction)
-    out.validation.push(...problems.slice(0, nVal))
-    out.test.push(...problems.slice(nVal, nVal + nTest))
-    out.train.push(...problems.slice(nVal + nTest))
+    strata.push(problems)
   }
-  for (const k of ['train', 'validation', 'test'] as const) out[k] = rng.shuffle(out[k])
-  return out
+  return stratifiedSplits(strata, o.validationFraction, o.testFraction, rng)
 }

@@ -10,6 +10,7 @@
 import { z } from 'zod'
 import type { Passage } from '../search/types.js'
 import { Random } from './random.js'
+import { stratifiedSplits } from './splits.js'
 import type { QaExample, Splits } from './types.js'
 import * as W from './names.js'
 
@@ -355,17 +356,12 @@ export function generateWorld(options: WorldOptions = {}): World {
   }
   for (const e of entities) walk([], [e])
 
-  const splits: Splits<QaExample> = { train: [], validation: [], test: [] }
-  for (const hops of [...byHops.keys()].sort()) {
+  const strata = [...byHops.keys()].sort().map((hops) => {
     const chosen = qs.shuffle(byHops.get(hops)!).slice(0, o.questionsPerHop)
     chosen.forEach((q, i) => (q.id = `world-${o.seed}-${hops}h-${i}`))
-    const nVal = Math.round(chosen.length * o.validationFraction)
-    const nTest = Math.round(chosen.length * o.testFraction)
-    splits.validation.push(...chosen.slice(0, nVal))
-    splits.test.push(...chosen.slice(nVal, nVal + nTest))
-    splits.train.push(...chosen.slice(nVal + nTest))
-  }
-  for (const k of ['train', 'validation', 'test'] as const) splits[k] = qs.shuffle(splits[k])
+    return chosen
+  })
+  const splits = stratifiedSplits(strata, o.validationFraction, o.testFraction, qs)
 
   return { options: o, entities, facts, corpus, pages, questions: splits }
 }
