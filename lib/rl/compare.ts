@@ -73,8 +73,11 @@ export interface HekOrigin {
   error?: string
 }
 
+/** The methods that train with experiences (and so need the seed's HEK). */
+const usesHek = (method: Method) => method.startsWith('hiexp')
+
 function methodConfig(base: ResolvedTrainConfig, method: Method, outDir: string, hekFile: string): ResolvedTrainConfig {
-  const hiexp = method.startsWith('hiexp')
+  const hiexp = usesHek(method)
   return {
     ...base,
     outDir,
@@ -87,12 +90,14 @@ function methodConfig(base: ResolvedTrainConfig, method: Method, outDir: string,
 async function seedHek(base: ResolvedTrainConfig, seed: number, warmDir: string, hekFile: string, given: boolean, log: (line: string) => void): Promise<HekOrigin> {
   const origin: HekOrigin = { seed, file: hekFile, source: given ? 'file' : 'built', distiller: base.experience.distiller }
   try {
-    if (!given && !existsSync(hekFile)) {
+    let hek: HierarchicalExperience
+    if (given || existsSync(hekFile)) hek = await HierarchicalExperience.load(hekFile)
+    else {
       const builder = await Trainer.create({ ...base, outDir: warmDir, steps: 0, experience: { ...base.experience, enabled: true, hekFile } })
-      await builder.prepareExperience()
+      hek = (await builder.prepareExperience())!
       log(`seed ${seed}: HEK built from the warm-started policy (${hekFile})`)
     }
-    origin.experiences = (await HierarchicalExperience.load(hekFile)).level(0).length
+    origin.experiences = hek.level(0).length
   } catch (error) {
     // A distiller with nothing to say is a result (reported), not a crash of the whole comparison.
     if (!(error instanceof NoExperienceError)) throw error
@@ -137,7 +142,7 @@ export async function compare(options: CompareOptions): Promise<MethodResult[]> 
   const methods = options.methods ?? METHODS
   const log = options.log ?? ((line: string) => console.error(line))
   const shared = parseTrainConfig(options.base ?? {})
-  const wantsHek = methods.some((m) => m.startsWith('hiexp'))
+  const wantsHek = methods.some(usesHek)
   // A HEK given in the base configuration (e.g. one built on another task: the cross-task check) is used as is, with
   // `{seed}` in its path replaced by the seed; a missing one is a typo, refused before any training. Without one, a
   // HEK is built per seed from the warm-started policy (and one that cannot be built is a result, reported).
@@ -173,7 +178,7 @@ export async function compare(options: CompareOptions): Promise<MethodResult[]> 
       const origin = await seedHek(base, seed, warmDir, hekFile, given !== undefined, log)
       heks.push(origin)
       if (origin.error) {
-        runnable = methods.filter((m) => !m.startsWith('hiexp'))
+        runnable = methods.filter((m) => !usesHek(m))
         log(`seed ${seed}: no HEK, HiExp methods skipped: ${origin.error}`)
       }
     }
