@@ -7,7 +7,7 @@ import { benchKernels, kernelTable, writeKernelReport } from './bench/kernels.js
 import { launchMain } from './dist/launch_cli.js'
 import { info } from './info.js'
 import { plotTraining } from './report/training_plot.js'
-import { loadTrainConfig, parseTrainConfig } from './rl/config.js'
+import { DISTILLERS, loadTrainConfig, parseTrainConfig } from './rl/config.js'
 import { Trainer } from './rl/trainer.js'
 import { compare, METHODS, type Method } from './rl/compare.js'
 import { ContrastiveAnalyzer } from './experience/analyzer.js'
@@ -89,13 +89,15 @@ program
   .option('--steps <n>', 'RL steps per method (overrides the config)', integer)
   .option('--methods <list>', `comma-separated subset of ${METHODS.join(', ')}`, METHODS.join(','))
   .option('--hek <file>', "HiExp methods use this HEK instead of building one ('{seed}' becomes the seed): e.g. one built on another task")
-  .option('--distiller <kind>', 'who distils the HEK built per seed: offline | self | llm (overrides the config)')
+  .option('--distiller <kind>', `who distils the HEK built per seed: ${DISTILLERS.join(' | ')} (overrides the config)`)
   .action(async (opts) => {
     const base = opts.config ? loadTrainConfig(opts.config) : parseTrainConfig({})
     if (opts.steps !== undefined) base.steps = opts.steps
     if (opts.hek !== undefined) base.experience.hekFile = opts.hek
     if (opts.distiller !== undefined) {
-      if (!['offline', 'self', 'llm'].includes(opts.distiller)) throw new InvalidArgumentError(`--distiller must be offline, self or llm, got '${opts.distiller}'`)
+      if (!(DISTILLERS as readonly string[]).includes(opts.distiller)) {
+        throw new InvalidArgumentError(`--distiller must be ${DISTILLERS.slice(0, -1).join(', ')} or ${DISTILLERS.at(-1)}, got '${opts.distiller}'`)
+      }
       base.experience.distiller = opts.distiller
       parseTrainConfig(base) // the 'llm' distiller needs experience.llm: named here, before any training
     }

@@ -3,6 +3,9 @@ import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 
+/** Who distils experiences from contrasted rollouts (experience.distiller). */
+export const DISTILLERS = ['offline', 'self', 'llm'] as const
+
 const lossSchema = z
   .object({
     clipLow: z.number().min(0).lt(1).optional(),
@@ -130,7 +133,7 @@ export const TrainConfigSchema = z
         /** Evaluate with experiences in the prompt too (both are reported). */
         evaluateWithExperience: z.boolean().default(true),
         /** Who distils experiences from contrasted rollouts: the offline analyzer, the policy itself, or an LLM endpoint. */
-        distiller: z.enum(['offline', 'self', 'llm']).default('offline'),
+        distiller: z.enum(DISTILLERS).default('offline'),
         /** OpenAI-compatible endpoint of the 'llm' distiller. */
         llm: z.object({ baseURL: z.string().url(), model: z.string(), apiKey: z.string().optional() }).strict().optional(),
         /** Questions (and rollouts of each) sampled to build the first HEK from the warm-started policy. */
