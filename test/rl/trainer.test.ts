@@ -116,6 +116,17 @@ test('the arithmetic task keeps the world corpus and vocabulary, so experiences 
   t.is(hits.length, 1, 'the search tool still answers (from the world corpus)')
 })
 
+/** Decoded text of every sequence the trainer's supervised steps train on, in order, as they happen. */
+function recordWarmStartTexts(trainer: hx.Trainer): string[] {
+  const texts: string[] = []
+  const sft = trainer.policy.sftStep.bind(trainer.policy)
+  trainer.policy.sftStep = (batch) => {
+    for (const s of batch.sequences) texts.push(trainer.policy.tokenizer.decode(Array.from(s)))
+    return sft(batch)
+  }
+  return texts
+}
+
 test('a warm start can show experiences in a share of the demonstration prompts (from experience.hekFile)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'hiexp-train-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -129,12 +140,7 @@ test('a warm start can show experiences in a share of the demonstration prompts 
   const trainer = await hx.Trainer.create(
     tiny(dir, { steps: 0, warmStart: { steps: 3, batchSize: 8, lr: 1e-3, questionShare: 1, experienceShare: 0.5 }, experience: { hekFile: join(dir, 'hek.json') } }),
   )
-  const seen: string[] = []
-  const sft = trainer.policy.sftStep.bind(trainer.policy)
-  trainer.policy.sftStep = (batch) => {
-    for (const s of batch.sequences) seen.push(trainer.policy.tokenizer.decode(Array.from(s)))
-    return sft(batch)
-  }
+  const seen = recordWarmStartTexts(trainer)
   await trainer.warmStart()
   t.is(seen.length, 24)
   const withAdvice = seen.filter((s) => s.includes('Experience from earlier attempts')).length
@@ -147,12 +153,7 @@ test('a warm start can show experiences in a share of the demonstration prompts 
   const flawed = await hx.Trainer.create(
     tiny(join(dir, 'flawed'), { steps: 0, warmStart: { steps: 4, batchSize: 8, lr: 1e-3, questionShare: 1, experienceShare: 0.5, flawedShare: 1 }, experience: { hekFile: join(dir, 'hek.json') } }),
   )
-  const shown: string[] = []
-  const sft2 = flawed.policy.sftStep.bind(flawed.policy)
-  flawed.policy.sftStep = (batch) => {
-    for (const s of batch.sequences) shown.push(flawed.policy.tokenizer.decode(Array.from(s)))
-    return sft2(batch)
-  }
+  const shown = recordWarmStartTexts(flawed)
   await flawed.warmStart()
   let advised = 0
   for (const text of shown) {
