@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { agnes } from 'ml-hclust'
 
 import { info } from '../lib/index.js'
-import { linkage, type LinkageMethod } from '../lib/cluster/index.js'
+import { linkage, type LinkageMethod } from '../lib/ops/cluster/index.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const arg = (name: string, fallback: string) =>

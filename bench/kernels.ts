@@ -1,7 +1,7 @@
 // Kernel benchmark (lib/bench/kernels.ts): prints the table, writes bench/results/kernels.{json,md,svg,png}.
 //   npx tsx bench/kernels.ts [--quick] [--out bench/results]
 import { join } from 'node:path'
-import { benchKernels, kernelTable, writeKernelReport } from '../lib/bench/kernels.js'
+import { benchKernels, kernelTable, writeKernelReport } from '../lib/experiments/kernel_bench.js'
 
 const at = process.argv.indexOf('--out')
 const outDir = at > 0 ? process.argv[at + 1] : join(import.meta.dirname, 'results')

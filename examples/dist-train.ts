@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Command } from 'commander'
-import { initProcessGroup, isMainRank, shard } from '../lib/dist/index.js'
+import { initProcessGroup, isMainRank, shard } from '../lib/distributed/index.js'
 import { tinyConfig } from '../lib/model/config.js'
 import { Policy } from '../lib/model/policy.js'
 import { Tokenizer } from '../lib/model/tokenizer.js'

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod'
 import { FIRST_NAMES, ITEMS } from './names.js'
-import { Random } from './random.js'
+import { Random } from '../util/random.js'
 import { stratifiedSplits } from './splits.js'
 import type { QaExample, Splits } from './types.js'
 

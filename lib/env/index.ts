@@ -1,4 +1,3 @@
-export { Random, uniform } from './random.js'
 export type { QaExample, Splits } from './types.js'
 export {
   generateWorld,

@@ -1,6 +1,6 @@
 // Held-out splits of generated questions, stratified: every stratum (hop count, operation count) is cut by the same
 // fractions, so that each split has every kind of question in the same proportion.
-import type { Random } from './random.js'
+import type { Random } from '../util/random.js'
 import type { Splits } from './types.js'
 
 /** Cuts each stratum into validation, test and train (in that order) by the fractions, then shuffles each split. */

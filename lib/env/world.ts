@@ -9,7 +9,7 @@
  */
 import { z } from 'zod'
 import type { Passage } from '../search/types.js'
-import { Random } from './random.js'
+import { Random } from '../util/random.js'
 import { stratifiedSplits } from './splits.js'
 import type { QaExample, Splits } from './types.js'
 import * as W from './names.js'

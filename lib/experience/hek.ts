@@ -8,51 +8,18 @@
  */
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
-import { levels as cutLevels } from '../cluster/cut.js'
-import { linkage, type LinkageMethod } from '../cluster/linkage.js'
-import { writeFileAtomic } from '../report/atomic.js'
-import { cosine, embedderFromState, EmbedderStateSchema, normalize, TfidfSvdEmbedder, type Embedder } from './embed.js'
-import { retrieveExperiences } from './retrieve.js'
+import { levels as cutLevels } from '../ops/cluster/cut.js'
+import { linkage, type LinkageMethod } from '../ops/cluster/linkage.js'
+import { writeFileAtomic } from '../util/atomic.js'
+import { cosine, embedderFromState, normalize, TfidfSvdEmbedder, type Embedder } from './embed.js'
+import { HEK_FORMAT, HEK_VERSION, HekFileSchema, levelName, type HekFile, type HekNode } from './hek_schema.js'
+import { retrieveExperiences, type Retrieval, type RetrieveOptions } from './retrieve.js'
 import { offlineSummarizer, type ClusterInput, type Summarizer } from './summarize.js'
 import { jaccard, normalizeText, stemmedTerms, whitespaceTokens } from './text.js'
 import { ExperienceSchema, firstIssue, type Experience, type ExperienceKind } from './types.js'
 
-export const HEK_FORMAT = 'hiexp-hek'
-export const HEK_VERSION = 1
-
-/** A node is an experience (a tip, or a cluster's summary: a strategy or principle) placed in the hierarchy. */
-export const HekNodeSchema = ExperienceSchema.extend({
-  level: z.number().int().min(0),
-  parent: z.string().nullable(),
-  children: z.array(z.string()),
-  /** Terms its members share (upper levels). */
-  terms: z.array(z.string()).default([]),
-  /** L2-normalised embedding (level 0: the text's; above: the support-weighted centroid of its tips). */
-  vector: z.array(z.number()),
-})
-export type HekNode = z.infer<typeof HekNodeSchema>
-
-export const HekFileSchema = z.object({
-  format: z.literal(HEK_FORMAT),
-  version: z.literal(HEK_VERSION),
-  createdAt: z.string(),
-  options: z.object({
-    levels: z.number().int().min(1),
-    thresholds: z.array(z.number()),
-    method: z.string(),
-    summarizer: z.string(),
-  }),
-  embedder: EmbedderStateSchema,
-  levels: z.array(z.object({ level: z.number().int().min(0), name: z.string(), threshold: z.number().nullable(), nodes: z.array(z.string()) })),
-  nodes: z.array(HekNodeSchema),
-  /** scipy-format linkage of the tips ((n-1)*4 numbers; empty for fewer than 2). */
-  linkage: z.array(z.number()),
-  build: z.record(z.number()).default({}),
-})
-export type HekFile = z.infer<typeof HekFileSchema>
-
-export const LEVEL_NAMES = ['tip', 'strategy', 'principle']
-export const levelName = (l: number, L: number) => (l === 0 ? 'tip' : l === L - 1 && L >= 3 ? 'principle' : l < LEVEL_NAMES.length - 1 || L < 3 ? 'strategy' : `level ${l}`)
+export { HEK_FORMAT, HEK_VERSION, HekNodeSchema, HekFileSchema, LEVEL_NAMES, levelName, type HekNode, type HekFile } from './hek_schema.js'
+export type { RetrieveOptions, RetrievedItem, Retrieval } from './retrieve.js'
 
 export const HekOptionsSchema = z
   .object({
@@ -360,39 +327,6 @@ export class HierarchicalExperience {
   async retrieve(question: string, options: RetrieveOptions = {}): Promise<Retrieval> {
     return retrieveExperiences(this, question, options)
   }
-}
-
-export interface RetrieveOptions {
-  /** Tips taken by similarity (k₀, default 3). */
-  k0?: number
-  /** Most tokens of the rendered text (default 150). */
-  budget?: number
-  /** Token counter (default: whitespace words). Pass the policy tokenizer's `t => tok.encode(t).length`. */
-  countTokens?: (text: string) => number
-  /** Prefer nodes learnt on this task type (others are used only when none match). */
-  taskType?: string
-  /** The question's hop count, when known: nodes restricted to another hop count are left out. */
-  hops?: number
-  /** Tips below this similarity are not taken (default: no floor). */
-  minSimilarity?: number
-  /** Extra top-level principles by similarity beyond the tips' own ancestors (default 1). */
-  extraPrinciples?: number
-  /** First line of the rendered text. */
-  header?: string
-}
-
-export interface RetrievedItem {
-  node: HekNode
-  similarity: number
-}
-
-export interface Retrieval {
-  tips: RetrievedItem[]
-  strategies: RetrievedItem[]
-  principles: RetrievedItem[]
-  /** For the prompt's {experiences} slot ('' when nothing fits the budget). */
-  text: string
-  tokens: number
 }
 
 export const defaultCountTokens = whitespaceTokens

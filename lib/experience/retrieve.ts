@@ -4,8 +4,51 @@
  * each tip followed by its own ancestors — for as long as the rendered text stays within the token budget. Rendered
  * general to specific (principles, strategies, tips) for the prompt's {experiences} slot.
  */
-import type { HekNode, HierarchicalExperience, Retrieval, RetrievedItem, RetrieveOptions } from './hek.js'
+import type { HekNode } from './hek_schema.js'
 import { normalizeText, whitespaceTokens } from './text.js'
+
+/** What retrieval needs of a HEK (HierarchicalExperience implements it). */
+export interface HekIndex {
+  readonly levelCount: number
+  level(l: number): HekNode[]
+  node(id: string): HekNode | undefined
+  embedQuery(text: string): Promise<Float32Array>
+  similarities(query: string | Float32Array, level: number): Promise<Array<{ node: HekNode; similarity: number }>>
+}
+
+export interface RetrieveOptions {
+  /** Tips taken by similarity (k₀, default 3). */
+  k0?: number
+  /** Most tokens of the rendered text (default 150). */
+  budget?: number
+  /** Token counter (default: whitespace words). Pass the policy tokenizer's `t => tok.encode(t).length`. */
+  countTokens?: (text: string) => number
+  /** Prefer nodes learnt on this task type (others are used only when none match). */
+  taskType?: string
+  /** The question's hop count, when known: nodes restricted to another hop count are left out. */
+  hops?: number
+  /** Tips below this similarity are not taken (default: no floor). */
+  minSimilarity?: number
+  /** Extra top-level principles by similarity beyond the tips' own ancestors (default 1). */
+  extraPrinciples?: number
+  /** First line of the rendered text. */
+  header?: string
+}
+
+export interface RetrievedItem {
+  node: HekNode
+  similarity: number
+}
+
+export interface Retrieval {
+  tips: RetrievedItem[]
+  strategies: RetrievedItem[]
+  principles: RetrievedItem[]
+  /** For the prompt's {experiences} slot ('' when nothing fits the budget). */
+  text: string
+  tokens: number
+}
+
 
 export const DEFAULT_HEADER = 'Experience from earlier attempts:'
 const SECTION_TITLES = { principle: 'Principles', strategy: 'Strategies', tip: 'Tips' } as const
@@ -13,7 +56,7 @@ const SECTION_TITLES = { principle: 'Principles', strategy: 'Strategies', tip: '
 /** Every word retrieval adds around the experiences themselves (for word-level vocabularies). */
 export const RETRIEVAL_VOCABULARY_TEXTS: readonly string[] = [DEFAULT_HEADER, ...Object.values(SECTION_TITLES).map((t) => `${t}:`)]
 
-export async function retrieveExperiences(hek: HierarchicalExperience, question: string, options: RetrieveOptions = {}): Promise<Retrieval> {
+export async function retrieveExperiences(hek: HekIndex, question: string, options: RetrieveOptions = {}): Promise<Retrieval> {
   const k0 = options.k0 ?? 3
   const budget = options.budget ?? 150
   const count = options.countTokens ?? whitespaceTokens

@@ -3,8 +3,8 @@
  * each node's summary, and the tips' dendrogram with the level cuts — as SVG, and PNG through resvg.
  */
 import { Resvg } from '@resvg/resvg-js'
-import { dendrogramSvg } from '../cluster/dendrogram.js'
-import { writeFileAtomic } from '../report/atomic.js'
+import { dendrogramSvg } from '../ops/cluster/dendrogram.js'
+import { writeFileAtomic } from '../util/atomic.js'
 import type { HekNode, HierarchicalExperience } from './hek.js'
 
 export interface FormatOptions {

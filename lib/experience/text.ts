@@ -74,4 +74,4 @@ export function normalizeText(text: string): string {
 }
 
 /** The seeded generator of the randomized SVD (the project's one PRNG). */
-export { uniform as rng } from '../env/random.js'
+export { uniform as rng } from '../util/random.js'

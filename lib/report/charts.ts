@@ -2,7 +2,7 @@
 import { Resvg } from '@resvg/resvg-js'
 import * as vega from 'vega'
 import * as vegaLite from 'vega-lite'
-import { writeFileAtomic } from './atomic.js'
+import { writeFileAtomic } from '../util/atomic.js'
 
 export type ChartSpec = vegaLite.TopLevelSpec
 

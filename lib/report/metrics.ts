@@ -2,7 +2,7 @@
 // being written, and a reader (a plot while training runs) skips a partial last line.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { writeFileAtomic } from './atomic.js'
+import { writeFileAtomic } from '../util/atomic.js'
 
 export type MetricsRow = Record<string, number | string | boolean | null | Record<string, number>>
 

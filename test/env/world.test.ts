@@ -1,7 +1,7 @@
 import test from 'ava'
 import { generateWorld, worldVocabulary, type World } from '../../lib/env/world.js'
 import { generateArithmetic } from '../../lib/env/arithmetic.js'
-import { Random } from '../../lib/env/random.js'
+import { Random } from '../../lib/util/random.js'
 
 const world = generateWorld({ seed: 7 })
 const all = (w: World) => [...w.questions.train, ...w.questions.validation, ...w.questions.test]

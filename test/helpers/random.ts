@@ -1,5 +1,5 @@
 /** Seeded uniform generator for test data that must be the same on every run. */
-export { uniform as rng } from '../../lib/env/random.js'
+export { uniform as rng } from '../../lib/util/random.js'
 
 /** Asserts |a - b| <= atol + rtol |b| elementwise; returns the first offending index or -1. */
 export function firstMismatch(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, atol: number): number {

@@ -1,0 +1,85 @@
+// HiExp inside the RL loop: build the HEK from the policy's own contrasted rollouts, and render a question's
+// experiences for the prompt slot.
+import { runRollouts, type ResolvedRolloutOptions } from '../agent/rollout.js'
+import { computeReward, type ResolvedRewardConfig } from '../agent/reward.js'
+import type { QaExample } from '../env/types.js'
+import { ContrastiveAnalyzer } from './analyzer.js'
+import { policyTextGenerator } from './generator.js'
+import { HierarchicalExperience } from './hek.js'
+import { llmDistiller, PromptDistiller, selfDistiller } from './llm.js'
+import { recordFromRollout, TrajectoryStore } from './store.js'
+import { groupTrajectories, type Distiller, type TrajectoryRecord } from './types.js'
+import type { Policy } from '../model/policy.js'
+import type { Retriever } from '../search/types.js'
+import type { ResolvedTrainConfig } from '../train/config.js'
+
+/** Where HiExp plugs into the trainer: the experience text for a question's prompt slot. */
+export interface ExperienceSource {
+  render(question: QaExample): Promise<string> | string
+}
+
+/** Retrieves from a HEK (swappable: a dynamic HEK replaces `hek` with its rebuilt successor). */
+export class HekExperienceSource implements ExperienceSource {
+  constructor(
+    public hek: HierarchicalExperience,
+    private readonly budget: number,
+    private readonly countTokens: (text: string) => number,
+  ) {}
+
+  async render(q: QaExample): Promise<string> {
+    const r = await this.hek.retrieve(q.question, {
+      budget: this.budget,
+      countTokens: this.countTokens,
+      taskType: q.taskType,
+      ...(q.hops !== undefined ? { hops: q.hops } : {}),
+    })
+    return r.text
+  }
+}
+
+export function distillerFor(config: ResolvedTrainConfig, policy: Policy): Distiller {
+  const e = config.experience
+  if (e.distiller === 'llm') return llmDistiller(e.llm!, { cacheDir: `${config.outDir}/llm-cache` })
+  if (e.distiller === 'self') return selfDistiller(policyTextGenerator(policy, { maxNewTokens: 96, temperature: 0 }))
+  return new ContrastiveAnalyzer()
+}
+
+/** Rolls the policy out G times on each question, keeps every trajectory in `store`, and returns the records. */
+export async function collectTrajectories(
+  policy: Policy,
+  retriever: Retriever,
+  questions: readonly QaExample[],
+  G: number,
+  rollout: ResolvedRolloutOptions,
+  reward: ResolvedRewardConfig,
+  store: TrajectoryStore,
+  step: number,
+): Promise<TrajectoryRecord[]> {
+  const requests = questions.flatMap((q) => Array.from({ length: G }, () => ({ question: q.question })))
+  const { rollouts } = await runRollouts(policy, retriever, requests, { ...rollout, seed: 7_919 + step })
+  const records = rollouts.map((r, i) => {
+    const example = questions[Math.floor(i / G)]
+    return recordFromRollout(r, { example, reward: { ...computeReward(r, example.goldAnswers, reward) }, step })
+  })
+  store.append(records)
+  return records
+}
+
+/** The distiller found nothing to say about the trajectories: a finding about the policy, not a failure of the run. */
+export class NoExperienceError extends Error {
+  override name = 'NoExperienceError'
+}
+
+/** Distils records into experiences and clusters them into a HEK. */
+export async function buildHek(records: readonly TrajectoryRecord[], distiller: Distiller): Promise<HierarchicalExperience> {
+  const experiences = await distiller.distill(groupTrajectories(records))
+  if (experiences.length === 0) {
+    const why =
+      distiller instanceof PromptDistiller && distiller.stats.skipped > 0
+        ? `none of its ${distiller.stats.skipped} distinct prompts got a valid reply` +
+          (distiller.lastInvalid ? `; last reply ${JSON.stringify(distiller.lastInvalid.reply)}: ${distiller.lastInvalid.error}` : '')
+        : 'no question had both a success and a failure, or no behaviour separated them; sample more questions or rollouts'
+    throw new NoExperienceError(`HiExp: the ${distiller.name} distiller found no experience in ${records.length} trajectories (${why})`)
+  }
+  return HierarchicalExperience.build(experiences)
+}

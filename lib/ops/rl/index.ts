@@ -1,0 +1,5 @@
+export * from './types.js'
+export { groupAdvantages, groupAdvantagesTorch, broadcastAdvantages } from './advantages.js'
+export { policyLoss, policyLossTorch } from './policy_loss.js'
+export * as reference from './reference.js'
+export { syntheticBatch, type SyntheticBatchShape } from './synthetic.js'

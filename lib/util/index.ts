@@ -1,0 +1,2 @@
+export { writeFileAtomic } from './atomic.js'
+export { Random, uniform } from './random.js'
