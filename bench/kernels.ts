@@ -1,4 +1,4 @@
-// Kernel benchmark (lib/bench/kernels.ts): prints the table, writes bench/results/kernels.{json,md,svg,png}.
+// Kernel benchmark (lib/experiments/kernel_bench.ts): prints the table, writes bench/results/kernels.{json,md,svg,png}.
 //   npx tsx bench/kernels.ts [--quick] [--out bench/results]
 import { join } from 'node:path'
 import { benchKernels, kernelTable, writeKernelReport } from '../lib/experiments/kernel_bench.js'

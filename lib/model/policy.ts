@@ -461,7 +461,7 @@ export class Policy implements GenerationPolicy {
   }
 
   /**
-   * Data-parallel training (lib/dist): every rank calls this with the group; rank 0's weights are broadcast to all.
+   * Data-parallel training (lib/distributed): every rank calls this with the group; rank 0's weights are broadcast to all.
    * From then on trainStep / sftStep take each rank's batch as its shard of the global batch (loss normalisers over
    * all ranks, gradients summed over ranks: native/dist/data_parallel.h) and saveCheckpoint writes on rank 0 only.
    * undefined detaches.

@@ -1,6 +1,6 @@
 // Data parallel over 127.0.0.1: 2 ranks with shards of a global batch end with the same weights as 1 rank with the
 // whole batch, in every loss aggregation and for SFT; a run resumed from a checkpoint continues them exactly.
-// The ranks are child processes (test/dist/fixtures/train_worker.ts) started by launch(), each with a hard time-out.
+// The ranks are child processes (test/distributed/fixtures/train_worker.ts) started by launch(), each with a hard time-out.
 import test from 'ava'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { launch, type LaunchResult } from '../../lib/distributed/index.js'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-export const WORKER = join(ROOT, 'test', 'dist', 'fixtures', 'train_worker.ts')
+export const WORKER = join(ROOT, 'test', 'distributed', 'fixtures', 'train_worker.ts')
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx')
 
 /** One libtorch thread per rank: the ranks share this machine's few cores. */
