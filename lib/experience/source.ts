@@ -6,12 +6,12 @@ import type { QaExample } from '../env/types.js'
 import { ContrastiveAnalyzer } from './analyzer.js'
 import { policyTextGenerator } from './generator.js'
 import { HierarchicalExperience } from './hek.js'
+import type { OpenAIChatOptions } from './generator.js'
 import { llmDistiller, PromptDistiller, selfDistiller } from './llm.js'
 import { recordFromRollout, TrajectoryStore } from './store.js'
 import { groupTrajectories, type Distiller, type TrajectoryRecord } from './types.js'
 import type { Policy } from '../model/policy.js'
 import type { Retriever } from '../search/types.js'
-import type { ResolvedTrainConfig } from '../train/config.js'
 
 /** Where HiExp plugs into the trainer: the experience text for a question's prompt slot. */
 export interface ExperienceSource {
@@ -37,7 +37,13 @@ export class HekExperienceSource implements ExperienceSource {
   }
 }
 
-export function distillerFor(config: ResolvedTrainConfig, policy: Policy): Distiller {
+/** The part of a run's configuration that picks the distiller (train/config.ts's resolved config has this shape). */
+export interface DistillerChoice {
+  outDir: string
+  experience: { distiller: 'offline' | 'llm' | 'self'; llm?: OpenAIChatOptions }
+}
+
+export function distillerFor(config: DistillerChoice, policy: Policy): Distiller {
   const e = config.experience
   if (e.distiller === 'llm') return llmDistiller(e.llm!, { cacheDir: `${config.outDir}/llm-cache` })
   if (e.distiller === 'self') return selfDistiller(policyTextGenerator(policy, { maxNewTokens: 96, temperature: 0 }))
