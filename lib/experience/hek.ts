@@ -11,6 +11,7 @@ import { z } from 'zod'
 import { levels as cutLevels } from '../ops/cluster/cut.js'
 import { linkage, type LinkageMethod } from '../ops/cluster/linkage.js'
 import { writeFileAtomic } from '../util/atomic.js'
+import { mean } from '../util/stats.js'
 import { cosine, embedderFromState, normalize, TfidfSvdEmbedder, type Embedder } from './embed.js'
 import { HEK_FORMAT, HEK_VERSION, HekFileSchema, levelName, type HekFile, type HekNode } from './hek_schema.js'
 import { retrieveExperiences, type Retrieval, type RetrieveOptions } from './retrieve.js'
@@ -104,16 +105,18 @@ export class HierarchicalExperience {
     if (o.thresholds?.some((t, i) => i > 0 && t < (o.thresholds as number[])[i - 1])) {
       throw new RangeError(`HEK options: thresholds must be ascending (finer levels first), got ${o.thresholds?.join(', ')}`)
     }
-    experiences.forEach((e, i) => {
+    // The parsed copies are built on: the schema cleans and bounds the text (sanitize.ts).
+    const checked = experiences.map((e, i) => {
       const r = ExperienceSchema.safeParse(e)
       if (!r.success) throw new TypeError(`HEK: experiences[${i}]: ${firstIssue(r.error)}`)
+      return r.data
     })
     if (experiences.length === 0) throw new RangeError('HEK: experiences must hold at least one experience')
     const embedder = givenEmbedder ?? new TfidfSvdEmbedder()
     const t0 = performance.now()
 
     // ---- exact duplicates -------------------------------------------------------------------------------------
-    let tips = mergeDuplicates(experiences.map((e) => [e]))
+    let tips = mergeDuplicates(checked.map((e) => [e]))
     const t1 = performance.now()
     // ---- near duplicates, then embed (the space is fitted on what is kept) -------------------------------------
     if (o.dedupeJaccard < 1 && tips.length > 1) tips = mergeNear(tips, o.dedupeJaccard)
@@ -408,9 +411,6 @@ function majorityKind(kids: readonly HekNode[]): ExperienceKind {
   return [...w.entries()].sort((a, b) => b[1] - a[1])[0][0]
 }
 
-function mean(xs: number[]): number {
-  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0
-}
 function clamp01(x: number): number {
   return Math.min(1, Math.max(0, x))
 }

@@ -5,6 +5,7 @@ import { cpSync, existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Evaluation } from '../agent/evaluate.js'
 import { writeFileAtomic } from '../util/atomic.js'
+import { mean as meanOf, std, variance } from '../util/stats.js'
 import { writeChart } from '../report/charts.js'
 import { readMetrics, type MetricsRow } from '../report/metrics.js'
 import { plotTraining } from '../report/training_plot.js'
@@ -45,18 +46,13 @@ export interface MethodResult {
   trainSeconds: number
 }
 
-const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN)
-const sd = (xs: readonly number[]) => {
-  const m = mean(xs)
-  return xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1)) : 0
-}
+const mean = (xs: readonly number[]) => meanOf(xs, NaN)
 
 function windowedVariance(values: readonly number[], window = 10): number {
   const out: number[] = []
   for (let i = 0; i + window <= values.length; i += window) {
     const w = values.slice(i, i + window)
-    const m = mean(w)
-    out.push(w.reduce((a, x) => a + (x - m) ** 2, 0) / (w.length - 1))
+    out.push(variance(w))
   }
   return out.length ? mean(out) : NaN
 }
@@ -196,7 +192,7 @@ export async function compare(options: CompareOptions): Promise<MethodResult[]> 
 
 const pm = (xs: readonly number[], digits = 3) => {
   if (!xs.every(Number.isFinite)) return '–'
-  return xs.length > 1 ? `${mean(xs).toFixed(digits)} ± ${sd(xs).toFixed(digits)}` : mean(xs).toFixed(digits)
+  return xs.length > 1 ? `${mean(xs).toFixed(digits)} ± ${std(xs).toFixed(digits)}` : mean(xs).toFixed(digits)
 }
 
 /**

@@ -9,6 +9,7 @@ import { evaluateRollouts, type Evaluation } from '../agent/evaluate.js'
 import { DEFAULT_TEMPLATE, renderPrompt } from '../agent/prompt.js'
 import { computeReward, parseRewardConfig, type ResolvedRewardConfig, type RewardParts } from '../agent/reward.js'
 import { parseRolloutOptions, runRollouts, withPrompt, type ResolvedRolloutOptions, type Rollout } from '../agent/rollout.js'
+import { mean, std } from '../util/stats.js'
 import { Random } from '../util/random.js'
 import type { QaExample } from '../env/types.js'
 import { Policy, type OptimizerOptions, type RlBatch, type TrainStats } from '../model/policy.js'
@@ -33,12 +34,6 @@ export type { ExperienceSource } from '../experience/source.js'
 interface RunState {
   step: number
   warmStartDone: boolean
-}
-
-const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0)
-const std = (xs: readonly number[]) => {
-  const m = mean(xs)
-  return xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1)) : 0
 }
 
 export class Trainer {
