@@ -29,8 +29,8 @@ export function renderPrompt(template: string, slots: PromptSlots): string {
   if (!template.includes('{question}')) throw new RangeError('template must contain the {question} slot')
   let exp = slots.experiences?.trim() ?? ''
   if (exp !== '') exp += '\n'
-  // A function replacer, so that "$&" or "$1" in a question or an experience is kept literally.
-  return template.replace(/\{experiences\}/g, () => exp).replace(/\{question\}/g, () => slots.question)
+  // One pass with a function replacer: "$&" or a "{question}" inside a question or an experience is kept literally.
+  return template.replace(/\{(experiences|question)\}/g, (_, slot: string) => (slot === 'question' ? slots.question : exp))
 }
 
 /** Search-R1's rendering of retrieved passages: "Doc 1(Title: …) text" per line. */

@@ -6,6 +6,7 @@ import { Resvg } from '@resvg/resvg-js'
 import { dendrogramSvg } from '../ops/cluster/dendrogram.js'
 import { writeFileAtomic } from '../util/atomic.js'
 import type { HekNode, HierarchicalExperience } from './hek.js'
+import { stripControls } from './sanitize.js'
 
 export interface FormatOptions {
   /** Children shown per node (the rest are counted); default all. */
@@ -44,14 +45,16 @@ export function formatHek(hek: HierarchicalExperience, options: FormatOptions = 
   }
   const tops = hek.level(f.levels.length - 1).slice().sort((a, b) => b.support - a.support)
   for (const t of tops) walk(t, 0)
-  return lines.join('\n')
+  // Texts are cleaned when a HEK is loaded; this keeps a HEK built in memory from writing escapes to a terminal too.
+  return stripControls(lines.join('\n'))
 }
 
 function round(x: number): number {
   return Math.round(x * 100) / 100
 }
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+// Control characters are not allowed in XML at all (an SVG holding one does not parse), so they are dropped first.
+const esc = (s: string) => stripControls(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 
 function wrap(text: string, chars: number, maxLines: number): string[] {
   const words = text.split(/\s+/)
@@ -145,7 +148,7 @@ export function hekDendrogramSvg(hek: HierarchicalExperience, options: { title?:
   const n = tips.length
   if (n < 2) throw new RangeError('a dendrogram needs at least 2 tips')
   const Z = Float64Array.from(hek.file.linkage)
-  const labels = tips.map((t) => (t.text.length > 28 ? `${t.text.slice(0, 27)}…` : t.text))
+  const labels = tips.map((t) => stripControls(t.text)).map((t) => (t.length > 28 ? `${t.slice(0, 27)}…` : t))
   const size = { width: Math.max(480, 60 + n * 22), height: 520 }
   let svg = dendrogramSvg(Z, n, { labels, ...size, ...(options.title && { title: options.title }) })
   // Extra cut lines for the upper levels (dendrogramSvg draws one; redraw with each threshold is simplest as overlay).

@@ -8,6 +8,7 @@ import { z } from 'zod'
 import { cosine } from './embed.js'
 import type { TextGenerator } from './generator.js'
 import { fillTemplate, loadTemplate, parseReply } from './llm.js'
+import { promptData, sanitizeExperienceField, sanitizeExperienceText } from './sanitize.js'
 import { stemmedTerms } from './text.js'
 import type { ExperienceKind } from './types.js'
 
@@ -95,7 +96,14 @@ export const offlineSummarizer: Summarizer = {
   },
 }
 
-const SummaryReplySchema = z.object({ text: z.string().trim().min(3), when: z.string().trim().default('any question') })
+/** Characters of a cluster's member list shown in a summary prompt. */
+const MAX_MEMBERS_CHARS = 16_000
+
+// A summary becomes a HEK node's text: cleaned and bounded like every experience text (sanitize.ts).
+const SummaryReplySchema = z.object({
+  text: z.string().transform(sanitizeExperienceText).pipe(z.string().min(3)),
+  when: z.string().transform(sanitizeExperienceField).default('any question'),
+})
 
 export interface PromptSummarizerOptions {
   template?: string
@@ -122,7 +130,8 @@ export function promptSummarizer(generator: TextGenerator, options: PromptSummar
           fillTemplate(template, {
             count: c.members.length,
             level_name: c.levelName,
-            members: c.members.map((m) => `- ${m.text} (when: ${m.when}; seen in ${m.support} attempts)`).join('\n'),
+            // Data, fenced in the template: bounded, and unable to close its fence (sanitize.ts).
+            members: promptData(c.members.map((m) => `- ${m.text} (when: ${m.when}; seen in ${m.support} attempts)`).join('\n'), MAX_MEMBERS_CHARS),
           }),
         )
       }

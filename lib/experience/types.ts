@@ -3,6 +3,7 @@
  * question, and an experience. Schemas are zod, checked where data comes in from disk or from an LLM.
  */
 import { z } from 'zod'
+import { sanitizeExperienceField, sanitizeExperienceText } from './sanitize.js'
 
 export const TurnRecordSchema = z.object({
   text: z.string(),
@@ -64,13 +65,13 @@ export type ExperienceKind = z.infer<typeof ExperienceKindSchema>
 /** An experience (HIEXP.md §2). */
 export const ExperienceSchema = z.object({
   id: z.string().min(1),
-  /** Plain-language advice, as it goes into the prompt. */
-  text: z.string().min(1),
+  /** Plain-language advice, as it goes into the prompt (cleaned and bounded on entry: sanitize.ts). */
+  text: z.string().transform(sanitizeExperienceText).pipe(z.string().min(1)),
   kind: ExperienceKindSchema,
   /** The condition under which it applies ("multi-hop questions with 3 hops", "any question"). */
-  when: z.string(),
+  when: z.string().transform(sanitizeExperienceField),
   /** Task family it was learnt on ('multihop', 'arithmetic', …) or 'any'. */
-  taskType: z.string(),
+  taskType: z.string().transform(sanitizeExperienceField),
   /** The hop count it is restricted to, when `when` names one (machine-readable twin of `when`). */
   hops: z.number().int().min(0).optional(),
   /** Trajectories that show it. */
