@@ -1,0 +1,46 @@
+// Options of the generated world, validated once (zod); the defaults are the embedded default world.
+import { z } from 'zod'
+import * as W from './names.js'
+
+const count = (def: number, max: number) => z.number().int().min(1).max(max).default(def)
+
+export const WorldOptionsSchema = z
+  .object({
+    seed: z.number().int().default(0),
+    countries: count(6, W.COUNTRIES.length),
+    cities: count(24, W.PLACE_BASES.length * (1 + W.PLACE_PREFIXES.length + W.PLACE_SUFFIXES.length)),
+    people: count(48, W.FIRST_NAMES.length * W.SURNAMES.length),
+    organisations: count(16, 200),
+    films: count(12, 120),
+    books: count(12, 120),
+    /** Share of people who are married (to another person of the world). */
+    marriedFraction: z.number().min(0).max(1).default(0.6),
+    /** Share of people who work for an organisation. */
+    employedFraction: z.number().min(0).max(1).default(0.6),
+    /** Distractor sentences per entity: other entities (often sharing a name part), visits, praise, features. */
+    distractors: z.number().int().min(0).max(6).default(2),
+    /** Sentences per passage; an entity with more sentences gets several passages. */
+    sentencesPerPassage: z.number().int().min(1).max(20).default(3),
+    /** Hop counts to generate questions for. */
+    hops: z.array(z.number().int().min(1).max(4)).min(1).default([1, 2, 3, 4]),
+    /** Questions per hop count (fewer when the graph has fewer distinct paths of that length). */
+    questionsPerHop: z.number().int().min(1).default(250),
+    /** Shares of the validation and test splits, taken per hop count; the rest is train. */
+    validationFraction: z.number().min(0).max(0.5).default(0.1),
+    testFraction: z.number().min(0).max(0.5).default(0.1),
+  })
+  .strict()
+  .refine((o) => o.cities >= o.countries, { message: 'cities must be >= countries (every country has a city)', path: ['cities'] })
+
+export type WorldOptions = z.input<typeof WorldOptionsSchema>
+export type ResolvedWorldOptions = z.output<typeof WorldOptionsSchema>
+
+/** Validates world options, naming the first wrong one. */
+export function parseWorldOptions(options: WorldOptions = {}): ResolvedWorldOptions {
+  const parsed = WorldOptionsSchema.safeParse(options)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new RangeError(`generateWorld: option ${issue.path.join('.') || '(root)'}: ${issue.message}`)
+  }
+  return parsed.data
+}
