@@ -3,7 +3,7 @@
 import type { Passage } from '../search/types.js'
 import type { Random } from '../util/random.js'
 import * as W from './names.js'
-import { HOPS, type HopIndex } from './world_hops.js'
+import { HOPS, type Hop, type HopIndex } from './world_hops.js'
 import type { Cast } from './world_graph.js'
 import type { ResolvedWorldOptions } from './world_options.js'
 import type { Entity } from './world_types.js'
@@ -79,9 +79,31 @@ function distractorWriter(cast: Cast, rng: Random): (e: Entity) => string {
   }
 }
 
+/**
+ * True facts of other entities of e's kind (most often one sharing a name part with e), in the phrasing of e's own
+ * facts where it can: the hard distractor of the lookalikeFacts option. Undefined when e's kind has no other entity
+ * with a fact to state.
+ */
+function lookalikeWriter(cast: Cast, index: HopIndex, rng: Random): (e: Entity) => string | undefined {
+  const target = (h: Hop, x: Entity) => index.next.get(h.name)!.get(x.id)
+  return (e) => {
+    // A fact of x about e itself ("Brin Voss is married to Alda Voss" on Alda's page) would not mislead: left out.
+    const facts = (x: Entity) => HOPS.filter((h) => h.from === x.kind && target(h, x) !== undefined && target(h, x) !== e.id)
+    const others = cast.entities.filter((x) => x.kind === e.kind && x.id !== e.id && facts(x).length > 0)
+    if (others.length === 0) return undefined
+    const close = others.filter((x) => sharesPart(e, x))
+    const x = rng.pick(close.length > 0 && rng.chance(0.8) ? close : others)
+    const hops = facts(x)
+    const shared = hops.filter((h) => target(h, e) !== undefined)
+    const h = rng.pick(shared.length > 0 ? shared : hops)
+    return h.sentence(x.name, index.byId.get(target(h, x)!)!.name)
+  }
+}
+
 /** Writes every entity's page (from `rng` only): intro first, then its facts and distractors in a shuffled order. */
 export function writeEncyclopedia(o: ResolvedWorldOptions, cast: Cast, index: HopIndex, rng: Random): Encyclopedia {
   const distractor = distractorWriter(cast, rng)
+  const lookalike = lookalikeWriter(cast, index, rng)
   const corpus: Passage[] = []
   const pages: Record<string, string[]> = {}
   const factPassage = new Map<string, string>()
@@ -93,6 +115,10 @@ export function writeEncyclopedia(o: ResolvedWorldOptions, cast: Cast, index: Ho
       if (to !== undefined) body.push({ text: h.sentence(e.name, index.byId.get(to)!.name), hop: h.name })
     }
     for (let i = 0; i < o.distractors; i++) body.push({ text: distractor(e) })
+    for (let i = 0; i < (o.lookalikeFacts ?? 0); i++) {
+      const text = lookalike(e)
+      if (text !== undefined) body.push({ text })
+    }
     const sentences = [{ text: intro(e) }, ...rng.shuffle(body)]
     pages[e.id] = []
     for (let i = 0; i < sentences.length; i += o.sentencesPerPassage) {

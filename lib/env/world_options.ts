@@ -19,6 +19,14 @@ export const WorldOptionsSchema = z
     employedFraction: z.number().min(0).max(1).default(0.6),
     /** Distractor sentences per entity: other entities (often sharing a name part), visits, praise, features. */
     distractors: z.number().int().min(0).max(6).default(2),
+    /**
+     * Look-alike facts per entity page: a true fact of another entity of the same kind, most often one sharing a name
+     * part, written in the same phrasing as the page's own facts ("Brin Voss was born in Calder Falls." on Alda Voss's
+     * page). A search for the entity then returns two answers of the asked form, and only the sentence whose subject
+     * is the searched entity is right. Absent or 0 (the default) adds none. Optional rather than defaulted, so that
+     * the default world, its resolved options included, stays byte for byte what it was before the option existed.
+     */
+    lookalikeFacts: z.number().int().min(0).max(6).optional(),
     /** Sentences per passage; an entity with more sentences gets several passages. */
     sentencesPerPassage: z.number().int().min(1).max(20).default(3),
     /** Hop counts to generate questions for. */
