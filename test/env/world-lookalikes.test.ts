@@ -63,7 +63,7 @@ test('the default world states no fact of another entity on a page', (t) => {
       if (!stated) continue
       facts++
       // A country's page states its capital ("The capital of X is Y"): its subject is the country itself.
-      t.is<string | undefined>(stated.subject, names.get(id), `${names.get(id)}: "${s}"`)
+      t.is(stated.subject as string | undefined, names.get(id), `${names.get(id)}: "${s}"`)
     }
   }
   t.true(facts > 100, `${facts} fact sentences parsed`)
