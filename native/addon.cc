@@ -8,7 +8,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   hiexp::registerCluster(env, exports);
   hiexp::registerModel(env, exports);
   hiexp::registerTrain(env, exports);
-  hiexp::registerDist(env, exports);
+  hiexp::registerDistributed(env, exports);
   return exports;
 }
 

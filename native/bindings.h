@@ -8,5 +8,5 @@ void registerRl(Napi::Env env, Napi::Object exports);
 void registerCluster(Napi::Env env, Napi::Object exports);
 void registerModel(Napi::Env env, Napi::Object exports);
 void registerTrain(Napi::Env env, Napi::Object exports);
-void registerDist(Napi::Env env, Napi::Object exports);
+void registerDistributed(Napi::Env env, Napi::Object exports);
 }  // namespace hiexp

@@ -1,11 +1,39 @@
 #include "bindings.h"
 
+#include <cmath>
+#include <cstdlib>
 #include <thread>
 
 #include "common/napi_args.h"
 #include "common/runtime.h"
 
 namespace hiexp {
+namespace {
+
+// info() -> { version, torchVersion, cudaCompiled, devices, threads }
+Napi::Value runtimeInfoBinding(const Napi::CallbackInfo& info) {
+  auto r = runtimeInfo();
+  auto out = Napi::Object::New(info.Env());
+  out.Set("version", r.version);
+  out.Set("torchVersion", r.torchVersion);
+  out.Set("cudaCompiled", r.cudaCompiled);
+  auto devices = Napi::Array::New(info.Env(), r.devices.size());
+  for (size_t i = 0; i < r.devices.size(); ++i) devices.Set(i, r.devices[i]);
+  out.Set("devices", devices);
+  out.Set("threads", r.threads);
+  return out;
+}
+
+// setThreads(n): libtorch's intra-op threads.
+Napi::Value setThreadsBinding(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber()) throwType("threads must be a number, got ", napi::describe(info[0]));
+  const double n = info[0].As<Napi::Number>().DoubleValue();
+  HX_CHECK_RANGE(n >= 1 && n <= 1024 && n == std::floor(n), "threads must be an integer in [1, 1024], got ", n);
+  setThreads(static_cast<int>(n));
+  return info.Env().Undefined();
+}
+
+}  // namespace
 
 void registerCommon(Napi::Env env, Napi::Object exports) {
   // libtorch's default pool size is not always the core count (OMP_NUM_THREADS, cgroup quotas); hiexp fixes it
@@ -15,25 +43,8 @@ void registerCommon(Napi::Env env, Napi::Object exports) {
   int threads = fromEnv ? std::atoi(fromEnv) : static_cast<int>(cores ? cores : 1);
   if (threads >= 1) setThreads(threads);
 
-  napi::exportFunction(env, exports, "info", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto r = runtimeInfo();
-    auto out = Napi::Object::New(info.Env());
-    out.Set("version", r.version);
-    out.Set("torchVersion", r.torchVersion);
-    out.Set("cudaCompiled", r.cudaCompiled);
-    auto devices = Napi::Array::New(info.Env(), r.devices.size());
-    for (size_t i = 0; i < r.devices.size(); ++i) devices.Set(i, r.devices[i]);
-    out.Set("devices", devices);
-    out.Set("threads", r.threads);
-    return out;
-  });
-  napi::exportFunction(env, exports, "setThreads", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    if (!info[0].IsNumber()) throwType("threads must be a number, got ", napi::describe(info[0]));
-    double n = info[0].As<Napi::Number>().DoubleValue();
-    HX_CHECK_RANGE(n == static_cast<int>(n), "threads must be an integer in [1, 1024], got ", n);
-    setThreads(static_cast<int>(n));
-    return info.Env().Undefined();
-  });
+  napi::exportFunction(env, exports, "info", runtimeInfoBinding);
+  napi::exportFunction(env, exports, "setThreads", setThreadsBinding);
 }
 
 }  // namespace hiexp

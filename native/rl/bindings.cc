@@ -7,6 +7,7 @@
 #include "common/runtime.h"
 #include "rl/advantages.h"
 #include "rl/advantages_torch_ops.h"
+#include "rl/cpu/policy_loss.h"
 #include "rl/policy_loss.h"
 
 namespace hiexp {
@@ -155,6 +156,9 @@ Napi::Value autogradLoss(const Napi::CallbackInfo& info, bool fused) {
   return lossResult(info.Env(), stats, grad);
 }
 
+Napi::Value policyLossAutograd(const Napi::CallbackInfo& info) { return autogradLoss(info, true); }
+Napi::Value policyLossTorchOps(const Napi::CallbackInfo& info) { return autogradLoss(info, false); }
+
 // The gradient buffer: a new Float32Array, or the caller's `out` (reused across steps, it saves allocating and
 // page-faulting B*T floats on every call).
 Napi::Float32Array gradientBuffer(const Napi::CallbackInfo& info, const Napi::Value& placement, int64_t n) {
@@ -260,10 +264,8 @@ void registerRl(Napi::Env env, Napi::Object exports) {
   napi::exportFunction(env, exports, "groupAdvantagesTorchOps", groupAdvantagesTorchOps);
   napi::exportFunction(env, exports, "broadcastAdvantages", broadcastAdvantages);
   napi::exportFunction(env, exports, "policyLoss", policyLoss);
-  napi::exportFunction(env, exports, "policyLossAutograd",
-                       [](const Napi::CallbackInfo& info) { return autogradLoss(info, true); });
-  napi::exportFunction(env, exports, "policyLossTorchOps",
-                       [](const Napi::CallbackInfo& info) { return autogradLoss(info, false); });
+  napi::exportFunction(env, exports, "policyLossAutograd", policyLossAutograd);
+  napi::exportFunction(env, exports, "policyLossTorchOps", policyLossTorchOps);
 }
 
 }  // namespace hiexp

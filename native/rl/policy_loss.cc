@@ -1,17 +1,20 @@
-// The fused CPU kernel of policy_loss.h: two passes over the batch, the first over the mask (and, for GSPO, the
-// log-ratios) to get each row's token count and sequence ratio, the second writing the gradient and accumulating the
-// statistics. Nothing of size B*T is allocated but the caller's gradient.
+// Dispatch of the fused policy loss: option and input checks shared by every path, the device dispatch of the tensor
+// entry (cpu/ kernel, cuda/ kernel) and the autograd function that hands the fused gradient to libtorch's backward.
 #include "rl/policy_loss.h"
 
-#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
 
 #include <cfloat>
 #include <cmath>
-#include <vector>
 
 #include "common/errors.h"
-#include "rl/fast_exp.h"
-#include "rl/policy_loss_math.h"
+#include "rl/cpu/policy_loss.h"
+
+#ifdef HIEXP_WITH_CUDA
+#include <c10/cuda/CUDAStream.h>
+
+#include "rl/cuda/policy_loss.h"
+#endif
 
 namespace hiexp::rl {
 
@@ -30,257 +33,141 @@ void checkPolicyLossOptions(const PolicyLossOptions& opts) {
                  "normLength must be a finite number >= 0 (0 means T), got ", opts.normLength);
 }
 
+void checkFiniteInputs(const PolicyLossBatch& x, bool hasKl) {
+  const auto finite = [](float v) { return std::fabs(v) <= FLT_MAX; };
+  for (int64_t b = 0; b < x.B; ++b) {
+    for (int64_t t = 0; t < x.T; ++t) {
+      const int64_t i = b * x.T + t;
+      const float m = x.maskU8 ? static_cast<float>(x.maskU8[i]) : x.maskF32[i];
+      HX_CHECK_RANGE(m >= 0.0f && finite(m), "mask[", i, "] must be a finite weight >= 0, got ", m);
+      if (!(m > 0)) continue;
+      HX_CHECK_RANGE(finite(x.logp[i]), "logp[", i, "] is ", x.logp[i], " at a masked token; logp must be finite there");
+      HX_CHECK_RANGE(finite(x.oldLogp[i]), "oldLogp[", i, "] is ", x.oldLogp[i],
+                     " at a masked token; oldLogp must be finite there");
+      const int64_t a = x.tokenAdvantages ? i : b;
+      HX_CHECK_RANGE(finite(x.advantages[a]), "advantages[", a, "] is ", x.advantages[a], "; advantages must be finite");
+      if (hasKl) {
+        HX_CHECK_RANGE(finite(x.refLogp[i]), "refLogp[", i, "] is ", x.refLogp[i],
+                       " at a masked token; refLogp must be finite there");
+      }
+    }
+  }
+}
+
 namespace {
 
-inline bool finite(float x) { return std::fabs(x) <= FLT_MAX; }
-
-struct RowSums {
-  double pg = 0, kl = 0, clipped = 0, negKl = 0;
-  bool bad = false;
+struct Prepared {
+  at::Tensor logp, oldLogp, advantages, mask, refLogp;
+  PolicyLossBatch batch;
 };
 
-// Per-row weights of the aggregation: each masked token's loss enters the total with weight mask * scale[b].
-std::vector<double> rowScales(const std::vector<double>& rowMask, Aggregation agg, int64_t T, double normLength,
-                              double* totalMask) {
-  const int64_t B = static_cast<int64_t>(rowMask.size());
-  double M = 0;
-  int64_t nonEmpty = 0;
-  for (double m : rowMask) {
-    M += m;
-    nonEmpty += m > 0;
-  }
-  *totalMask = M;
-  std::vector<double> scale(B, 0.0);
-  for (int64_t b = 0; b < B; ++b) {
-    if (rowMask[b] <= 0) continue;
-    switch (agg) {
-      case Aggregation::TokenMean: scale[b] = 1.0 / M; break;
-      case Aggregation::SeqMeanTokenMean: scale[b] = 1.0 / (rowMask[b] * static_cast<double>(nonEmpty)); break;
-      case Aggregation::SeqMeanTokenSum: scale[b] = 1.0 / static_cast<double>(nonEmpty); break;
-      case Aggregation::SeqMeanTokenSumNorm: scale[b] = 1.0 / (normLength > 0 ? normLength : static_cast<double>(T)); break;
-    }
-  }
-  return scale;
-}
+// Checks shapes and devices, makes every input a contiguous tensor of the dtype the kernels read, and fills the view.
+Prepared prepare(const at::Tensor& logp, const at::Tensor& oldLogp, const at::Tensor& advantages,
+                 const at::Tensor& mask, const at::Tensor& refLogp) {
+  HX_CHECK_RANGE(logp.dim() == 2, "logp must be a [B, T] tensor, got ", logp.dim(), " dimensions");
+  const int64_t B = logp.size(0), T = logp.size(1);
+  const auto device = logp.device();
+  auto sameShape = [&](const at::Tensor& t, const char* name) {
+    HX_CHECK_RANGE(t.sizes() == logp.sizes(), name, " must have logp's shape [", B, ", ", T, "], got ", t.sizes());
+    HX_CHECK_RANGE(t.device() == device, name, " is on ", t.device(), " but logp is on ", device);
+  };
+  sameShape(oldLogp, "oldLogp");
+  sameShape(mask, "mask");
+  HX_CHECK_RANGE(advantages.device() == device, "advantages is on ", advantages.device(), " but logp is on ", device);
+  HX_CHECK_RANGE((advantages.dim() == 1 && advantages.size(0) == B) || advantages.sizes() == logp.sizes(),
+                 "advantages must be [B] or [B, T] = [", B, ", ", T, "], got ", advantages.sizes());
+  if (refLogp.defined()) sameShape(refLogp, "refLogp");
 
-template <typename MaskT>
-void rowMaskSums(const MaskT* mask, const float* logp, const float* oldLogp, bool withLogRatio, int64_t B, int64_t T,
-                 std::vector<double>& rowMask, std::vector<double>& rowLogRatio) {
-  at::parallel_for(0, B, std::max<int64_t>(1, 65536 / std::max<int64_t>(T, 1)), [&](int64_t begin, int64_t end) {
-    for (int64_t b = begin; b < end; ++b) {
-      const int64_t row = b * T;
-      double lr = 0;
-      float m = 0, badMask = 0;
-      for (int64_t t = 0; t < T; ++t) {
-        const float w = static_cast<float>(mask[row + t]);
-        badMask += (w >= 0.0f) & finite(w) ? 0.0f : 1.0f;
-        m += w;
-      }
-      if (badMask > 0) {
-        for (int64_t t = 0; t < T; ++t) {
-          const float w = static_cast<float>(mask[row + t]);
-          HX_CHECK_RANGE(w >= 0.0f && finite(w), "mask[", row + t, "] must be a finite weight >= 0, got ", w);
-        }
-      }
-      if (withLogRatio) {
-        float sum = 0.0f;
-        for (int64_t t = 0; t < T; ++t) {
-          const float w = static_cast<float>(mask[row + t]);
-          const float d = logp[row + t] - oldLogp[row + t];  // loaded unconditionally: a conditional load stops vectorisation
-          sum += w > 0.0f ? w * d : 0.0f;
-        }
-        lr = sum;
-      }
-      rowMask[b] = m;
-      rowLogRatio[b] = lr;
-    }
-  });
-}
-
-// One row of the second pass, in chunks: a map loop writes the gradient and each token's weighted terms into small
-// L1-resident buffers, then plain loops sum the buffers. Split this way both loops vectorise; fused, the compiler
-// turns the selects into conditional reductions it cannot vectorise. Template parameters fix everything constant.
-template <typename MaskT, bool Gspo, bool TokenAdv, int Kl>
-RowSums lossRow(const PolicyLossBatch& x, const MaskT* mask, int64_t b, float scale, float seqRatio, bool seqInRange,
-                float lowBound, float highBound, float dualClip, float klCoef, float* grad) {
-  constexpr int64_t kChunk = 256;
-  const int64_t T = x.T, row = b * T;
-  const float rowAdv = TokenAdv ? 0.0f : x.advantages[b];
-  const float seqClippedRatio = math::clampf(seqRatio, lowBound, highBound);
-  const float seqGradRatio = seqInRange ? seqRatio : 0.0f;
-  // Local restrict pointers: read through `x`, every store to grad could alias x's fields.
-  const float* __restrict logpP = x.logp + row;
-  const float* __restrict oldP = x.oldLogp + row;
-  const float* __restrict advP = TokenAdv ? x.advantages + row : nullptr;
-  const float* __restrict refP = Kl ? x.refLogp + row : nullptr;
-  const MaskT* __restrict maskP = mask + row;
-  float* __restrict gradP = grad + row;
-  alignas(64) float lossBuf[kChunk], klBuf[kChunk], clipBuf[kChunk], negKlBuf[kChunk], badBuf[kChunk];
-  RowSums sums;
-  for (int64_t start = 0; start < T; start += kChunk) {
-    const int64_t n = std::min(kChunk, T - start);
-    // The arrays never overlap (inputs are read-only, grad and the buffers are written once per index); gcc does not
-    // trust block-scope restrict, and its run-time alias checks are too many for this loop.
-#pragma GCC ivdep
-    for (int64_t j = 0; j < n; ++j) {
-      const int64_t t = start + j;
-      const float m = static_cast<float>(maskP[t]);
-      const bool on = m > 0.0f;
-      // Unconditional loads then selects: every index is in bounds, and a conditional load would stop vectorisation.
-      const float lpIn = logpP[t], oldIn = oldP[t];
-      const float lp = on ? lpIn : 0.0f;
-      const float old = on ? oldIn : 0.0f;
-      float A = rowAdv;
-      if constexpr (TokenAdv) {
-        const float aIn = advP[t];
-        A = on ? aIn : 0.0f;
-      }
-      float ref = 0.0f;
-      if constexpr (Kl != 0) {
-        const float refIn = refP[t];
-        ref = on ? refIn : 0.0f;
-      }
-      const bool ok = finite(lp) & finite(old) & finite(A) & (Kl == 0 || finite(ref));
-      badBuf[j] = (on & !ok) ? 1.0f : 0.0f;
-      const float d = lp - old;
-      float ratio, clippedRatio, gradRatio, logRatio;
-      if constexpr (Gspo) {
-        ratio = seqRatio;
-        clippedRatio = seqClippedRatio;
-        gradRatio = seqGradRatio;
-        logRatio = d;
-      } else {
-        logRatio = math::clampf(d, -math::kLogRatioClamp, math::kLogRatioClamp);
-        ratio = fastExp(logRatio);
-        clippedRatio = math::clampf(ratio, lowBound, highBound);
-        gradRatio = d == logRatio ? ratio : 0.0f;
-      }
-      const math::TokenTerms term = math::clippedSurrogate(A, ratio, clippedRatio, gradRatio, dualClip);
-      float g = term.grad, klValue = 0.0f;
-      if constexpr (Kl != 0) {
-        const math::KlTerms k = math::klPenalty(Kl, lp, ref, [](float v) __attribute__((always_inline)) { return fastExp(v); });
-        klValue = k.value;
-        g += klCoef * k.grad;
-      }
-      const float w = on ? m : 0.0f;
-      gradP[t] = on ? w * scale * g : 0.0f;
-      lossBuf[j] = w * term.loss;
-      if constexpr (Kl != 0) klBuf[j] = w * klValue;
-      clipBuf[j] = w * term.clipped;
-      negKlBuf[j] = w * -logRatio;
-    }
-    float pg = 0, kl = 0, clipped = 0, negKl = 0, bad = 0;
-    if constexpr (Kl != 0) {
-      for (int64_t j = 0; j < n; ++j) kl += klBuf[j];
-    }
-    for (int64_t j = 0; j < n; ++j) {
-      pg += lossBuf[j];
-      clipped += clipBuf[j];
-      negKl += negKlBuf[j];
-      bad += badBuf[j];
-    }
-    sums.pg += pg;
-    sums.kl += kl;
-    sums.clipped += clipped;
-    sums.negKl += negKl;
-    sums.bad = sums.bad || bad > 0;
-  }
-  return sums;
-}
-
-template <typename MaskT, bool Gspo, bool TokenAdv, int Kl>
-void lossRows(const PolicyLossBatch& x, const MaskT* mask, const std::vector<double>& scale,
-              const std::vector<double>& rowMask, const std::vector<double>& rowLogRatio, const PolicyLossOptions& o,
-              float* grad, std::vector<RowSums>& sums) {
-  const float lowBound = static_cast<float>(1.0 - o.clipLow), highBound = static_cast<float>(1.0 + o.clipHigh);
-  const float dualClip = o.dualClip ? static_cast<float>(*o.dualClip) : FLT_MAX;
-  const float klCoef = static_cast<float>(o.klCoef);
-  at::parallel_for(0, x.B, std::max<int64_t>(1, 32768 / std::max<int64_t>(x.T, 1)), [&](int64_t begin, int64_t end) {
-    for (int64_t b = begin; b < end; ++b) {
-      float seqRatio = 1.0f;
-      bool seqInRange = true;
-      if constexpr (Gspo) {
-        const double mean = rowLogRatio[b] / std::max(1.0, rowMask[b]);
-        seqInRange = mean <= math::kSeqLogRatioMax;
-        seqRatio = static_cast<float>(std::exp(std::min<double>(mean, math::kSeqLogRatioMax)));
-      }
-      sums[b] = lossRow<MaskT, Gspo, TokenAdv, Kl>(x, mask, b, static_cast<float>(scale[b]), seqRatio, seqInRange,
-                                                    lowBound, highBound, dualClip, klCoef, grad);
-    }
-  });
-}
-
-template <typename MaskT, bool Gspo, bool TokenAdv>
-void dispatchKl(int kl, const PolicyLossBatch& x, const MaskT* mask, const std::vector<double>& scale,
-                const std::vector<double>& rowMask, const std::vector<double>& rowLogRatio,
-                const PolicyLossOptions& o, float* grad, std::vector<RowSums>& sums) {
-  switch (kl) {
-    case 0: return lossRows<MaskT, Gspo, TokenAdv, 0>(x, mask, scale, rowMask, rowLogRatio, o, grad, sums);
-    case 1: return lossRows<MaskT, Gspo, TokenAdv, 1>(x, mask, scale, rowMask, rowLogRatio, o, grad, sums);
-    case 2: return lossRows<MaskT, Gspo, TokenAdv, 2>(x, mask, scale, rowMask, rowLogRatio, o, grad, sums);
-    default: return lossRows<MaskT, Gspo, TokenAdv, 3>(x, mask, scale, rowMask, rowLogRatio, o, grad, sums);
-  }
-}
-
-// Names the first non-finite input under the mask of a row the kernel flagged.
-[[noreturn]] void reportNonFinite(const PolicyLossBatch& x, int64_t b, bool hasKl) {
-  for (int64_t t = 0; t < x.T; ++t) {
-    const int64_t i = b * x.T + t;
-    const float m = x.maskU8 ? x.maskU8[i] : x.maskF32[i];
-    if (!(m > 0)) continue;
-    HX_CHECK_RANGE(finite(x.logp[i]), "logp[", i, "] is ", x.logp[i], " at a masked token; logp must be finite there");
-    HX_CHECK_RANGE(finite(x.oldLogp[i]), "oldLogp[", i, "] is ", x.oldLogp[i],
-                   " at a masked token; oldLogp must be finite there");
-    const int64_t a = x.tokenAdvantages ? i : b;
-    HX_CHECK_RANGE(finite(x.advantages[a]), "advantages[", a, "] is ", x.advantages[a], "; advantages must be finite");
-    if (hasKl) {
-      HX_CHECK_RANGE(finite(x.refLogp[i]), "refLogp[", i, "] is ", x.refLogp[i],
-                     " at a masked token; refLogp must be finite there");
-    }
-  }
-  throwRange("a non-finite input in row ", b);
-}
-
-template <typename MaskT>
-PolicyLossStats run(const PolicyLossBatch& x, const MaskT* mask, const PolicyLossOptions& o, float* grad) {
-  const bool gspo = o.algorithm == Algorithm::Gspo;
-  const bool hasKl = o.klCoef > 0 && x.refLogp != nullptr;
-  const int kl = hasKl ? static_cast<int>(o.klEstimator) + 1 : 0;
-  std::vector<double> rowMask(x.B), rowLogRatio(x.B);
-  rowMaskSums(mask, x.logp, x.oldLogp, gspo, x.B, x.T, rowMask, rowLogRatio);
-  double M = 0;
-  const std::vector<double> scale = rowScales(rowMask, o.aggregation, x.T, o.normLength, &M);
-  std::vector<RowSums> sums(x.B);
-  if (gspo) {
-    x.tokenAdvantages ? dispatchKl<MaskT, true, true>(kl, x, mask, scale, rowMask, rowLogRatio, o, grad, sums)
-                      : dispatchKl<MaskT, true, false>(kl, x, mask, scale, rowMask, rowLogRatio, o, grad, sums);
+  Prepared p;
+  auto f32 = [](const at::Tensor& t) { return t.detach().to(at::kFloat).contiguous(); };
+  p.logp = f32(logp);
+  p.oldLogp = f32(oldLogp);
+  p.advantages = f32(advantages);
+  p.mask = (mask.scalar_type() == at::kBool || mask.scalar_type() == at::kByte) ? mask.to(at::kByte).contiguous()
+                                                                                   : f32(mask);
+  if (refLogp.defined()) p.refLogp = f32(refLogp);
+  auto& x = p.batch;
+  x.logp = p.logp.data_ptr<float>();
+  x.oldLogp = p.oldLogp.data_ptr<float>();
+  x.advantages = p.advantages.data_ptr<float>();
+  x.tokenAdvantages = p.advantages.dim() == 2;
+  if (p.mask.scalar_type() == at::kByte) {
+    x.maskU8 = p.mask.data_ptr<uint8_t>();
   } else {
-    x.tokenAdvantages ? dispatchKl<MaskT, false, true>(kl, x, mask, scale, rowMask, rowLogRatio, o, grad, sums)
-                      : dispatchKl<MaskT, false, false>(kl, x, mask, scale, rowMask, rowLogRatio, o, grad, sums);
+    x.maskF32 = p.mask.data_ptr<float>();
   }
-  PolicyLossStats s;
-  double clipped = 0, negKl = 0;
-  for (int64_t b = 0; b < x.B; ++b) {
-    if (sums[b].bad) reportNonFinite(x, b, hasKl);
-    s.pgLoss += scale[b] * sums[b].pg;
-    s.kl += scale[b] * sums[b].kl;
-    clipped += sums[b].clipped;
-    negKl += sums[b].negKl;
-  }
-  s.hasKl = hasKl;
-  s.clipFraction = M > 0 ? clipped / M : 0.0;
-  s.approxKl = M > 0 ? negKl / M : 0.0;
-  s.loss = s.pgLoss + (hasKl ? o.klCoef * s.kl : 0.0);
-  return s;
+  x.refLogp = refLogp.defined() ? p.refLogp.data_ptr<float>() : nullptr;
+  x.B = B;
+  x.T = T;
+  return p;
 }
+
+PolicyLossStats computeInto(const Prepared& p, const PolicyLossOptions& opts, at::Tensor& grad) {
+  if (p.logp.is_cpu()) return policyLossCpu(p.batch, opts, grad.data_ptr<float>());
+#ifdef HIEXP_WITH_CUDA
+  if (p.logp.is_cuda()) {
+    checkPolicyLossOptions(opts);
+    const auto f64 = p.logp.options().dtype(at::kDouble);
+    auto rowStats = at::empty({p.batch.B * 6}, f64);
+    auto totals = at::empty({cuda::kTotalCount + 1}, f64);
+    cuda::policyLoss(p.batch, opts, grad.data_ptr<float>(), rowStats.data_ptr<double>(), totals.data_ptr<double>(),
+                     c10::cuda::getCurrentCUDAStream().stream());
+    const auto host = totals.cpu();
+    const double* t = host.data_ptr<double>();
+    if (t[cuda::kBad] > 0) {
+      // Rerun on the CPU only to name the bad value; this path ends in an exception.
+      auto cpu = prepare(p.logp.cpu(), p.oldLogp.cpu(), p.advantages.cpu(), p.mask.cpu(),
+                         p.refLogp.defined() ? p.refLogp.cpu() : at::Tensor());
+      auto scratch = at::empty_like(cpu.logp);
+      policyLossCpu(cpu.batch, opts, scratch.data_ptr<float>());
+      throwRange("a non-finite input at a masked token");
+    }
+    PolicyLossStats s;
+    const double M = t[cuda::kMask];
+    s.hasKl = opts.klCoef > 0 && p.batch.refLogp != nullptr;
+    s.pgLoss = t[cuda::kPg];
+    s.kl = s.hasKl ? t[cuda::kKl] : 0.0;
+    s.clipFraction = M > 0 ? t[cuda::kClipped] / M : 0.0;
+    s.approxKl = M > 0 ? t[cuda::kNegKl] / M : 0.0;
+    s.loss = s.pgLoss + (s.hasKl ? opts.klCoef * s.kl : 0.0);
+    return s;
+  }
+#endif
+  throwRange("logp is on ", p.logp.device(), ", which this build of hiexp cannot run (built without CUDA)");
+}
+
+// The inputs that take no gradient travel as one plain argument: libtorch's Function::apply would treat them as
+// Variables, and an undefined refLogp cannot be one.
+struct Constants {
+  at::Tensor oldLogp, advantages, mask, refLogp;
+  PolicyLossOptions opts;
+  PolicyLossStats* stats;
+};
+
+struct FusedPolicyLoss : torch::autograd::Function<FusedPolicyLoss> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& logp, const Constants* c) {
+    const Prepared p = prepare(logp, c->oldLogp, c->advantages, c->mask, c->refLogp);
+    at::Tensor grad = at::empty_like(p.logp);
+    const PolicyLossStats s = computeInto(p, c->opts, grad);
+    if (c->stats) *c->stats = s;
+    ctx->save_for_backward({grad.to(logp.scalar_type())});
+    return at::scalar_tensor(s.loss, logp.options().dtype(at::kFloat));
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list gradOutput) {
+    const at::Tensor grad = ctx->get_saved_variables()[0];
+    return {grad * gradOutput[0].to(grad.scalar_type()), at::Tensor()};
+  }
+};
 
 }  // namespace
 
-PolicyLossStats policyLossCpu(const PolicyLossBatch& batch, const PolicyLossOptions& opts, float* gradLogp) {
-  checkPolicyLossOptions(opts);
-  HX_CHECK_RANGE(batch.B > 0 && batch.T > 0, "B and T must be >= 1, got B=", batch.B, ", T=", batch.T);
-  HX_CHECK_RANGE((batch.maskU8 == nullptr) != (batch.maskF32 == nullptr), "mask must be given, as uint8 or float");
-  return batch.maskU8 ? run(batch, batch.maskU8, opts, gradLogp) : run(batch, batch.maskF32, opts, gradLogp);
+at::Tensor policyLoss(const at::Tensor& logp, const at::Tensor& oldLogp, const at::Tensor& advantages,
+                      const at::Tensor& mask, const at::Tensor& refLogp, const PolicyLossOptions& opts,
+                      PolicyLossStats* stats) {
+  const Constants constants{oldLogp, advantages, mask, refLogp, opts, stats};
+  return FusedPolicyLoss::apply(logp, &constants);
 }
 
 }  // namespace hiexp::rl

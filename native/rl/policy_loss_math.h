@@ -1,7 +1,10 @@
-// The per-token formulas of policy_loss.h, shared by the CPU kernel (policy_loss.cc) and the CUDA kernel
-// (policy_loss.cu) so the two cannot drift. Branch-free selects, so the CPU loop vectorises.
+// The formulas of policy_loss.h, shared by the CPU kernel (cpu/policy_loss.cc) and the CUDA kernel
+// (cuda/policy_loss.cu) so the two cannot drift: the per-token surrogate and KL terms, and the weight each row's
+// tokens get in the aggregated loss. Branch-free selects, so the CPU loop vectorises.
 #pragma once
 #include <cstdint>
+
+#include "rl/policy_loss_types.h"
 
 #ifdef __CUDACC__
 #define HX_HOST_DEVICE __host__ __device__ __forceinline__
@@ -16,6 +19,23 @@ constexpr float kSeqLogRatioMax = 10.0f;    // verl clamps GSPO's sequence log-r
 constexpr float kLowVarKlClamp = 10.0f;     // verl clamps low_var_kl to [-10, 10]
 
 HX_HOST_DEVICE float clampf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+// The weight of each masked token of row b in the aggregated loss: loss = sum_b scale_b * sum_t m_bt l_bt.
+//   rowMask      sum_t m_bt of this row (an empty row, rowMask <= 0, counts in no mean: scale 0)
+//   totalMask    sum of rowMask over the batch
+//   nonEmptyRows number of rows with rowMask > 0
+//   T            padded length (the default divisor of seq-mean-token-sum-norm)
+HX_HOST_DEVICE double aggregationScale(Aggregation agg, double rowMask, double totalMask, double nonEmptyRows,
+                                       int64_t T, double normLength) {
+  if (!(rowMask > 0)) return 0.0;
+  switch (agg) {
+    case Aggregation::TokenMean: return 1.0 / totalMask;
+    case Aggregation::SeqMeanTokenMean: return 1.0 / (rowMask * nonEmptyRows);
+    case Aggregation::SeqMeanTokenSum: return 1.0 / nonEmptyRows;
+    case Aggregation::SeqMeanTokenSumNorm: return 1.0 / (normLength > 0 ? normLength : static_cast<double>(T));
+  }
+  return 0.0;
+}
 
 struct TokenTerms {
   float loss;     // the token's policy-gradient loss l_t

@@ -1,5 +1,5 @@
-// Options, statistics and raw batch views of the policy losses (formulas in policy_loss.h), with the CPU kernel.
-// No libtorch here: policy_loss.cu includes this too.
+// Options, statistics and raw batch views of the policy losses (formulas in policy_loss.h).
+// No libtorch here: the CUDA kernel (cuda/policy_loss.cu) includes this too.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -44,10 +44,13 @@ struct PolicyLossBatch {
   int64_t T = 0;
 };
 
-// Checks sizes and options (throws hiexp::RangeError / TypeError naming the argument).
+// Checks the options (throws hiexp::RangeError naming the option). In policy_loss.cc.
 void checkPolicyLossOptions(const PolicyLossOptions& opts);
 
-// The fused CPU kernel: fills gradLogp (B*T) with d loss / d logp and returns the statistics.
-PolicyLossStats policyLossCpu(const PolicyLossBatch& batch, const PolicyLossOptions& opts, float* gradLogp);
+// Throws a RangeError naming the first non-finite input the loss would read: a mask weight that is not a finite
+// number >= 0 anywhere, or a non-finite logp, oldLogp, advantage or (with hasKl) refLogp at a masked token. Returns
+// when there is none. The fused kernels find bad values inside their own passes and call this only to name one; the
+// libtorch-ops baseline calls it up front, so both refuse the same input with the same message. In policy_loss.cc.
+void checkFiniteInputs(const PolicyLossBatch& batch, bool hasKl);
 
 }  // namespace hiexp::rl

@@ -3,7 +3,7 @@
 
 #include "common/napi_args.h"
 #include "common/napi_tensors.h"
-#include "dist/handles.h"
+#include "distributed/handles.h"
 #include "model/handles.h"
 #include "train/trainer.h"
 
@@ -100,84 +100,102 @@ std::string str(const Napi::Value& v, const std::string& name) {
   return v.As<Napi::String>().Utf8Value();
 }
 
+// trainerCreate(policy, optimizer) -> handle
+Napi::Value trainerCreate(const Napi::CallbackInfo& info) {
+  auto core = napi::unwrapHandle<model::PolicyCore>(info[0], "policy");
+  auto opts = parseOptimizer(napi::object(info[1], "optimizer"));
+  return napi::wrapHandle(info.Env(), std::make_shared<Trainer>(core, opts));
+}
+
+Napi::Value trainerSetOptions(const Napi::CallbackInfo& info) {
+  auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
+  t->setOptions(parseOptimizer(napi::object(info[1], "optimizer")));
+  return info.Env().Undefined();
+}
+
+Napi::Value trainerStep(const Napi::CallbackInfo& info) {
+  auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
+  return Napi::Number::New(info.Env(), static_cast<double>(t->step()));
+}
+
+// trainerRlStep(trainer, { tokens, mask, advantages, oldLogp?, refLogp?, B, T }, loss) -> Promise<stats>
+Napi::Value trainerRlStep(const Napi::CallbackInfo& info) {
+  auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
+  auto b = napi::object(info[1], "batch");
+  auto loss = parseLoss(napi::object(info[2], "loss"));
+  rl::checkPolicyLossOptions(loss);
+  const int64_t B = dim(b, "B"), T = dim(b, "T");
+  train::RlBatch batch;
+  batch.tokens = napi::tokenBatch(b.Get("tokens"), B, T, t->vocabSize(), "batch.tokens");
+  batch.mask = floats(b.Get("mask"), B * T, "batch.mask", true).view({B, T});
+  auto advV = b.Get("advantages");
+  const int64_t nAdv = napi::isTypedArrayOf(advV, napi_float32_array) ? advV.As<Napi::Float32Array>().ElementLength() : 0;
+  HX_CHECK_RANGE(nAdv == B || nAdv == B * T || !napi::isTypedArrayOf(advV, napi_float32_array),
+                 "batch.advantages must hold B (", B, ") or B*T (", B * T, ") values, got ", nAdv);
+  batch.advantages = floats(advV, nAdv == B * T ? B * T : B, "batch.advantages", false);
+  if (nAdv == B * T) batch.advantages = batch.advantages.view({B, T});
+  if (napi::has(b, "oldLogp")) batch.oldLogp = floats(b.Get("oldLogp"), B * T, "batch.oldLogp", false).view({B, T});
+  if (napi::has(b, "refLogp")) batch.refLogp = floats(b.Get("refLogp"), B * T, "batch.refLogp", false).view({B, T});
+  return napi::runAsync<train::StepStats>(
+      info.Env(), [t, batch, loss] { return t->rlStep(batch, loss); },
+      [](Napi::Env env, train::StepStats& s) { return statsToJs(env, s); });
+}
+
+// trainerSftStep(trainer, { tokens, mask, B, T }) -> Promise<stats>
+Napi::Value trainerSftStep(const Napi::CallbackInfo& info) {
+  auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
+  auto b = napi::object(info[1], "batch");
+  const int64_t B = dim(b, "B"), T = dim(b, "T");
+  at::Tensor tokens = napi::tokenBatch(b.Get("tokens"), B, T, t->vocabSize(), "batch.tokens");
+  at::Tensor mask = floats(b.Get("mask"), B * T, "batch.mask", true).view({B, T});
+  return napi::runAsync<train::StepStats>(
+      info.Env(), [t, tokens, mask] { return t->sftStep(tokens, mask); },
+      [](Napi::Env env, train::StepStats& s) { return statsToJs(env, s); });
+}
+
+Napi::Value trainerResetReference(const Napi::CallbackInfo& info) {
+  auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
+  return napi::runAsync<bool>(
+      info.Env(), [t] { t->resetReference(); return true; },
+      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+}
+
+// trainerSetProcessGroup(trainer, group | null): data-parallel steps over the group's ranks (native/distributed).
+Napi::Value trainerSetProcessGroup(const Napi::CallbackInfo& info) {
+  auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
+  t->setProcessGroup(info[1].IsNull() || info[1].IsUndefined() ? nullptr : napi::unwrapHandle<dist::Group>(info[1], "group"));
+  return info.Env().Undefined();
+}
+
+// trainerSave(trainer, dir) / trainerLoadState(trainer, dir) -> Promise<void>
+Napi::Value trainerSave(const Napi::CallbackInfo& info) {
+  auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
+  const std::string dir = str(info[1], "dir");
+  return napi::runAsync<bool>(
+      info.Env(), [t, dir] { t->saveCheckpoint(dir); return true; },
+      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+}
+
+Napi::Value trainerLoadState(const Napi::CallbackInfo& info) {
+  auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
+  const std::string dir = str(info[1], "dir");
+  return napi::runAsync<bool>(
+      info.Env(), [t, dir] { t->loadState(dir); return true; },
+      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+}
+
 }  // namespace
 
 void registerTrain(Napi::Env env, Napi::Object exports) {
-  // trainerCreate(policy, optimizer) -> handle
-  napi::exportFunction(env, exports, "trainerCreate", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto core = napi::unwrapHandle<model::PolicyCore>(info[0], "policy");
-    auto opts = parseOptimizer(napi::object(info[1], "optimizer"));
-    return napi::wrapHandle(info.Env(), std::make_shared<Trainer>(core, opts));
-  });
-  napi::exportFunction(env, exports, "trainerSetOptions", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
-    t->setOptions(parseOptimizer(napi::object(info[1], "optimizer")));
-    return info.Env().Undefined();
-  });
-  napi::exportFunction(env, exports, "trainerStep", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
-    return Napi::Number::New(info.Env(), static_cast<double>(t->step()));
-  });
-  // trainerRlStep(trainer, { tokens, mask, advantages, oldLogp?, refLogp?, B, T }, loss) -> Promise<stats>
-  napi::exportFunction(env, exports, "trainerRlStep", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
-    auto b = napi::object(info[1], "batch");
-    auto loss = parseLoss(napi::object(info[2], "loss"));
-    rl::checkPolicyLossOptions(loss);
-    const int64_t B = dim(b, "B"), T = dim(b, "T");
-    train::RlBatch batch;
-    batch.tokens = napi::tokenBatch(b.Get("tokens"), B, T, t->vocabSize(), "batch.tokens");
-    batch.mask = floats(b.Get("mask"), B * T, "batch.mask", true).view({B, T});
-    auto advV = b.Get("advantages");
-    const int64_t nAdv = napi::isTypedArrayOf(advV, napi_float32_array) ? advV.As<Napi::Float32Array>().ElementLength() : 0;
-    HX_CHECK_RANGE(nAdv == B || nAdv == B * T || !napi::isTypedArrayOf(advV, napi_float32_array),
-                   "batch.advantages must hold B (", B, ") or B*T (", B * T, ") values, got ", nAdv);
-    batch.advantages = floats(advV, nAdv == B * T ? B * T : B, "batch.advantages", false);
-    if (nAdv == B * T) batch.advantages = batch.advantages.view({B, T});
-    if (napi::has(b, "oldLogp")) batch.oldLogp = floats(b.Get("oldLogp"), B * T, "batch.oldLogp", false).view({B, T});
-    if (napi::has(b, "refLogp")) batch.refLogp = floats(b.Get("refLogp"), B * T, "batch.refLogp", false).view({B, T});
-    return napi::runAsync<train::StepStats>(
-        info.Env(), [t, batch, loss] { return t->rlStep(batch, loss); },
-        [](Napi::Env env, train::StepStats& s) { return statsToJs(env, s); });
-  });
-  // trainerSftStep(trainer, { tokens, mask, B, T }) -> Promise<stats>
-  napi::exportFunction(env, exports, "trainerSftStep", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
-    auto b = napi::object(info[1], "batch");
-    const int64_t B = dim(b, "B"), T = dim(b, "T");
-    at::Tensor tokens = napi::tokenBatch(b.Get("tokens"), B, T, t->vocabSize(), "batch.tokens");
-    at::Tensor mask = floats(b.Get("mask"), B * T, "batch.mask", true).view({B, T});
-    return napi::runAsync<train::StepStats>(
-        info.Env(), [t, tokens, mask] { return t->sftStep(tokens, mask); },
-        [](Napi::Env env, train::StepStats& s) { return statsToJs(env, s); });
-  });
-  napi::exportFunction(env, exports, "trainerResetReference", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
-    return napi::runAsync<bool>(
-        info.Env(), [t] { t->resetReference(); return true; },
-        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
-  });
-  // trainerSetProcessGroup(trainer, group | null): data-parallel steps over the group's ranks (native/dist).
-  napi::exportFunction(env, exports, "trainerSetProcessGroup", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
-    t->setProcessGroup(info[1].IsNull() || info[1].IsUndefined() ? nullptr : napi::unwrapHandle<dist::Group>(info[1], "group"));
-    return info.Env().Undefined();
-  });
-  // trainerSave(trainer, dir) / trainerLoadState(trainer, dir) -> Promise<void>
-  napi::exportFunction(env, exports, "trainerSave", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
-    const std::string dir = str(info[1], "dir");
-    return napi::runAsync<bool>(
-        info.Env(), [t, dir] { t->saveCheckpoint(dir); return true; },
-        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
-  });
-  napi::exportFunction(env, exports, "trainerLoadState", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
-    const std::string dir = str(info[1], "dir");
-    return napi::runAsync<bool>(
-        info.Env(), [t, dir] { t->loadState(dir); return true; },
-        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
-  });
+  napi::exportFunction(env, exports, "trainerCreate", trainerCreate);
+  napi::exportFunction(env, exports, "trainerSetOptions", trainerSetOptions);
+  napi::exportFunction(env, exports, "trainerStep", trainerStep);
+  napi::exportFunction(env, exports, "trainerRlStep", trainerRlStep);
+  napi::exportFunction(env, exports, "trainerSftStep", trainerSftStep);
+  napi::exportFunction(env, exports, "trainerResetReference", trainerResetReference);
+  napi::exportFunction(env, exports, "trainerSetProcessGroup", trainerSetProcessGroup);
+  napi::exportFunction(env, exports, "trainerSave", trainerSave);
+  napi::exportFunction(env, exports, "trainerLoadState", trainerLoadState);
 }
 
 }  // namespace hiexp

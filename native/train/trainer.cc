@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "common/errors.h"
-#include "dist/data_parallel.h"
+#include "distributed/data_parallel.h"
 #include "model/safetensors.h"
 
 namespace hiexp::train {

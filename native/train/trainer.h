@@ -48,7 +48,7 @@ class Trainer {
   // Freezes a copy of the current weights as the KL reference (done automatically by the first step with klCoef > 0).
   void resetReference();  // locks the model
   bool hasReference() const { return !reference_.empty(); }
-  // Data parallel (native/dist/data_parallel.h): with a group attached, each step's loss normalisers are those of the
+  // Data parallel (native/distributed/data_parallel.h): with a group attached, each step's loss normalisers are those of the
   // global batch and the gradients are summed over the ranks before clipping. Null detaches.
   void setProcessGroup(std::shared_ptr<dist::Group> group) { group_ = std::move(group); }
 

@@ -1,4 +1,4 @@
-// CUDA twin of policy_loss.cc: a block per row. Pass 1 sums each row's mask (and GSPO log-ratio), pass 2 reduces the
+// CUDA twin of cpu/policy_loss.cc: a block per row. Pass 1 sums each row's mask (and GSPO log-ratio), pass 2 reduces the
 // batch totals the aggregation needs, pass 3 writes the gradient and per-row sums, pass 4 reduces them.
 #include <cuda_runtime.h>
 
@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "rl/policy_loss_cuda.h"
+#include "rl/cuda/policy_loss.h"
 #include "rl/policy_loss_math.h"
 
 namespace hiexp::rl::cuda {
@@ -71,15 +71,7 @@ __global__ void lossKernel(PolicyLossBatch x, PolicyLossOptions o, int kl, float
   __shared__ double shared[5][kThreads];
   const int64_t b = blockIdx.x, row = b * x.T;
   const double rowMask = rowStats[b * 6], M = totals[kMask], nonEmpty = totals[kTotalCount];
-  double scale = 0.0;
-  if (rowMask > 0) {
-    switch (o.aggregation) {
-      case Aggregation::TokenMean: scale = 1.0 / M; break;
-      case Aggregation::SeqMeanTokenMean: scale = 1.0 / (rowMask * nonEmpty); break;
-      case Aggregation::SeqMeanTokenSum: scale = 1.0 / nonEmpty; break;
-      case Aggregation::SeqMeanTokenSumNorm: scale = 1.0 / (o.normLength > 0 ? o.normLength : double(x.T)); break;
-    }
-  }
+  const double scale = math::aggregationScale(o.aggregation, rowMask, M, nonEmpty, x.T, o.normLength);
   const bool gspo = o.algorithm == Algorithm::Gspo;
   const double seqMean = rowStats[b * 6 + 1] / fmax(1.0, rowMask);
   const float seqRatio = static_cast<float>(exp(fmin(seqMean, double(math::kSeqLogRatioMax))));

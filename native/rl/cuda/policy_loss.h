@@ -1,5 +1,5 @@
-// Launchers of policy_loss.cu. Device pointers and the caller's stream only: no libtorch here, so nvcc compiles the
-// kernels on any machine; policy_loss_op.cc allocates the workspace and passes libtorch's current stream.
+// Launchers of cuda/policy_loss.cu. Device pointers and the caller's stream only: no libtorch here, so nvcc compiles the
+// kernels on any machine; rl/policy_loss.cc allocates the workspace and passes libtorch's current stream.
 #pragma once
 #include <cstdint>
 

@@ -1,6 +1,6 @@
 // The Gloo backend (CPU tensors). Compiled in when gloo's headers exist (Debian: libgloo-dev, which libtorch's
 // ProcessGroupGloo.hpp includes); without them, makeGloo explains how to get them.
-#include "dist/group.h"
+#include "distributed/group.h"
 
 #include <cstdlib>
 #include <sstream>

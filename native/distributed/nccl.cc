@@ -1,6 +1,6 @@
 // The NCCL backend (CUDA tensors, one process per GPU). Compiled in only in CUDA builds whose include path has
 // nccl.h (PyTorch's pip wheels: site-packages/nvidia/nccl/include).
-#include "dist/group.h"
+#include "distributed/group.h"
 
 #include <cstdlib>
 

@@ -1,6 +1,6 @@
 // The JavaScript handle of a process group (type-tagged, as the model's handles).
 #pragma once
-#include "dist/group.h"
+#include "distributed/group.h"
 #include "model/handles.h"
 
 namespace hiexp::napi {

@@ -1,4 +1,4 @@
-#include "dist/group.h"
+#include "distributed/group.h"
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
