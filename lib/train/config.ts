@@ -1,10 +1,70 @@
-// The training run's configuration: one typed object, validated once (zod), loadable from JSON or YAML.
+// The training run's configuration: one typed object, validated once (zod) before any work, loadable from JSON or
+// YAML. It is composed from the schemas of the parts it configures (rollout loop, reward, optimiser, generated
+// world, arithmetic task), so each option has one schema and one default, every block is strict (unknown keys are
+// refused) and every error names its path in the run config ("train config: rollout.topk: …").
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
+import { RolloutOptionsSchema } from '../agent/rollout.js'
+import { RewardConfigSchema } from '../agent/reward.js'
+import { ArithmeticOptionsSchema, type ArithmeticOptions } from '../env/arithmetic.js'
+import { WorldOptionsSchema, type WorldOptions } from '../env/world_options.js'
+import { checkRolloutMemory } from './memory.js'
+import { OptimizerOptionsSchema } from './optimizer.js'
 
 /** Who distils experiences from contrasted rollouts (experience.distiller). */
 export const DISTILLERS = ['offline', 'self', 'llm'] as const
+
+/**
+ * Defaults that depend on the policy: the tiny from-scratch policy needs a long supervised warm start and large
+ * learning rates; a real checkpoint (policy.checkpoint, e.g. Qwen2.5-Instruct) needs neither, and would be wrecked by
+ * them. A value set in the config always wins.
+ */
+export const POLICY_DEFAULTS = {
+  tiny: { optimizerLr: 3e-4, warmStartSteps: 150, warmStartLr: 2e-3 },
+  checkpoint: { optimizerLr: 1e-6, warmStartSteps: 0, warmStartLr: 1e-5 },
+} as const
+
+// The run's rollout budget is smaller than runRollouts' own defaults (short answers in the generated world); a partial
+// rollout block keeps these for every field it does not set.
+const rolloutShape = RolloutOptionsSchema.shape
+const TrainRolloutSchema = RolloutOptionsSchema.extend({
+  maxTurns: rolloutShape.maxTurns.removeDefault().default(4),
+  maxTurnTokens: rolloutShape.maxTurnTokens.removeDefault().default(24),
+  maxTotalTokens: rolloutShape.maxTotalTokens.removeDefault().default(640),
+  maxInfoTokens: rolloutShape.maxInfoTokens.removeDefault().default(192),
+})
+
+// Rewards: the reward module's defaults, with a small format reward and malformed penalty for the run.
+const rewardShape = RewardConfigSchema.shape
+const TrainRewardSchema = RewardConfigSchema.extend({
+  formatWeight: rewardShape.formatWeight.removeDefault().default(0.1),
+  malformedPenalty: rewardShape.malformedPenalty.removeDefault().default(0.1),
+})
+
+// The optimiser after the warm start: lr's default depends on the policy (POLICY_DEFAULTS), filled in after parsing.
+const TrainOptimizerSchema = OptimizerOptionsSchema.extend({
+  maxGradNorm: OptimizerOptionsSchema.shape.maxGradNorm.unwrap().default(1),
+  warmupSteps: OptimizerOptionsSchema.shape.warmupSteps.unwrap().default(2),
+}).refine((o) => o.schedule !== 'cosine' || o.totalSteps !== undefined, {
+  message: "schedule 'cosine' needs totalSteps",
+  path: ['totalSteps'],
+})
+
+/**
+ * Options handed on to a generator that fills in its own defaults (generateWorld, generateArithmetic): checked here
+ * against the generator's schema, issues reported under the config path, and kept as given (the world's seed, when
+ * absent, is the run's).
+ */
+function checkedBy<T>(schema: z.ZodTypeAny): z.ZodType<T, z.ZodTypeDef, T | undefined> {
+  return z
+    .record(z.unknown())
+    .default({})
+    .superRefine((value, ctx) => {
+      const parsed = schema.safeParse(value)
+      if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue(issue as z.IssueData)
+    }) as unknown as z.ZodType<T, z.ZodTypeDef, T | undefined>
+}
 
 const lossSchema = z
   .object({
@@ -17,7 +77,7 @@ const lossSchema = z
   })
   .strict()
 
-export const TrainConfigSchema = z
+const TrainConfigObject = z
   .object({
     /** Where checkpoints, metrics.jsonl, the HEK and plots go; a run resumes from what it finds there. */
     outDir: z.string().default('runs/hiexp'),
@@ -30,9 +90,9 @@ export const TrainConfigSchema = z
          */
         kind: z.enum(['world', 'arithmetic', 'searchr1']).default('world'),
         /** Options of generateWorld (kinds 'world' and 'arithmetic': the corpus the search tool sees). */
-        world: z.record(z.unknown()).default({}),
+        world: checkedBy<WorldOptions>(WorldOptionsSchema),
         /** Options of generateArithmetic (kind 'arithmetic'). */
-        arithmetic: z.record(z.unknown()).default({}),
+        arithmetic: checkedBy<ArithmeticOptions>(ArithmeticOptionsSchema),
         trainFile: z.string().optional(),
         validationFile: z.string().optional(),
         testFile: z.string().optional(),
@@ -63,10 +123,10 @@ export const TrainConfigSchema = z
       })
       .strict()
       .default({}),
-    /** runRollouts options (template, topk, maxTurns, token budgets, temperature). */
-    rollout: z.record(z.unknown()).default({ topk: 3, maxTurns: 4, maxTurnTokens: 24, maxTotalTokens: 640, maxInfoTokens: 192 }),
+    /** runRollouts options (template, topk, maxTurns, token budgets, temperature); the run's own budget defaults. */
+    rollout: TrainRolloutSchema.default({}),
     /** Reward configuration (metric, format weight, penalties). */
-    reward: z.record(z.unknown()).default({ metric: 'em', formatWeight: 0.1, malformedPenalty: 0.1 }),
+    reward: TrainRewardSchema.default({}),
     algorithm: z.enum(['grpo', 'gspo']).default('grpo'),
     advantage: z
       .object({
@@ -76,20 +136,23 @@ export const TrainConfigSchema = z
       .strict()
       .default({}),
     loss: lossSchema.default({}),
-    /** Policy optimiser (lr, warmupSteps, schedule, maxGradNorm, microBatchSize). */
-    optimizer: z.record(z.unknown()).default({ lr: 3e-4, maxGradNorm: 1, warmupSteps: 2 }),
+    /** Policy optimiser (lr, warmupSteps, schedule, maxGradNorm, microBatchSize); lr's default: POLICY_DEFAULTS. */
+    optimizer: TrainOptimizerSchema.default({}),
     steps: z.number().int().min(0).default(60),
     questionsPerStep: z.number().int().min(1).default(8),
     groupSize: z.number().int().min(1).default(5),
     /** Passes over each step's rollouts, in mini-batches of miniBatchSize rollouts (default: all of them). */
     ppoEpochs: z.number().int().min(1).default(1),
     miniBatchSize: z.number().int().min(1).optional(),
-    /** Supervised warm start on oracle demonstrations (the from-scratch policy knows nothing before it). */
+    /**
+     * Supervised warm start on oracle demonstrations (the from-scratch policy knows nothing before it). steps and lr
+     * default by policy (POLICY_DEFAULTS): on for the tiny policy, off for a checkpoint unless steps is set.
+     */
     warmStart: z
       .object({
-        steps: z.number().int().min(0).default(150),
+        steps: z.number().int().min(0).optional(),
         batchSize: z.number().int().min(1).default(16),
-        lr: z.number().gt(0).default(2e-3),
+        lr: z.number().gt(0).optional(),
         /** Share of the train questions used for demonstrations. */
         questionShare: z.number().gt(0).max(1).default(0.5),
         /**
@@ -144,6 +207,9 @@ export const TrainConfigSchema = z
       .default({}),
   })
   .strict()
+
+/** The run configuration: its blocks, their cross-field rules, then the policy-dependent defaults filled in. */
+export const TrainConfigSchema = TrainConfigObject
   .refine((c) => c.warmStart.experienceShare === 0 || c.experience.hekFile !== undefined, {
     message: 'warmStart.experienceShare > 0 needs experience.hekFile (a HEK built beforehand: hiexp build-hek or a compare run)',
     path: ['warmStart', 'experienceShare'],
@@ -152,17 +218,29 @@ export const TrainConfigSchema = z
     message: "experience.distiller 'llm' needs experience.llm { baseURL, model }",
     path: ['experience', 'llm'],
   })
+  .transform((c) => {
+    const d = c.policy.checkpoint !== undefined ? POLICY_DEFAULTS.checkpoint : POLICY_DEFAULTS.tiny
+    return {
+      ...c,
+      optimizer: { ...c.optimizer, lr: c.optimizer.lr ?? d.optimizerLr },
+      warmStart: { ...c.warmStart, steps: c.warmStart.steps ?? d.warmStartSteps, lr: c.warmStart.lr ?? d.warmStartLr },
+    }
+  })
 
 export type TrainConfig = z.input<typeof TrainConfigSchema>
 export type ResolvedTrainConfig = z.output<typeof TrainConfigSchema>
 
-/** Validates a configuration, naming the first wrong field. */
+/**
+ * Validates a whole configuration before any work, naming the first wrong field by its path, and checks that its
+ * rollout batches fit in memory (checkRolloutMemory).
+ */
 export function parseTrainConfig(config: unknown): ResolvedTrainConfig {
   const parsed = TrainConfigSchema.safeParse(config ?? {})
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
     throw new RangeError(`train config: ${issue.path.join('.') || '(root)'}: ${issue.message}`)
   }
+  checkRolloutMemory(parsed.data)
   return parsed.data
 }
 
