@@ -3,6 +3,9 @@
  * `{result: [[{document: {id, contents}, score}]]}` (or `[[{id, contents}]]` without scores). Every attempt has a
  * time-out; network errors, time-outs, 429 and 5xx are retried with exponential back-off; anything else (a 4xx, a
  * malformed answer) fails at once. When the server cannot be reached the error says so and how to start one.
+ * What a server sends back is bounded: the body is read up to maxResponseBytes (within the attempt's time-out),
+ * redirects are refused rather than followed (a retrieval URL that moves is a misconfiguration, and following it
+ * would send the queries elsewhere), and a result list longer than topk is refused (or cut, on request).
  */
 import { z } from 'zod'
 import type { Passage, Retriever } from './types.js'
@@ -20,6 +23,13 @@ export const HttpRetrieverOptionsSchema = z
     maxBackoffMs: z.number().int().min(0).default(5_000),
     /** Queries per request (larger batches are split). */
     batchSize: z.number().int().min(1).default(512),
+    /** Largest response body read, in bytes; a larger answer is refused (not retried). */
+    maxResponseBytes: z.number().int().min(1024).default(32 << 20),
+    /**
+     * A result list longer than the topk asked for: 'refuse' (an error naming the query; a server that ignores topk
+     * would overfill the prompt's information budget) or 'trim' (keep the first topk, the server's best).
+     */
+    extraDocuments: z.enum(['refuse', 'trim']).default('refuse'),
   })
   .strict()
 
@@ -118,9 +128,19 @@ export class HttpRetriever implements Retriever {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ queries, topk, return_scores: true }),
         signal: controller.signal,
+        redirect: 'manual',
       })
       status = res.status
-      const text = await res.text()
+      if (status >= 300 && status < 400) {
+        await res.body?.cancel().catch(() => {})
+        const to = res.headers.get('location')
+        throw new RetrieverError(
+          `HttpRetriever: POST ${this.url} answered a redirect (HTTP ${status}${to ? ` to ${to}` : ''}); redirects are not followed: give the final URL as url`,
+          attempt,
+          status,
+        )
+      }
+      const text = await this.readCapped(res, attempt)
       if (status === 429 || status >= 500) throw new Retryable(`HTTP ${status} ${text.slice(0, 200)}`, status)
       if (status !== 200) {
         throw new RetrieverError(`HttpRetriever: POST ${this.url} answered HTTP ${status}: ${text.slice(0, 300)}`, attempt, status)
@@ -137,10 +157,37 @@ export class HttpRetriever implements Retriever {
     } finally {
       clearTimeout(timer)
     }
-    return this.parse(body, queries.length, attempt)
+    return this.parse(body, queries.length, topk, attempt)
   }
 
-  private parse(body: unknown, n: number, attempt: number): Passage[][] {
+  /** The body as text, refused past maxResponseBytes (by its declared length, then while reading). */
+  private async readCapped(res: Response, attempt: number): Promise<string> {
+    const max = this.options.maxResponseBytes
+    const refuse = (what: string) =>
+      new RetrieverError(`HttpRetriever: POST ${this.url} answered ${what}, over maxResponseBytes = ${max}; ask for fewer queries per request (batchSize) or a smaller topk`, attempt, res.status)
+    const declared = Number(res.headers.get('content-length') ?? Number.NaN)
+    if (declared > max) {
+      await res.body?.cancel().catch(() => {})
+      throw refuse(`a body of ${declared} bytes`)
+    }
+    if (!res.body) return ''
+    const reader = res.body.getReader()
+    const chunks: Uint8Array[] = []
+    let size = 0
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      size += value.byteLength
+      if (size > max) {
+        await reader.cancel().catch(() => {})
+        throw refuse(`more than ${max} bytes (cut after ${size})`)
+      }
+      chunks.push(value)
+    }
+    return Buffer.concat(chunks).toString('utf8')
+  }
+
+  private parse(body: unknown, n: number, topk: number, attempt: number): Passage[][] {
     const parsed = Answer.safeParse(body)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]
@@ -155,8 +202,17 @@ export class HttpRetriever implements Retriever {
     if (result.length !== n) {
       throw new RetrieverError(`HttpRetriever: ${this.url} answered ${result.length} result lists for ${n} queries`, attempt, 200)
     }
+    const over = result.findIndex((hits) => hits.length > topk)
+    if (over >= 0 && this.options.extraDocuments === 'refuse') {
+      throw new RetrieverError(
+        `HttpRetriever: ${this.url} answered ${result[over].length} documents for query ${over} where topk is ${topk}: refused, since the ` +
+          "prompt's information budget is sized for topk (extraDocuments: 'trim' keeps the first topk)",
+        attempt,
+        200,
+      )
+    }
     return result.map((hits, qi) =>
-      hits.map((hit, k) => {
+      hits.slice(0, topk).map((hit, k) => {
         const doc = ('document' in hit ? hit.document : hit) as z.infer<typeof Doc>
         const contents = doc.contents ?? (doc.text !== undefined ? (doc.title !== undefined ? `${doc.title}\n${doc.text}` : doc.text) : undefined)
         if (contents === undefined) {

@@ -52,9 +52,7 @@ test('the HTTP retriever against the loopback server returns what BM25 returns',
 test('a server that is down gives a clear error after bounded retries', async (t) => {
   const port = await freePort()
   const client = new HttpRetriever({ url: `http://127.0.0.1:${port}/retrieve`, retries: 2, backoffMs: 50 })
-  const started = Date.now()
   const err = await t.throwsAsync(client.search(['who?'], 3), { instanceOf: RetrieverError })
-  t.true(Date.now() - started < 3000)
   t.is(err!.attempts, 3)
   t.regex(err!.message, new RegExp(`POST http://127.0.0.1:${port}/retrieve failed after 3 attempts.*ECONNREFUSED.*is the retrieval server running\\?`))
 })
@@ -63,10 +61,8 @@ test('a server that hangs times out per attempt, not forever', async (t) => {
   const server = await startRetrievalServer({ retriever: bm25, delayMs: 10_000 })
   try {
     const client = new HttpRetriever({ url: server.url, timeoutMs: 200, retries: 1, backoffMs: 10 })
-    const started = Date.now()
+    // (The server would answer after 10 s; the test's own time-out would catch a client that waited for it.)
     const err = await t.throwsAsync(client.search(['who?'], 3), { instanceOf: RetrieverError })
-    const took = Date.now() - started
-    t.true(took >= 400 && took < 2000, `took ${took} ms`)
     t.regex(err!.message, /failed after 2 attempts.*timed out after 200 ms/)
   } finally {
     await server.close()
@@ -95,9 +91,7 @@ test('the example server process, killed mid-run, fails the client fast with a c
   t.deepEqual(await client.search(queries.slice(0, 3), 2), await bm25.search(queries.slice(0, 3), 2))
   const pending = client.search(queries, 3)
   setTimeout(() => child.kill('SIGKILL'), 100) // dies while the request is in flight
-  const started = Date.now()
   const err = await t.throwsAsync(pending, { instanceOf: RetrieverError })
-  t.true(Date.now() - started < 3000)
   t.log(err!.message)
   t.regex(err!.message, /failed after 3 attempts.*(ECONNREFUSED|ECONNRESET|other side closed|socket)/i)
 })
@@ -124,9 +118,97 @@ test('transient failures (503, a dropped connection) are retried with back-off, 
     const client = new HttpRetriever({ url: `http://127.0.0.1:${port}/retrieve`, retries: 3, backoffMs: 40 })
     t.deepEqual(await client.search(queries.slice(0, 2), 2), await bm25.search(queries.slice(0, 2), 2))
     t.is(calls, 3)
+    // Lower bounds only (a sleep never ends early; a loaded machine only makes it longer): the back-off doubles.
     t.true(stamps[1] - stamps[0] >= 35 && stamps[2] - stamps[1] >= 75, `back-off ${stamps[1] - stamps[0]}, ${stamps[2] - stamps[1]} ms`)
   } finally {
     flaky.closeAllConnections()
     await new Promise((r) => flaky.close(r))
+  }
+})
+
+/** A loopback server answering every request with `answer` (status, headers, body); counts the requests. */
+async function rawServer(answer: (res: import('node:http').ServerResponse) => void) {
+  const state = { calls: 0 }
+  const s = createHttpServer((req, res) => {
+    state.calls++
+    req.resume()
+    answer(res)
+  })
+  s.listen(0, '127.0.0.1')
+  await once(s, 'listening')
+  return {
+    url: `http://127.0.0.1:${(s.address() as { port: number }).port}/retrieve`,
+    state,
+    close: () => {
+      s.closeAllConnections()
+      return new Promise((r) => s.close(r))
+    },
+  }
+}
+
+const doc = (i: number) => ({ document: { id: `d${i}`, contents: `Title ${i}\ntext ${i}` }, score: 1 / (i + 1) })
+
+test('a response over maxResponseBytes is refused, declared or streamed, without retrying', async (t) => {
+  const declared = await rawServer((res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(50 << 20) })
+    res.write('{"result": [[')
+  })
+  const streamed = await rawServer((res) => {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(`{"result": [[{"id": "x", "contents": "${'y'.repeat(200_000)}"}]]}`)
+  })
+  try {
+    const a = await t.throwsAsync(new HttpRetriever({ url: declared.url, retries: 2, backoffMs: 1 }).search(['q'], 1), { instanceOf: RetrieverError })
+    t.regex(a!.message, new RegExp(`answered a body of ${50 << 20} bytes, over maxResponseBytes = ${32 << 20}; ask for fewer queries per request \\(batchSize\\) or a smaller topk`))
+    t.is(a!.attempts, 1)
+    t.is(declared.state.calls, 1)
+    const b = await t.throwsAsync(new HttpRetriever({ url: streamed.url, maxResponseBytes: 100_000, retries: 2 }).search(['q'], 1), { instanceOf: RetrieverError })
+    t.regex(b!.message, /answered more than 100000 bytes \(cut after \d+\), over maxResponseBytes = 100000/)
+    t.is(streamed.state.calls, 1)
+    // The same answer within a larger cap is read.
+    t.is((await new HttpRetriever({ url: streamed.url, maxResponseBytes: 300_000 }).search(['q'], 1))[0][0].contents.length, 200_000)
+  } finally {
+    await declared.close()
+    await streamed.close()
+  }
+})
+
+test('a redirect is refused, not followed: the queries never reach the other server', async (t) => {
+  const elsewhere = await rawServer((res) => {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ result: [[doc(0)]] }))
+  })
+  const moved = await rawServer((res) => {
+    res.writeHead(307, { location: elsewhere.url })
+    res.end()
+  })
+  try {
+    const e = await t.throwsAsync(new HttpRetriever({ url: moved.url, retries: 2, backoffMs: 1 }).search(['secret query'], 1), { instanceOf: RetrieverError })
+    t.is(e!.message, `HttpRetriever: POST ${moved.url} answered a redirect (HTTP 307 to ${elsewhere.url}); redirects are not followed: give the final URL as url`)
+    t.is(e!.status, 307)
+    t.is(moved.state.calls, 1, 'not retried')
+    t.is(elsewhere.state.calls, 0)
+  } finally {
+    await moved.close()
+    await elsewhere.close()
+  }
+})
+
+test('more documents than topk are refused naming the query, or trimmed to the first topk on request', async (t) => {
+  const server = await rawServer((res) => {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ result: [[doc(0), doc(1)], [doc(0), doc(1), doc(2), doc(3), doc(4)]] }))
+  })
+  try {
+    const e = await t.throwsAsync(new HttpRetriever({ url: server.url }).search(['a', 'b'], 2), { instanceOf: RetrieverError })
+    t.is(
+      e!.message,
+      `HttpRetriever: ${server.url} answered 5 documents for query 1 where topk is 2: refused, since the prompt's information budget is sized for topk (extraDocuments: 'trim' keeps the first topk)`,
+    )
+    const trimmed = await new HttpRetriever({ url: server.url, extraDocuments: 'trim' }).search(['a', 'b'], 2)
+    t.deepEqual(trimmed.map((hits) => hits.map((p) => p.id)), [['d0', 'd1'], ['d0', 'd1']])
+    t.throws(() => new HttpRetriever({ url: server.url, extraDocuments: 'keep' as 'trim' }), { message: /HttpRetriever: option extraDocuments: Invalid enum value/ })
+  } finally {
+    await server.close()
   }
 })
