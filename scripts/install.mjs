@@ -4,9 +4,13 @@
 //   HIEXP_TORCH=auto|python|system  where to take libtorch from (auto: Torch_DIR, then Python's torch, then Debian's)
 //   Torch_DIR=/path/to/share/cmake/Torch  a libtorch of your own
 //   HIEXP_CUDA=AUTO|ON|OFF         CUDA kernels (AUTO: when nvcc exists and the libtorch has CUDA)
-import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+//   HIEXP_ADDON=/path/hiexp.node   use an addon built elsewhere (same hiexp version): no libtorch check, no build
+// npm hides the output of a dependency's install script; `npm install --foreground-scripts` shows the build as it runs.
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { createWriteStream, existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -100,17 +104,80 @@ function findTorch() {
   return dir
 }
 
+/**
+ * Where a package is installed, found the way Node finds it from hiexp's folder: in hiexp's own node_modules (a
+ * checkout, or npm's nested strategy) or hoisted into the consumer's node_modules.
+ */
+export function resolvePackageDir(name, from = root) {
+  try {
+    return dirname(createRequire(join(from, 'package.json')).resolve(`${name}/package.json`))
+  } catch {
+    return undefined
+  }
+}
+
+/** cmake-js's command-line script, by module resolution. */
+export function cmakeJsBin(from = root) {
+  const dir = resolvePackageDir('cmake-js', from)
+  if (!dir) return undefined
+  const bin = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).bin
+  return join(dir, typeof bin === 'string' ? bin : bin['cmake-js'])
+}
+
 function buildNative(torchDir) {
-  const cmakeJs = join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js')
-  if (!existsSync(cmakeJs)) throw new Error('cmake-js is not installed: run npm install in ' + root)
+  const cmakeJs = cmakeJsBin()
+  if (!cmakeJs) throw new Error(`cmake-js cannot be resolved from ${root} (it is one of hiexp's dependencies): reinstall hiexp, e.g. npm install hiexp`)
+  // cmake-js adds node-addon-api's headers itself, resolved from this folder the same way.
+  if (!resolvePackageDir('node-addon-api')) throw new Error(`node-addon-api cannot be resolved from ${root} (one of hiexp's dependencies): reinstall hiexp`)
   const cuda = process.env.HIEXP_CUDA ?? 'AUTO'
   const jobs = String(Math.max(1, Number(process.env.HIEXP_JOBS ?? 0) || (cores())))
-  log(`building the addon against ${torchDir} (HIEXP_CUDA=${cuda}, ${jobs} jobs)`)
+  log(`building the addon against ${torchDir} (HIEXP_CUDA=${cuda}, ${jobs} jobs; cmake-js ${dirname(dirname(cmakeJs))}); this takes minutes`)
   // A configure step that failed earlier leaves a build folder with no build file; cmake-js then needs a rebuild.
   const configured = ['build.ninja', 'Makefile'].some((f) => existsSync(join(root, 'build', f)))
   const args = [cmakeJs, configured ? 'build' : 'rebuild', '--directory', root, '--parallel', jobs, `--CDTorch_DIR=${torchDir}`, `--CDHIEXP_CUDA=${cuda}`]
-  const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root })
-  if (r.status !== 0) throw new Error(`the native build failed (exit ${r.status}); see the compiler output above`)
+  return runBuild(args)
+}
+
+/**
+ * Runs cmake-js. On a terminal its output passes through as it is. Otherwise (CI, a log) the whole output goes to
+ * build/hiexp-build.log and one line per build step ("[ 42%] Building CXX object …", errors) is printed, with the
+ * log's tail when the build fails.
+ */
+function runBuild(args) {
+  if (process.stdout.isTTY) {
+    const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root })
+    if (r.status !== 0) throw new Error(`the native build failed (exit ${r.status}); see the compiler output above`)
+    return Promise.resolve()
+  }
+  mkdirSync(join(root, 'build'), { recursive: true })
+  const logFile = join(root, 'build', 'hiexp-build.log')
+  const file = createWriteStream(logFile)
+  const tail = []
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.pipe(file, { end: false })
+      createInterface({ input: stream }).on('line', (line) => {
+        tail.push(line)
+        if (tail.length > 40) tail.shift()
+        if (/^\[\s*\d+%\]|^\[\d+\/\d+\]|error|^-- (Configuring|Generating|Build files)|^hiexp /i.test(line)) log(line.trim())
+      })
+    }
+    child.on('error', reject)
+    child.on('close', (code) => {
+      file.end()
+      if (code === 0) return resolve()
+      reject(new Error(`the native build failed (exit ${code}); full output in ${logFile}, last lines:\n${tail.join('\n')}`))
+    })
+  })
+}
+
+/** An addon built elsewhere (HIEXP_ADDON): the loader uses it, so there is nothing to build here. */
+function prebuiltAddon() {
+  const file = process.env.HIEXP_ADDON
+  if (!file) return undefined
+  if (!existsSync(file)) throw new Error(`HIEXP_ADDON=${file} does not exist`)
+  return file
 }
 
 function cores() {
@@ -128,13 +195,23 @@ function buildTypeScript() {
   if (r.status !== 0) throw new Error('tsc failed; see its output above')
 }
 
-try {
-  const torchDir = findTorch()
-  ensureCompanions(torchDir)
-  buildNative(torchDir)
+async function main() {
+  const prebuilt = prebuiltAddon()
+  if (prebuilt) {
+    log(`using the addon at ${prebuilt} (HIEXP_ADDON): no native build; cmake-js resolves to ${cmakeJsBin() ?? '(not found)'}`)
+  } else {
+    const torchDir = findTorch()
+    ensureCompanions(torchDir)
+    await buildNative(torchDir)
+  }
   if (!nativeOnly) buildTypeScript()
   log('done')
-} catch (error) {
-  console.error(`\nhiexp install failed: ${error.message}`)
-  process.exit(1)
+}
+
+// Imported (by a test) only for its resolution helpers; run as a script, it installs.
+if (process.argv[1] && realpathSync(fileURLToPath(import.meta.url)) === realpathSync(process.argv[1])) {
+  main().catch((error) => {
+    console.error(`\nhiexp install failed: ${error.message}`)
+    process.exit(1)
+  })
 }
