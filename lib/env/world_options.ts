@@ -31,17 +31,33 @@ export const WorldOptionsSchema = z
     sentencesPerPassage: z.number().int().min(1).max(20).default(3),
     /** Hop counts to generate questions for. */
     hops: z.array(z.number().int().min(1).max(4)).min(1).default([1, 2, 3, 4]),
-    /** Questions per hop count (fewer when the graph has fewer distinct paths of that length). */
-    questionsPerHop: z.number().int().min(1).default(250),
+    /**
+     * Questions per hop count (fewer when the graph has fewer distinct paths of that length): one number for every
+     * hop count, or one per entry of `hops`, in its order (a hop mix: [1, 2, 3] with [100, 150, 300]).
+     */
+    questionsPerHop: z.union([z.number().int().min(1), z.array(z.number().int().min(1)).min(1)]).default(250),
     /** Shares of the validation and test splits, taken per hop count; the rest is train. */
     validationFraction: z.number().min(0).max(0.5).default(0.1),
     testFraction: z.number().min(0).max(0.5).default(0.1),
   })
   .strict()
   .refine((o) => o.cities >= o.countries, { message: 'cities must be >= countries (every country has a city)', path: ['cities'] })
+  .refine((o) => !Array.isArray(o.questionsPerHop) || o.questionsPerHop.length === o.hops.length, {
+    message: 'as a list, questionsPerHop needs one count per entry of hops',
+    path: ['questionsPerHop'],
+  })
+  .refine((o) => !Array.isArray(o.questionsPerHop) || new Set(o.hops).size === o.hops.length, {
+    message: 'with questionsPerHop as a list, hops must not repeat a hop count',
+    path: ['hops'],
+  })
 
 export type WorldOptions = z.input<typeof WorldOptionsSchema>
 export type ResolvedWorldOptions = z.output<typeof WorldOptionsSchema>
+
+/** How many questions of this hop count the options ask for. */
+export function questionsFor(o: ResolvedWorldOptions, hops: number): number {
+  return Array.isArray(o.questionsPerHop) ? o.questionsPerHop[o.hops.indexOf(hops)] : o.questionsPerHop
+}
 
 /** Validates world options, naming the first wrong one. */
 export function parseWorldOptions(options: WorldOptions = {}): ResolvedWorldOptions {

@@ -4,7 +4,7 @@ import type { Random } from '../util/random.js'
 import { stratifiedSplits } from './splits.js'
 import type { QaExample, Splits } from './types.js'
 import { HOPS, type Hop, type HopIndex } from './world_hops.js'
-import type { ResolvedWorldOptions } from './world_options.js'
+import { questionsFor, type ResolvedWorldOptions } from './world_options.js'
 import type { Entity } from './world_types.js'
 
 /** Every question of the asked hop counts, by hop count, in walk order (ids are set when chosen). */
@@ -47,10 +47,10 @@ export function enumerateQuestions(
   return byHops
 }
 
-/** Chooses questionsPerHop questions of each hop count (from `rng` only), names them, and cuts the splits. */
+/** Chooses the asked number of questions of each hop count (from `rng` only), names them, and cuts the splits. */
 export function chooseQuestions(o: ResolvedWorldOptions, byHops: ReadonlyMap<number, QaExample[]>, rng: Random): Splits<QaExample> {
   const strata = [...byHops.keys()].sort().map((hops) => {
-    const chosen = rng.shuffle(byHops.get(hops)!).slice(0, o.questionsPerHop)
+    const chosen = rng.shuffle(byHops.get(hops)!).slice(0, questionsFor(o, hops))
     chosen.forEach((q, i) => (q.id = `world-${o.seed}-${hops}h-${i}`))
     return chosen
   })
