@@ -2,12 +2,13 @@
 // collective runs off the main thread and is bounded by the group's time-out: a dead or stalled rank turns into a
 // rejected Promise with a message that names this rank, the operation and the time-out, never into a hang.
 import { z } from 'zod'
+import type { CollectiveArray, CollectiveResult, ProcessGroupHandle } from '../native/binding.js'
 import { native } from '../native/loader.js'
 import { readDistEnv } from './env.js'
 
 export type DistBackend = 'gloo' | 'nccl'
 export type ReduceOp = 'sum' | 'mean' | 'max' | 'min'
-export type CollectiveArray = Float32Array | Float64Array | Int32Array
+export type { CollectiveArray, CollectiveResult } from '../native/binding.js'
 
 export interface InitProcessGroupOptions {
   /** Global rank; default RANK, else 0. */
@@ -45,11 +46,11 @@ const optionsSchema = z
 
 export class ProcessGroup {
   /** @internal the native handle (used by Policy.attachProcessGroup). */
-  readonly handle: unknown
+  readonly handle: ProcessGroupHandle
 
   /** @internal use initProcessGroup. */
   constructor(
-    handle: unknown,
+    handle: ProcessGroupHandle,
     readonly rank: number,
     readonly worldSize: number,
     readonly localRank: number,
@@ -65,13 +66,13 @@ export class ProcessGroup {
   }
 
   /** Element-wise reduction over all ranks; every rank gets the result (a new array of the same type). */
-  async allReduce<T extends CollectiveArray>(data: T, op: ReduceOp = 'sum'): Promise<T> {
-    return (await native().distAllReduce(this.handle, data, op)) as T
+  async allReduce<T extends CollectiveArray>(data: T, op: ReduceOp = 'sum'): Promise<CollectiveResult<T>> {
+    return native().distAllReduce(this.handle, data, op)
   }
 
   /** Rank `root`'s array, on every rank (the arrays must have the same length and type everywhere). */
-  async broadcast<T extends CollectiveArray>(data: T, root = 0): Promise<T> {
-    return (await native().distBroadcast(this.handle, data, root)) as T
+  async broadcast<T extends CollectiveArray>(data: T, root = 0): Promise<CollectiveResult<T>> {
+    return native().distBroadcast(this.handle, data, root)
   }
 
   /**
@@ -164,7 +165,7 @@ export function isMainRank(group: ProcessGroup | undefined = current): boolean {
 
 /** Which backends this build of the addon has. */
 export function distBackends(): { gloo: boolean; nccl: boolean } {
-  return native().distBackends() as { gloo: boolean; nccl: boolean }
+  return native().distBackends()
 }
 
 /**

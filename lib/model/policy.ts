@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ProcessGroup } from '../distributed/group.js'
+import type { GenerationSessionHandle, NativeSamplingOptions, PolicyHandle, TrainerHandle } from '../native/binding.js'
 import { native, type NativeAddon } from '../native/loader.js'
 import type { PolicyLossOptions } from '../ops/rl/types.js'
 import { configFromHf, configToHf, parameterCount, type Qwen2Config } from './config.js'
@@ -139,7 +140,7 @@ function checkFirstUnmasked(mask: Float32Array, B: number, T: number): void {
 }
 
 interface ParkedGeneration {
-  session: unknown
+  session: GenerationSessionHandle
   /** Per sequence of that call: the tokens whose keys and values are cached (the sequence, then all new tokens but the last). */
   fed: number[][]
 }
@@ -158,13 +159,13 @@ export class Policy implements GenerationPolicy {
   prefixCache = true
   /** What the last generate() call prefilled: all prompt tokens, or (resumed) only those after the cached prefixes. */
   lastPrefill: { resumed: boolean; tokens: number } = { resumed: false, tokens: 0 }
-  private trainer?: unknown
+  private trainer?: TrainerHandle
   private optimizer: OptimizerOptions = {}
   private parked?: ParkedGeneration
   private group?: ProcessGroup
 
   private constructor(
-    private readonly handle: unknown,
+    private readonly handle: PolicyHandle,
     readonly config: Qwen2Config,
     readonly tokenizer: Tokenizer,
     readonly device: string,
@@ -231,7 +232,7 @@ export class Policy implements GenerationPolicy {
   async save(dir: string, opts: { maxShardBytes?: number } = {}): Promise<void> {
     await mkdir(dir, { recursive: true })
     const n = Policy.n()
-    const params = n.policyParameters(this.handle) as { name: string; shape: number[] }[]
+    const params = n.policyParameters(this.handle)
     const bytesPer = this.dtype === 'float32' ? 4 : 2
     const sizes = params.map((p) => p.shape.reduce((a, b) => a * b, 1) * bytesPer)
     const total = sizes.reduce((a, b) => a + b, 0)
@@ -274,7 +275,7 @@ export class Policy implements GenerationPolicy {
   /** Logits [T_i * V] of each sequence (float32), no grad: for tests and parity checks. */
   async logits(sequences: number[][]): Promise<Float32Array[]> {
     const { ids, B, T } = padBatch(sequences)
-    const flat = (await Policy.n().policyLogits(this.handle, ids, B, T)) as Float32Array
+    const flat = await Policy.n().policyLogits(this.handle, ids, B, T)
     const V = this.config.vocabSize
     return sequences.map((s, b) => flat.slice(b * T * V, (b * T + s.length) * V))
   }
@@ -282,7 +283,7 @@ export class Policy implements GenerationPolicy {
   /** Per-token log-probs (and entropies) of each sequence under the current weights, batched, no grad. */
   async score(sequences: number[][], opts: { entropy?: boolean; microBatchSize?: number } = {}): Promise<ScoreResult> {
     const { ids, B, T } = padBatch(sequences)
-    const r = (await Policy.n().policyScore(this.handle, ids, B, T, opts)) as { logprobs: Float32Array; entropy?: Float32Array }
+    const r = await Policy.n().policyScore(this.handle, ids, B, T, opts)
     const cut = (flat: Float32Array) => sequences.map((s, b) => flat.slice(b * T, b * T + s.length))
     return { logprobs: cut(r.logprobs), entropy: r.entropy ? cut(r.entropy) : undefined }
   }
@@ -379,7 +380,7 @@ export class Policy implements GenerationPolicy {
   }
 
   /** Starts from the parked caches when every sequence extends a sequence of the last call; undefined otherwise. */
-  private async resume(sequences: number[][], options: Record<string, number>) {
+  private async resume(sequences: number[][], options: NativeSamplingOptions) {
     const parked = this.parked
     if (!this.prefixCache || !parked) return undefined
     const from: number[] = []
@@ -413,14 +414,14 @@ export class Policy implements GenerationPolicy {
     if (this.trainer) Policy.n().trainerSetOptions(this.trainer, this.optimizer)
   }
 
-  private trainerHandle(): unknown {
+  private trainerHandle(): TrainerHandle {
     if (!this.trainer) this.trainer = Policy.n().trainerCreate(this.handle, this.optimizer)
     return this.trainer
   }
 
   /** Optimiser steps taken. */
   get step(): number {
-    return this.trainer ? (Policy.n().trainerStep(this.trainer) as number) : 0
+    return this.trainer ? Policy.n().trainerStep(this.trainer) : 0
   }
 
   /**
@@ -448,7 +449,7 @@ export class Policy implements GenerationPolicy {
       ...(batch.refLogprobs ? { refLogp: padValues(batch.refLogprobs, B, T, 'refLogprobs') } : {}),
     }
     await this.clearPrefixCache()
-    return (await Policy.n().trainerRlStep(this.trainerHandle(), native, loss)) as TrainStats
+    return Policy.n().trainerRlStep(this.trainerHandle(), native, loss)
   }
 
   /** One supervised step: masked token-mean cross-entropy, same optimiser and schedule as trainStep. */
@@ -457,13 +458,13 @@ export class Policy implements GenerationPolicy {
     const mask = padValues(batch.masks, B, T, 'masks')
     checkFirstUnmasked(mask, B, T)
     await this.clearPrefixCache()
-    return (await Policy.n().trainerSftStep(this.trainerHandle(), { tokens: ids, mask, B, T })) as TrainStats
+    return Policy.n().trainerSftStep(this.trainerHandle(), { tokens: ids, mask, B, T })
   }
 
   /**
    * Data-parallel training (lib/distributed): every rank calls this with the group; rank 0's weights are broadcast to all.
    * From then on trainStep / sftStep take each rank's batch as its shard of the global batch (loss normalisers over
-   * all ranks, gradients summed over ranks: native/dist/data_parallel.h) and saveCheckpoint writes on rank 0 only.
+   * all ranks, gradients summed over ranks: native/distributed/data_parallel.h) and saveCheckpoint writes on rank 0 only.
    * undefined detaches.
    */
   async attachProcessGroup(group: ProcessGroup | undefined): Promise<void> {

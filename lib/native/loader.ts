@@ -3,6 +3,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { NATIVE_FUNCTIONS, type HiexpAddon } from './binding.js'
+import { rebuildCommand } from './rebuild.js'
 
 /** The package root: the nearest folder above this file whose package.json is hiexp's (works from lib/ and dist/lib/). */
 export function packageRoot(): string {
@@ -16,23 +18,22 @@ export function packageRoot(): string {
   }
 }
 
-// The addon's functions are typed where they are wrapped (lib/<stage>/…); here it is an opaque record.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type NativeAddon = Record<string, any>
+/** The addon's functions, typed at the boundary (binding.ts). */
+export type NativeAddon = HiexpAddon
 
-let addon: NativeAddon | undefined
+let addon: HiexpAddon | undefined
 
-export function native(): NativeAddon {
+export function native(): HiexpAddon {
   if (addon) return addon
   const root = packageRoot()
   const file = process.env.HIEXP_ADDON ?? join(root, 'build', 'Release', 'hiexp.node')
-  const rebuild = `cd ${root} && npm run build:native`
+  const rebuild = rebuildCommand(root)
   if (!existsSync(file)) {
     throw new Error(`hiexp: the native addon is not built (${file} is missing).\n  Build it with: ${rebuild}`)
   }
-  let loaded: NativeAddon
+  let loaded: Record<string, unknown>
   try {
-    loaded = createRequire(import.meta.url)(file) as NativeAddon
+    loaded = createRequire(import.meta.url)(file) as Record<string, unknown>
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error)
     throw new Error(
@@ -40,11 +41,18 @@ export function native(): NativeAddon {
         `  ${reason}\n  Rebuild it with: ${rebuild}`,
     )
   }
+  // The one place where the addon's untyped exports become HiexpAddon: every declared function must be there, or
+  // the build is older (or newer) than this TypeScript.
+  const missing = NATIVE_FUNCTIONS.filter((name) => typeof loaded[name] !== 'function')
+  if (missing.length > 0) {
+    throw new Error(`hiexp: the native addon at ${file} lacks ${missing.join(', ')} (a stale build?).\n  Rebuild it with: ${rebuild}`)
+  }
+  const typed = loaded as unknown as HiexpAddon
   const expected = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version as string
-  const built = loaded.info().version as string
+  const built = typed.info().version
   if (built !== expected) {
     throw new Error(`hiexp: the native addon is stale (built for hiexp ${built}, this is ${expected}).\n  Rebuild it with: ${rebuild}`)
   }
-  addon = loaded
+  addon = typed
   return addon
 }

@@ -31,7 +31,7 @@ export async function linkage(
   d: number,
   options: LinkageOptions,
 ): Promise<Float64Array> {
-  return native().clusterLinkage(points, n, d, options) as Promise<Float64Array>
+  return native().clusterLinkage(points, n, d, options)
 }
 
 /** scipy's `pdist(points, metric)`: the condensed distance vector (n(n-1)/2 entries, row-major upper triangle). */
@@ -41,5 +41,5 @@ export async function pdist(
   d: number,
   options: { metric?: 'euclidean' | 'cosine'; gram?: 'builtin' | 'torch' } = {},
 ): Promise<Float64Array> {
-  return native().clusterPdist(points, n, d, options) as Promise<Float64Array>
+  return native().clusterPdist(points, n, d, options)
 }

@@ -7,7 +7,7 @@ import type { GroupAdvantageOptions } from './types.js'
  * whitened over the batch. A group of one keeps its reward (verl) unless zeroSingletons.
  */
 export function groupAdvantages(rewards: Float32Array, options: GroupAdvantageOptions): Float32Array {
-  return native().groupAdvantages(rewards, options) as Float32Array
+  return native().groupAdvantages(rewards, options)
 }
 
 /** Per-token advantages (B*T): each sequence's advantage on its masked tokens, 0 elsewhere. */
@@ -17,10 +17,10 @@ export function broadcastAdvantages(
   B: number,
   T: number,
 ): Float32Array {
-  return native().broadcastAdvantages(advantages, mask, { B, T }) as Float32Array
+  return native().broadcastAdvantages(advantages, mask, { B, T })
 }
 
 /** The grpo / drgrpo estimators as libtorch ops (index_add over groups): the baseline of bench/kernels.ts. */
 export function groupAdvantagesTorch(rewards: Float32Array, options: GroupAdvantageOptions): Float32Array {
-  return native().groupAdvantagesTorchOps(rewards, options) as Float32Array
+  return native().groupAdvantagesTorchOps(rewards, options)
 }

@@ -7,7 +7,7 @@ import type { PolicyLossBatch, PolicyLossOptions, PolicyLossResult } from './typ
  * receives the gradient instead of a new array: reuse it across steps to skip allocating B*T floats per call.
  */
 export function policyLoss(batch: PolicyLossBatch, options: PolicyLossOptions = {}, output: { out?: Float32Array } = {}): PolicyLossResult {
-  return native().policyLoss(batch, options, output) as PolicyLossResult
+  return native().policyLoss(batch, options, output)
 }
 
 /**
@@ -21,5 +21,5 @@ export function policyLossTorch(
   { fused = false, device = 'cpu' }: { fused?: boolean; device?: string } = {},
 ): PolicyLossResult {
   const fn = fused ? native().policyLossAutograd : native().policyLossTorchOps
-  return fn(batch, options, { device }) as PolicyLossResult
+  return fn(batch, options, { device })
 }
