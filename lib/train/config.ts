@@ -12,8 +12,9 @@ import { WorldOptionsSchema, type WorldOptions } from '../env/world_options.js'
 import { checkRolloutMemory } from './memory.js'
 import { OptimizerOptionsSchema } from './optimizer.js'
 
-/** Who distils experiences from contrasted rollouts (experience.distiller). */
-export const DISTILLERS = ['offline', 'self', 'llm'] as const
+// Who distils experiences (experience.distiller) is listed beside the experience block's schema.
+import { DISTILLERS, ExperienceOptionsSchema } from '../experience/options.js'
+export { DISTILLERS }
 
 /**
  * Defaults that depend on the policy: the tiny from-scratch policy needs a long supervised warm start and large
@@ -72,7 +73,8 @@ const lossSchema = z
     clipHigh: z.number().min(0).optional(),
     dualClip: z.number().gt(1).optional(),
     aggregation: z.enum(['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm']).optional(),
-    klCoef: z.number().min(0).default(0),
+    /** β of the KL to the frozen reference policy (the paper: 1e-3; 0: off). */
+    klCoef: z.number().min(0).default(1e-3),
     klEstimator: z.enum(['k1', 'k2', 'k3']).default('k3'),
   })
   .strict()
@@ -177,34 +179,8 @@ const TrainConfigObject = z
       .strict()
       .default({}),
     checkpointEvery: z.number().int().min(1).default(20),
-    /** HiExp: experience-aligned training (off: plain GRPO / GSPO). */
-    experience: z
-      .object({
-        enabled: z.boolean().default(false),
-        /** Share of each group's rollouts that see retrieved experiences (ρ). */
-        guidedFraction: z.number().min(0).max(1).default(0.5),
-        /** Score every rollout under the experience-free prompt (the policy internalises the experience). */
-        alignToExperienceFree: z.boolean().default(true),
-        /** β of the token-level KL towards the experience-conditioned sampling distribution (0: off). */
-        regularizerCoef: z.number().min(0).default(0.01),
-        /** HEK file to use; without it one is built from the warm-start policy's rollouts. */
-        hekFile: z.string().optional(),
-        /** Tokens of experience text in a prompt. */
-        tokenBudget: z.number().int().min(1).default(48),
-        /** Rebuild the HEK from fresh rollouts every this many steps (0: static HEK, as in the paper). */
-        refreshEvery: z.number().int().min(0).default(0),
-        /** Evaluate with experiences in the prompt too (both are reported). */
-        evaluateWithExperience: z.boolean().default(true),
-        /** Who distils experiences from contrasted rollouts: the offline analyzer, the policy itself, or an LLM endpoint. */
-        distiller: z.enum(DISTILLERS).default('offline'),
-        /** OpenAI-compatible endpoint of the 'llm' distiller. */
-        llm: z.object({ baseURL: z.string().url(), model: z.string(), apiKey: z.string().optional() }).strict().optional(),
-        /** Questions (and rollouts of each) sampled to build the first HEK from the warm-started policy. */
-        buildQuestions: z.number().int().min(1).default(96),
-        buildGroupSize: z.number().int().min(2).default(5),
-      })
-      .strict()
-      .default({}),
+    /** HiExp (off: plain GRPO / GSPO); the paper's form by default: lib/experience/options.ts. */
+    experience: ExperienceOptionsSchema.default({}),
   })
   .strict()
 
