@@ -1,6 +1,6 @@
 // Benchmark of hiexp's linkage against scipy (subprocess, timing only linkage(X, method) inside it) and ml-hclust.
 //   npx tsx bench/cluster.ts                       full grid: n = 500 … 20,000, d = 64 and 384 (about 15 minutes)
-//   npx tsx bench/cluster.ts --sizes=500,2000 --dims=64 --methods=ward --gram=torch
+//   npx tsx bench/cluster.ts --sizes=500,2000 --dims=64 --methods=ward --gram=torch --ml-hclust-max=0 --out=cluster-small
 // Prints a table of medians and ratios and writes bench/results/cluster.json.
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -20,7 +20,8 @@ const sizes = arg('sizes', '500,1000,2000,5000,10000,20000').split(',').map(Numb
 const dims = arg('dims', '64,384').split(',').map(Number)
 const methods = arg('methods', 'single,average,complete,ward').split(',') as LinkageMethod[]
 const gram = arg('gram', 'builtin') as 'builtin' | 'torch'
-const ML_HCLUST_MAX_N = 3000
+// ml-hclust takes minutes per method at n = 2000 on a busy box; --ml-hclust-max=0 leaves it out (ratios to scipy only).
+const ML_HCLUST_MAX_N = Number(arg('ml-hclust-max', '3000'))
 const ML_NAME: Record<string, 'single' | 'average' | 'complete' | 'ward2' | 'wpgma'> = { single: 'single', average: 'average', complete: 'complete', ward: 'ward2', weighted: 'wpgma' }
 
 const repeatsFor = (n: number) => (n <= 2000 ? 5 : n <= 5000 ? 3 : n <= 10000 ? 2 : 1)
@@ -151,7 +152,7 @@ console.log('|---:|---:|---|---:|---:|---:|---:|---:|')
 for (const r of rows) console.log(line(r))
 mkdirSync(join(here, 'results'), { recursive: true })
 writeFileSync(
-  join(here, 'results', 'cluster.json'),
+  join(here, 'results', `${arg('out', 'cluster')}.json`),
   JSON.stringify({ date: new Date().toISOString(), command: process.argv.slice(1).join(' '), gram, threads: runtime.threads, cpus: cpus().length, cpu: cpus()[0]?.model, rows }, null, 1),
 )
-console.log(`\nwrote ${join(here, 'results', 'cluster.json')}`)
+console.log(`\nwrote ${join(here, 'results', `${arg('out', 'cluster')}.json`)}`)

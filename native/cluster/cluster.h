@@ -12,8 +12,9 @@ namespace hiexp::cluster {
 // Same order as scipy's linkage_methods table, so that a method code means the same thing in both.
 enum class Method { Single = 0, Complete, Average, Centroid, Median, Ward, Weighted };
 enum class Metric { Euclidean = 0, Cosine, Precomputed };
-// Where the Gram blocks of the distance matrix come from: hiexp's own register-tiled kernel, or libtorch's at::mm
-// (as fast as the BLAS behind libtorch: on par with OpenBLAS, ~4 GFLOP/s on Debian's reference libblas3).
+// Which code computes the distance blocks (options.gram, named after the Gram kernels it once chose between): hiexp's
+// register-tiled kernel, or libtorch's elementwise kernels applying the same formula (much slower; an independent
+// cross-check). Both give scipy's pdist bit for bit.
 enum class GramKernel { Builtin = 0, Torch };
 
 const char* methodName(Method m);
@@ -65,23 +66,26 @@ void pairwiseDistances(const double* X, int64_t n, int64_t d, Metric metric, Gra
 // (n-1) x 4 row-major matrix in scipy's format and merge order.
 std::vector<double> linkage(double* D, int64_t n, Method method, const Progress& progress);
 
-// Gram block: G[r * ldg + c] = sum_k A[(r0 + r) * d + k] * A[(c0 + c) * d + k] for the given row and column range.
-// Implemented in gram.cc with FMA allowed (the exact paths of distances.cc are compiled without contraction).
+// Points packed for the distance tiles (distance_tiles.cc): rows for the broadcast operand, k-major panels of kPanel
+// points for the vector operand.
 struct PackedPoints {
   int64_t n = 0, d = 0, nPadded = 0;
   std::vector<double> rows;    // (nPadded + kTileRows) x d, row-major, zero rows past n
   std::vector<double> panels;  // nPadded / kPanel panels, each d x kPanel (k-major)
 };
-// Rows per register tile: 8 x 8 needs 16 accumulators plus 3 operands, which fits AVX-512VL's 32 vector registers;
-// with 16 registers (AVX2) 6 rows keep everything in registers.
-#if defined(__AVX512VL__)
+// Rows per register tile: 8 x 8 needs 8 accumulators of 8 lanes plus operands, which fits AVX-512's 32 vector
+// registers; with 16 registers (AVX2, two per accumulator) 6 rows keep everything in registers.
+#if defined(__AVX512F__)
 constexpr int kTileRows = 8;
 #else
 constexpr int kTileRows = 6;
 #endif
 constexpr int kPanel = 8;
 PackedPoints packPoints(const double* X, int64_t n, int64_t d);
-// Dot products of rows [r0, r0 + kTileRows) with panel p (columns [p*kPanel, (p+1)*kPanel)) into out[kTileRows][kPanel].
-void gramTile(const PackedPoints& P, int64_t r0, int64_t panel, double* out);
+// Rows [r0, r0 + kTileRows) against panel p (points [p*kPanel, (p+1)*kPanel)) into out[kTileRows][kPanel]:
+// scipy's sequential sum of squared differences (euclidean, before the square root) ...
+void squaredDistanceTile(const PackedPoints& P, int64_t r0, int64_t panel, double* out);
+// ... or scipy's two-lane dot product (cosine: even and odd coordinates summed apart, then added, then the odd tail).
+void dotTwoLanesTile(const PackedPoints& P, int64_t r0, int64_t panel, double* out);
 
 }  // namespace hiexp::cluster

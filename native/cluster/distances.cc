@@ -1,7 +1,5 @@
-// Condensed pairwise distances in blocks: Gram tiles from the register-tiled kernel (gram.cc) or libtorch's at::mm,
-// turned into distances in the same pass. Pairs that are close (where the Gram identity |u|^2 + |v|^2 - 2 u.v loses
-// digits, and where exact ties such as duplicated points live) are recomputed with scipy's own sequential formula,
-// so that they equal scipy's pdist bit for bit.
+// Condensed pairwise distances in blocks of exact tiles (distance_tiles.cc), or, with options.gram 'torch', the same
+// formula through libtorch's elementwise kernels. Either way each distance is scipy's pdist value bit for bit.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <sys/mman.h>
@@ -17,33 +15,14 @@
 #include "cluster/cluster.h"
 #include "common/errors.h"
 
-// scipy's pdist is compiled without FMA contraction; the exact paths below must round the same way.
+// scipy's pdist is compiled without FMA contraction; every path below must round the same way.
 #pragma GCC optimize("fp-contract=off")
 
 namespace hiexp::cluster {
 
 namespace {
 
-// A Gram-identity distance is trusted when d^2 > kCloseEuclidean * (|u|^2 + |v|^2) (then its relative error is
-// below ~1e-13); closer pairs are recomputed exactly. Same idea for cosine with 1 - cos < kCloseCosine.
-constexpr double kCloseEuclidean = 1e-2;
-constexpr double kCloseCosine = 1e-2;
 constexpr int64_t kRowBlock = kTileRows * 8;  // a multiple of the tile height
-
-double exactSquaredDistance(const double* u, const double* v, int64_t d) {
-  double s = 0.0;
-  for (int64_t k = 0; k < d; ++k) {
-    const double t = u[k] - v[k];
-    s += t * t;
-  }
-  return s;
-}
-
-double exactDot(const double* u, const double* v, int64_t d) {
-  double s = 0.0;
-  for (int64_t k = 0; k < d; ++k) s += u[k] * v[k];
-  return s;
-}
 
 // scipy's cosine (and its row norms) accumulate in two lanes, even and odd elements (its SSE2 build), then add the
 // odd tail; the same order here gives the same bits.
@@ -64,51 +43,6 @@ double cosineFromDot(double dot, double normU, double normV) {
   if (std::fabs(c) > 1.0) c = std::copysign(1.0, c);  // rounding can leave |cos| just above 1
   return 1.0 - c;
 }
-
-// Shift each column by its mean rounded to a coarse binary grid: distances are translation invariant, the Gram
-// identity loses far fewer digits on centred data, and small integer or dyadic data stay exact.
-std::vector<double> centredCopy(const double* X, int64_t n, int64_t d) {
-  std::vector<double> shift(static_cast<size_t>(d), 0.0);
-  for (int64_t k = 0; k < d; ++k) {
-    double sum = 0.0, maxAbs = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-      sum += X[i * d + k];
-      maxAbs = std::max(maxAbs, std::fabs(X[i * d + k]));
-    }
-    if (maxAbs == 0.0) continue;
-    const int e = std::ilogb(maxAbs) - 10;
-    shift[k] = std::ldexp(std::nearbyint(std::ldexp(sum / static_cast<double>(n), -e)), e);
-  }
-  std::vector<double> Y(static_cast<size_t>(n * d));
-  at::parallel_for(0, n, 256, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i)
-      for (int64_t k = 0; k < d; ++k) Y[i * d + k] = X[i * d + k] - shift[k];
-  });
-  return Y;
-}
-
-struct Epilogue {
-  const double* X;       // original points (exact recomputation)
-  const double* norms;   // euclidean: squared norms of the centred points; cosine: norms of the points
-  int64_t n, d;
-  Metric metric;
-  double* out;
-
-  // Distance of pair (i, j), i < j, from their Gram entry g.
-  inline void store(int64_t i, int64_t j, int64_t rowBase, double g) const {
-    double value;
-    if (metric == Metric::Euclidean) {
-      const double ss = norms[i] + norms[j];
-      double d2 = ss - 2.0 * g;
-      if (!(d2 > kCloseEuclidean * ss)) d2 = exactSquaredDistance(X + i * d, X + j * d, d);
-      value = std::sqrt(std::max(d2, 0.0));
-    } else {
-      value = cosineFromDot(g, norms[i], norms[j]);
-      if (!(value > kCloseCosine)) value = cosineFromDot(dotTwoLanes(X + i * d, X + j * d, d), norms[i], norms[j]);
-    }
-    out[rowBase + j] = value;
-  }
-};
 
 inline int64_t rowBaseOf(int64_t n, int64_t i) { return n * i - i * (i + 1) / 2 - i - 1; }
 
@@ -169,42 +103,68 @@ void checkCondensed(const double* D, int64_t size) {
   }
 }
 
+namespace {
+
+// Distance of pair (i, j) from its tile entry: the sum of squares (euclidean) or the two-lane dot product (cosine).
+inline double fromTile(Metric metric, double s, const std::vector<double>& norms, int64_t i, int64_t j) {
+  return metric == Metric::Euclidean ? std::sqrt(s) : cosineFromDot(s, norms[i], norms[j]);
+}
+
+// options.gram 'torch': blocks of libtorch elementwise operations, each a separate rounding step in scipy's order
+// (sub, mul, add per coordinate; two lanes for cosine). Memory-bound, so much slower than the tiles: it exists so
+// that the tiles can be checked against code that shares none of theirs.
+void torchDistances(const double* X, int64_t n, int64_t d, Metric metric, const std::vector<double>& norms,
+                    double* out, const Progress& progress) {
+  const at::Tensor A = at::from_blob(const_cast<double*>(X), {n, d}, at::TensorOptions().dtype(at::kDouble)).t().contiguous();
+  constexpr int64_t kRows = 128, kCols = 2048;
+  const double totalWork = static_cast<double>(n) * static_cast<double>(n) / 2.0;
+  for (int64_t i0 = 0; i0 < n - 1; i0 += kRows) {
+    const int64_t i1 = std::min(n, i0 + kRows);
+    for (int64_t j0 = i0; j0 < n; j0 += kCols) {
+      const int64_t j1 = std::min(n, j0 + kCols);
+      auto rowsOf = [&](int64_t k) { return A[k].slice(0, i0, i1).unsqueeze(1); };
+      auto colsOf = [&](int64_t k) { return A[k].slice(0, j0, j1).unsqueeze(0); };
+      at::Tensor s = at::zeros({i1 - i0, j1 - j0}, at::TensorOptions().dtype(at::kDouble));
+      if (metric == Metric::Euclidean) {
+        for (int64_t k = 0; k < d; ++k) {
+          at::Tensor t = at::sub(rowsOf(k), colsOf(k));
+          s.add_(t.mul_(t));
+        }
+      } else {
+        at::Tensor odd = at::zeros_like(s);
+        const int64_t pairs = d / 2 * 2;
+        for (int64_t k = 0; k < pairs; k += 2) {
+          s.add_(at::mul(rowsOf(k), colsOf(k)));
+          odd.add_(at::mul(rowsOf(k + 1), colsOf(k + 1)));
+        }
+        s.add_(odd);
+        for (int64_t k = pairs; k < d; ++k) s.add_(at::mul(rowsOf(k), colsOf(k)));
+      }
+      const double* g = s.data_ptr<double>();
+      const int64_t ld = j1 - j0;
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t base = rowBaseOf(n, i);
+        for (int64_t j = std::max(j0, i + 1); j < j1; ++j) out[base + j] = fromTile(metric, g[(i - i0) * ld + (j - j0)], norms, i, j);
+      }
+    }
+    if (progress) progress("distances", std::min(1.0, (static_cast<double>(i1) * n - i1 * 0.5 * i1) / totalWork));
+  }
+}
+
+}  // namespace
+
 void pairwiseDistances(const double* X, int64_t n, int64_t d, Metric metric, GramKernel kernel, double* out,
                        const Progress& progress) {
-  // Euclidean Gram blocks come from the centred points, cosine ones from the points themselves.
-  std::vector<double> centred;
-  const double* G = X;
-  if (metric == Metric::Euclidean) {
-    centred = centredCopy(X, n, d);
-    G = centred.data();
+  std::vector<double> norms;
+  if (metric == Metric::Cosine) {
+    norms.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) norms[i] = std::sqrt(dotTwoLanes(X + i * d, X + i * d, d));
   }
-  std::vector<double> norms(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    norms[i] = metric == Metric::Cosine ? std::sqrt(dotTwoLanes(G + i * d, G + i * d, d)) : exactDot(G + i * d, G + i * d, d);
-  }
-  const Epilogue epi{X, norms.data(), n, d, metric, out};
+  if (kernel == GramKernel::Torch) return torchDistances(X, n, d, metric, norms, out, progress);
+
+  const PackedPoints P = packPoints(X, n, d);
+  const auto tileOf = metric == Metric::Euclidean ? squaredDistanceTile : dotTwoLanesTile;
   const double totalWork = static_cast<double>(n) * static_cast<double>(n) / 2.0;
-
-  if (kernel == GramKernel::Torch) {
-    auto A = at::from_blob(const_cast<double*>(G), {n, d}, at::TensorOptions().dtype(at::kDouble));
-    const int64_t block = 256;
-    for (int64_t i0 = 0; i0 < n - 1; i0 += block) {
-      const int64_t i1 = std::min(n, i0 + block);
-      at::Tensor gram = at::mm(A.slice(0, i0, i1), A.slice(0, i0, n).t()).contiguous();
-      const double* g = gram.data_ptr<double>();
-      const int64_t ld = n - i0;
-      at::parallel_for(i0, i1, 8, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) {
-          const int64_t base = rowBaseOf(n, i);
-          for (int64_t j = i + 1; j < n; ++j) epi.store(i, j, base, g[(i - i0) * ld + (j - i0)]);
-        }
-      });
-      if (progress) progress("distances", std::min(1.0, (static_cast<double>(i1) * n - i1 * 0.5 * i1) / totalWork));
-    }
-    return;
-  }
-
-  const PackedPoints P = packPoints(G, n, d);
   const int64_t blocks = (n + kRowBlock - 1) / kRowBlock;
   // Row blocks in the order first, last, second, second-to-last, …: neighbours in this order carry about the same
   // triangular work, so a static split of any even run of them between threads is balanced.
@@ -225,7 +185,7 @@ void pairwiseDistances(const double* X, int64_t n, int64_t d, Metric metric, Gra
           const int64_t j0 = p * kPanel;
           for (int64_t t = i0; t < i1; t += kTileRows) {
             if (j0 + kPanel - 1 <= t) continue;  // the whole tile is on or below the diagonal
-            gramTile(P, t, p, tile);
+            tileOf(P, t, p, tile);
             for (int r = 0; r < kTileRows; ++r) {
               const int64_t i = t + r;
               if (i >= i1) break;
@@ -233,7 +193,7 @@ void pairwiseDistances(const double* X, int64_t n, int64_t d, Metric metric, Gra
               for (int c = 0; c < kPanel; ++c) {
                 const int64_t j = j0 + c;
                 if (j <= i || j >= n) continue;
-                epi.store(i, j, base, tile[r * kPanel + c]);
+                out[base + j] = fromTile(metric, tile[r * kPanel + c], norms, i, j);
               }
             }
           }

@@ -10,8 +10,8 @@ export interface LinkageOptions {
   /** 'euclidean' (default) or 'cosine' on raw points; 'precomputed': `points` is scipy's condensed distance vector. */
   metric?: LinkageMetric
   /**
-   * Where the Gram blocks of the distance matrix come from: 'builtin' (default; hiexp's register-tiled kernel, whatever
-   * BLAS is installed) or 'torch' (libtorch's at::mm: as fast as the BLAS libtorch links; slow on the reference BLAS).
+   * Which code computes the distances, both bit-identical to scipy's pdist: 'builtin' (default; hiexp's register-tiled
+   * kernel) or 'torch' (libtorch's elementwise kernels on the same formula: much slower, an independent cross-check).
    */
   gram?: 'builtin' | 'torch'
   /** Called on the main thread with the fraction done of the current phase ('distances', then 'linkage'). */

@@ -31,7 +31,7 @@ test('Float32Array points give the same linkage as Float64Array (fixture points 
   }
 })
 
-test("the libtorch Gram path (options.gram 'torch') gives the same linkage as the builtin kernel", async (t) => {
+test("the libtorch path (options.gram 'torch') gives scipy's linkage too", async (t) => {
   for (const c of fixtures.cases.filter((x) => x.metric !== 'precomputed' && x.n <= 120 && x.method === 'average')) {
     const X = new Float64Array(fixtures.inputs[c.input])
     const a = await linkage(X, c.n, c.d, { method: 'average', metric: c.metric, gram: 'torch' })
