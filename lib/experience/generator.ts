@@ -5,6 +5,7 @@
 import OpenAI from 'openai'
 import { z } from 'zod'
 import type { GenerationPolicy } from '../agent/policy.js'
+import { BadReplyError, boundedFetch, findBadReply, replyContent } from './reply.js'
 import { firstIssue } from './types.js'
 
 export interface CompleteOptions {
@@ -17,6 +18,11 @@ export interface CompleteOptions {
    * came back even when a later request fails. Generators that answer a batch at once may call it at the end.
    */
   onEach?: (index: number, text: string) => void
+  /**
+   * Called instead of onEach when one reply is unusable (too large, endless, not JSON, no choices, no text: see
+   * reply.ts); that prompt's text is then ''. The other prompts carry on.
+   */
+  onBadReply?: (index: number, error: BadReplyError) => void
 }
 
 export interface TextGenerator {
@@ -48,6 +54,8 @@ export const OpenAIChatOptionsSchema = z
     concurrency: z.number().int().min(1).default(4),
     /** Send response_format {type: 'json_object'} when json is asked (most servers support it). */
     jsonMode: z.boolean().default(true),
+    /** Most bytes of one reply's body; a larger reply is cut and counted as a bad reply ('oversized'), not kept. */
+    maxReplyBytes: z.number().int().min(1024).default(1 << 20),
   })
   .strict()
 export type OpenAIChatOptions = z.input<typeof OpenAIChatOptionsSchema>
@@ -88,12 +96,21 @@ export class OpenAIChatGenerator implements TextGenerator {
       apiKey: this.o.apiKey ?? process.env.OPENAI_API_KEY ?? 'none',
       timeout: this.o.timeoutMs,
       maxRetries: 0,
+      // The client's time-out ends at the headers and it reads any body whole: bound both (reply.ts).
+      fetch: boundedFetch({ maxBytes: this.o.maxReplyBytes, timeoutMs: this.o.timeoutMs }),
     })
   }
 
   complete(prompts: readonly string[], opts: CompleteOptions): Promise<string[]> {
     return mapLimit(prompts, this.o.concurrency, async (p, i) => {
-      const text = await this.one(p, opts)
+      let text: string
+      try {
+        text = await this.one(p, opts)
+      } catch (e) {
+        if (!(e instanceof BadReplyError)) throw e
+        opts.onBadReply?.(i, e)
+        return ''
+      }
       opts.onEach?.(i, text)
       return text
     })
@@ -112,8 +129,11 @@ export class OpenAIChatGenerator implements TextGenerator {
           temperature: opts.temperature,
           ...(opts.json && this.o.jsonMode && { response_format: { type: 'json_object' as const } }),
         })
-        return res.choices?.[0]?.message?.content ?? ''
+        return replyContent(res)
       } catch (e) {
+        // One bad reply is the caller's to count and re-ask (not an endpoint failure to retry here).
+        const bad = findBadReply(e)
+        if (bad) throw bad
         last = e
         if (!retryable(e)) break
       }

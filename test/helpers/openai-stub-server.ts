@@ -1,9 +1,11 @@
 /**
  * A loopback server that speaks enough of the OpenAI HTTP protocol for tests: POST /v1/chat/completions and
  * POST /v1/embeddings. What it answers is decided per request by a handler (content, HTTP status, delay), so tests can
- * script malformed JSON, time-outs and server errors. Listens on 127.0.0.1, port 0 (any free port).
+ * script malformed JSON, time-outs and server errors, and hostile replies: a raw body of any content type (HTML), a
+ * message whose content is not text, no choices, and a streamed body of any size or one that never ends. Listens on
+ * 127.0.0.1, port 0 (any free port).
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
 export interface ChatRequest {
@@ -14,7 +16,21 @@ export interface ChatRequest {
   response_format?: { type: string }
 }
 
-export type ChatReply = string | { content?: string; status?: number; delayMs?: number; body?: string }
+export type ChatReply =
+  | string
+  | {
+      /** The assistant message's content: any JSON value (a string normally; a number or an object to be hostile). */
+      content?: unknown
+      /** Replaces the whole choices array (e.g. [] or undefined, for a reply without choices). */
+      choices?: unknown
+      status?: number
+      delayMs?: number
+      /** A raw body instead of a chat completion, sent with `contentType` (default application/json). */
+      body?: string
+      contentType?: string
+      /** A raw body streamed as `chunk` repeated `count` times (forever when absent), `everyMs` apart (default 0). */
+      stream?: { chunk: string; count?: number; everyMs?: number }
+    }
 
 export interface StubServer {
   baseURL: string
@@ -22,6 +38,8 @@ export interface StubServer {
   requests: ChatRequest[]
   /** Most requests in flight at once. */
   maxInFlight: number
+  /** Bytes of streamed bodies the server managed to write (a client that stops reading stops it). */
+  streamedBytes: number
   close(): Promise<void>
 }
 
@@ -31,11 +49,24 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8')
 }
 
+/** Writes the chunks with back-pressure until done or until the client goes away. */
+async function stream(res: ServerResponse, o: { chunk: string; count?: number; everyMs?: number }, state: { streamedBytes: number }) {
+  const bytes = Buffer.from(o.chunk)
+  for (let i = 0; o.count === undefined || i < o.count; i++) {
+    if (res.destroyed) return
+    const drained = res.write(bytes)
+    state.streamedBytes += bytes.length
+    if (!drained) await new Promise((ok) => (res.once('drain', ok), res.once('close', ok)))
+    if (o.everyMs) await new Promise((ok) => setTimeout(ok, o.everyMs))
+  }
+  res.end()
+}
+
 export async function startStubServer(
   chat: (req: ChatRequest, index: number) => ChatReply | Promise<ChatReply>,
   embed: (text: string) => number[] = (t) => [t.length % 7, (t.length % 5) + 1, t.split(' ').length],
 ): Promise<StubServer> {
-  const state = { requests: [] as ChatRequest[], inFlight: 0, maxInFlight: 0 }
+  const state = { requests: [] as ChatRequest[], inFlight: 0, maxInFlight: 0, streamedBytes: 0 }
   const sockets = new Set<import('node:net').Socket>()
   const server: Server = createServer(async (req, res) => {
     state.inFlight++
@@ -51,8 +82,9 @@ export async function startStubServer(
         if (reply.delayMs) await new Promise((ok) => setTimeout(ok, reply.delayMs))
         if (res.destroyed) return
         const status = reply.status ?? 200
-        res.writeHead(status, { 'content-type': 'application/json' })
+        res.writeHead(status, { 'content-type': reply.contentType ?? 'application/json' })
         if (reply.body !== undefined) return void res.end(reply.body)
+        if (reply.stream) return void (await stream(res, reply.stream, state))
         if (status !== 200) return void res.end(JSON.stringify({ error: { message: `stub error ${status}`, type: 'server_error' } }))
         res.end(
           JSON.stringify({
@@ -60,7 +92,7 @@ export async function startStubServer(
             object: 'chat.completion',
             created: 0,
             model: body.model,
-            choices: [{ index: 0, message: { role: 'assistant', content: reply.content ?? '' }, finish_reason: 'stop' }],
+            choices: 'choices' in reply ? reply.choices : [{ index: 0, message: { role: 'assistant', content: reply.content ?? '' }, finish_reason: 'stop' }],
             usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
           }),
         )
@@ -97,6 +129,9 @@ export async function startStubServer(
     requests: state.requests,
     get maxInFlight() {
       return state.maxInFlight
+    },
+    get streamedBytes() {
+      return state.streamedBytes
     },
     close: () =>
       new Promise<void>((ok) => {

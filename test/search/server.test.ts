@@ -20,7 +20,7 @@ function recording(): Retriever & { seen: number } {
   return r
 }
 
-async function post(url: string, body: string | Buffer): Promise<{ status: number; error: string; connection?: string }> {
+async function post(url: string, body: string): Promise<{ status: number; error: string; connection?: string }> {
   const res = await fetch(url, { method: 'POST', body })
   const json = (await res.json()) as { error: string }
   return { status: res.status, error: json.error, connection: res.headers.get('connection') ?? undefined }
