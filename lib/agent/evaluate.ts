@@ -1,15 +1,17 @@
 /**
- * Aggregate measures of a set of rollouts against their questions: EM, F1, search calls, share of repeated queries,
+ * Aggregate measures of a set of rollouts against their questions: EM, F1, CEM, search calls, share of repeated queries,
  * response tokens and how rollouts ended — overall, by hop count and by data source (as the paper reports them).
  */
 import type { QaExample } from '../env/types.js'
-import { exactMatch, f1Score, normalizeAnswer } from './reward.js'
+import { coverExactMatch, exactMatch, f1Score, normalizeAnswer } from './reward.js'
 import type { FinishReason, Rollout } from './rollout.js'
 
 export interface RolloutSummary {
   n: number
   em: number
   f1: number
+  /** Cover exact match: the gold answer contained in the prediction, normalised like EM. */
+  cem: number
   searchCalls: number
   /** Queries repeating an earlier query of the same rollout, over all queries. */
   repeatedQueryShare: number
@@ -28,6 +30,7 @@ function summarize(pairs: Array<[Rollout, QaExample]>): RolloutSummary {
   const finish: Record<FinishReason, number> = { answer: 0, malformed: 0, 'max-turns': 0, 'max-tokens': 0 }
   let em = 0
   let f1 = 0
+  let cem = 0
   let calls = 0
   let tokens = 0
   let queries = 0
@@ -35,6 +38,7 @@ function summarize(pairs: Array<[Rollout, QaExample]>): RolloutSummary {
   for (const [r, q] of pairs) {
     em += exactMatch(r.answer, q.goldAnswers)
     f1 += f1Score(r.answer, q.goldAnswers)
+    cem += coverExactMatch(r.answer, q.goldAnswers)
     calls += r.searchCalls
     tokens += r.responseTokens
     finish[r.finish]++
@@ -52,6 +56,7 @@ function summarize(pairs: Array<[Rollout, QaExample]>): RolloutSummary {
     n,
     em: mean(em),
     f1: mean(f1),
+    cem: mean(cem),
     searchCalls: mean(calls),
     repeatedQueryShare: queries === 0 ? 0 : repeated / queries,
     responseTokens: mean(tokens),

@@ -43,6 +43,16 @@ export function formatPassages(passages: readonly Passage[]): string {
     .join('')
 }
 
+/**
+ * An experience returned by a search call (HiExp's second injection point, HIEXP.md §2): one line after the documents,
+ * inside the same <information> block, so that it is masked out of the loss like them.
+ */
+export const SEARCH_EXPERIENCE_LABEL = 'Experience:'
+export function formatSearchExperience(text: string): string {
+  const t = text.replace(/\s+/g, ' ').trim()
+  return t === '' ? '' : `${SEARCH_EXPERIENCE_LABEL} ${t}\n`
+}
+
 export const INFO_OPEN = '\n\n<information>'
 export const INFO_CLOSE = '</information>\n\n'
 export const STOP_STRINGS = ['</search>', '</answer>'] as const
@@ -52,6 +62,6 @@ export function promptVocabularyTexts(template: string = DEFAULT_TEMPLATE, topk 
   const docs = Array.from({ length: topk }, (_, i) => `Doc ${i + 1}(Title: x) y`).join('\n')
   return [
     renderPrompt(template, { question: '', experiences: '' }),
-    `<think> </think> <search> </search> <answer> </answer>${INFO_OPEN}${docs}${INFO_CLOSE}`,
+    `<think> </think> <search> </search> <answer> </answer>${INFO_OPEN}${docs}${SEARCH_EXPERIENCE_LABEL} x${INFO_CLOSE}`,
   ]
 }

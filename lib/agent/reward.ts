@@ -27,12 +27,18 @@ export function exactMatch(prediction: string | null | undefined, goldAnswers: s
   return golds(goldAnswers).some((g) => normalizeAnswer(g) === p) ? 1 : 0
 }
 
-/** 1 when a normalised gold answer occurs inside the normalised prediction (Search-R1's subem_check), else 0. */
+/**
+ * 1 when a normalised gold answer occurs inside the normalised prediction (Search-R1's subem_check), else 0. This is
+ * the paper's CEM (cover exact match): `coverExactMatch` is the same function under that name.
+ */
 export function substringMatch(prediction: string | null | undefined, goldAnswers: string | readonly string[]): number {
   if (prediction == null) return 0
   const p = normalizeAnswer(prediction)
   return golds(goldAnswers).some((g) => p.includes(normalizeAnswer(g))) ? 1 : 0
 }
+
+/** CEM, cover exact match (HIEXP.md §3): the normalised gold answer is contained in the normalised prediction. */
+export const coverExactMatch = substringMatch
 
 /**
  * SQuAD token F1 (its v2 script): over normalised tokens, 2PR/(P+R) from the multiset overlap; when either side
@@ -68,8 +74,8 @@ export function f1Score(prediction: string | null | undefined, goldAnswers: stri
 
 export const RewardConfigSchema = z
   .object({
-    /** Outcome metric of the answer. */
-    metric: z.enum(['em', 'f1', 'subem']).default('em'),
+    /** Outcome metric of the answer ('cem' is 'subem' under the paper's name). */
+    metric: z.enum(['em', 'f1', 'subem', 'cem']).default('em'),
     answerWeight: z.number().min(0).default(1),
     /** Added when the rollout answered and every turn was well-formed. */
     formatWeight: z.number().min(0).default(0),
@@ -93,6 +99,8 @@ export interface RewardParts {
   answer: number
   em: number
   f1: number
+  /** Cover exact match (the gold answer contained in the prediction). */
+  cem: number
   /** 1 when answered and every turn was well-formed. */
   format: number
   malformed: number
@@ -121,7 +129,8 @@ export function makeReward(config: RewardConfig = {}): (rollout: RewardInput, go
 export function computeReward(rollout: RewardInput, goldAnswers: readonly string[], c: ResolvedRewardConfig): RewardParts {
   const em = exactMatch(rollout.answer, goldAnswers)
   const f1 = f1Score(rollout.answer, goldAnswers)
-  const answer = c.metric === 'em' ? em : c.metric === 'f1' ? f1 : substringMatch(rollout.answer, goldAnswers)
+  const cem = substringMatch(rollout.answer, goldAnswers)
+  const answer = c.metric === 'em' ? em : c.metric === 'f1' ? f1 : cem
   const format =
     rollout.finish === 'answer' && rollout.turns.every((t) => t.wellFormed && (!c.requireThink || t.hasThink)) ? 1 : 0
   const malformed = rollout.finish === 'malformed' ? 1 : 0
@@ -136,5 +145,5 @@ export function computeReward(rollout: RewardInput, goldAnswers: readonly string
   const repeatedQueryPenalty = c.repeatedQueryPenalty * repeatedQueries
   const total =
     c.answerWeight * answer + c.formatWeight * format - c.malformedPenalty * malformed - lengthPenalty - repeatedQueryPenalty
-  return { total, answer, em, f1, format, malformed, lengthPenalty, repeatedQueries, repeatedQueryPenalty }
+  return { total, answer, em, f1, cem, format, malformed, lengthPenalty, repeatedQueries, repeatedQueryPenalty }
 }

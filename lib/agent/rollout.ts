@@ -7,15 +7,16 @@
  *      │                                     no room / no turns     ──▶ done ('max-tokens' / 'max-turns')               │
  *      └──────────────────────────────────────────────────────────────────────────────────────────────────────────────┘
  *
- * Every token is labelled while the sequence is assembled: mask 1 for tokens the policy generated, 0 for the prompt and
- * the inserted `<information>` blocks, so the loss never sees retrieved text. Sampling log-probabilities are kept
+ * Every token is labelled while the sequence is assembled: mask 1 for tokens the policy generated, 0 for the prompt (with
+ * any experiences in its slot) and the inserted `<information>` blocks (documents, and the experience a request's
+ * `searchExperience` returns for the query: HiExp's second injection point), so the loss never sees inserted text. Sampling log-probabilities are kept
  * aligned with the tokens (0 where inserted). All active rollouts of the batch go to ONE `generate` call per turn and
  * their queries to ONE `search` call. Malformed output never throws; a broken policy or retriever does.
  */
 import { z } from 'zod'
 import type { Passage, Retriever } from '../search/types.js'
 import type { Generation, GenerationPolicy } from './policy.js'
-import { DEFAULT_TEMPLATE, formatPassages, INFO_CLOSE, INFO_OPEN, renderPrompt, STOP_STRINGS } from './prompt.js'
+import { DEFAULT_TEMPLATE, formatPassages, formatSearchExperience, INFO_CLOSE, INFO_OPEN, renderPrompt, STOP_STRINGS } from './prompt.js'
 import { parseAction, turnFormat } from './tags.js'
 
 export const RolloutOptionsSchema = z
@@ -50,6 +51,11 @@ export interface RolloutRequest {
   question: string
   /** Rendered experience for the template's {experiences} slot (empty: none). */
   experiences?: string
+  /**
+   * HiExp's search-time experience: called with each query this rollout searches; a non-empty text is returned to the
+   * policy after the documents, inside the same <information> block (mask 0).
+   */
+  searchExperience?: (query: string) => Promise<string> | string
 }
 
 export type FinishReason = 'answer' | 'malformed' | 'max-turns' | 'max-tokens'
@@ -67,6 +73,10 @@ export interface Turn {
   span: [number, number]
   /** [start, end) of the inserted information tokens, when any. */
   infoSpan?: [number, number]
+  /** The experience returned with the documents (the line as inserted), when any. */
+  experience?: string
+  /** [start, end) of the experience line's tokens, inside infoSpan. */
+  experienceSpan?: [number, number]
   wellFormed: boolean
   hasThink: boolean
 }
@@ -124,6 +134,7 @@ class Builder {
     readonly index: number,
     readonly prompt: string,
     readonly promptLength: number,
+    readonly searchExperience?: RolloutRequest['searchExperience'],
   ) {}
 
   append(ids: number[], generated: boolean, logprobs?: number[]): [number, number] {
@@ -186,7 +197,10 @@ export async function runRollouts(
     if (typeof req?.question !== 'string') throw new TypeError(`runRollouts: requests[${i}].question must be a string`)
     const prompt = renderPrompt(o.template, req)
     const ids = tok.encode(prompt)
-    const b = new Builder(i, prompt, ids.length)
+    if (req.searchExperience !== undefined && typeof req.searchExperience !== 'function') {
+      throw new TypeError(`runRollouts: requests[${i}].searchExperience must be a function (query) => text`)
+    }
+    const b = new Builder(i, prompt, ids.length, req.searchExperience)
     b.append(ids, false)
     // A prompt that leaves no room to generate ends at once rather than overrunning the budget.
     if (ids.length >= o.maxTotalTokens) b.end('max-tokens')
@@ -253,21 +267,28 @@ export async function runRollouts(
       searching.map((s) => s.query),
       o.topk,
     )
-    timing.retrieveMs += performance.now() - t1
-    timing.retrieveCalls++
     if (!Array.isArray(results) || results.length !== searching.length) {
       throw new TypeError(`runRollouts: retriever.search returned ${results?.length} lists for ${searching.length} queries`)
     }
+    const experiences = await Promise.all(searching.map(({ b, query }) => (b.searchExperience ? b.searchExperience(query) : '')))
+    timing.retrieveMs += performance.now() - t1
+    timing.retrieveCalls++
     searching.forEach(({ b, t }, k) => {
       const passages = results[k].slice(0, o.topk)
       b.searchCalls++
       t.passageIds = passages.map((p) => p.id)
+      if (typeof experiences[k] !== 'string') throw new TypeError(`runRollouts: requests[${b.index}].searchExperience returned ${typeof experiences[k]}, expected a string`)
       // Leave at least one token for the next turn.
       const room = Math.min(o.maxInfoTokens, o.maxTotalTokens - b.tokens.length - 1)
-      const block = informationBlock(passages, room, tok)
+      const block = informationBlock(passages, room, tok, formatSearchExperience(experiences[k]))
       if (block === undefined) return b.end('max-tokens')
       t.information = block.text
+      const start = b.tokens.length
       t.infoSpan = b.append(block.ids, false)
+      if (block.experience) {
+        t.experience = block.experience.text
+        t.experienceSpan = [start + block.experience.at, start + block.experience.at + block.experience.length]
+      }
     })
   }
 
@@ -291,24 +312,37 @@ function clip(g: Generation, limit: number, decode: (ids: number[]) => string, k
 }
 
 /**
- * Token ids of `\n\n<information>docs</information>\n\n` within `room` tokens: whole when it fits, otherwise the
- * passages are cut and the tags kept; undefined when not even the tags fit.
+ * Token ids of `\n\n<information>docs[experience]</information>\n\n` within `room` tokens: whole when it fits,
+ * otherwise the passages are cut (the experience line kept whole while it fits, else left out) and the tags kept;
+ * undefined when not even the tags fit. `experience.at` is the offset of the experience line's tokens in `ids`.
  */
 function informationBlock(
   passages: readonly Passage[],
   room: number,
   tok: GenerationPolicy['tokenizer'],
-): { ids: number[]; text: string } | undefined {
+  experienceLine = '',
+): { ids: number[]; text: string; experience?: { text: string; at: number; length: number } } | undefined {
   const docs = formatPassages(passages)
-  const text = `${INFO_OPEN}${docs}${INFO_CLOSE}`
-  const ids = tok.encode(text)
-  if (ids.length <= room) return { ids, text }
+  if (experienceLine === '') {
+    const text = `${INFO_OPEN}${docs}${INFO_CLOSE}`
+    const ids = tok.encode(text)
+    if (ids.length <= room) return { ids, text }
+  }
   const open = tok.encode(INFO_OPEN)
   const close = tok.encode(INFO_CLOSE)
-  const keep = room - open.length - close.length
+  const exp = experienceLine === '' ? [] : tok.encode(experienceLine)
+  // The experience is kept only when the tags still fit around it.
+  const withExp = exp.length > 0 && open.length + exp.length + close.length <= room
+  const keep = room - open.length - close.length - (withExp ? exp.length : 0)
   if (keep < 0) return undefined
   const body = tok.encode(docs).slice(0, keep)
-  return { ids: [...open, ...body, ...close], text: `${INFO_OPEN}${tok.decode(body)}${INFO_CLOSE}` }
+  const bodyText = body.length === tok.encode(docs).length ? docs : tok.decode(body)
+  if (!withExp) return { ids: [...open, ...body, ...close], text: `${INFO_OPEN}${bodyText}${INFO_CLOSE}` }
+  return {
+    ids: [...open, ...body, ...exp, ...close],
+    text: `${INFO_OPEN}${bodyText}${experienceLine}${INFO_CLOSE}`,
+    experience: { text: experienceLine, at: open.length + body.length, length: exp.length },
+  }
 }
 
 /** Pads rollouts to one [B, T] batch (right padding), in the flat layout the native losses take. */

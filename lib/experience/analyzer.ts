@@ -13,12 +13,16 @@
  * `minGroups` mixed groups show it — the within-question sign agrees. Its sign gives the polarity: positive → a
  * success pattern ("Do X"), negative → a failure pattern ("Do not X"). The score kept is the within-question LOR when
  * available, else the pooled one. A stratum is reported only when it adds something the broader one did not say.
+ *
+ * Besides these behaviour statements, it writes the paper's case-level experiences (E1, cases.ts): for every question
+ * with both outcomes, the decision point where a success and a failure part ways, titled by the query at that point.
  */
 import { z } from 'zod'
 import { isSuccess } from './pairing.js'
 import { FEATURES, featureContext, trajectoryFeatures, type Feature } from './features.js'
 import { firstIssue, type Distiller, type Experience, type TrajectoryGroup } from './types.js'
 import { RETRIEVAL_VOCABULARY_TEXTS } from './retrieve.js'
+import { CASE_PHRASES, caseExperiences } from './cases.js'
 
 export const AnalyzerOptionsSchema = z
   .object({
@@ -35,6 +39,12 @@ export const AnalyzerOptionsSchema = z
     /** Trajectory ids kept in each experience's sources. */
     maxSources: z.number().int().min(0).default(20),
     maxExperiences: z.number().int().min(1).default(200),
+    /** Case-level experiences (E1): decision points of contrasted questions (off: behaviour statements only). */
+    cases: z.boolean().default(true),
+    /** Distinct decision points kept per contrasted question. */
+    casesPerQuestion: z.number().int().min(1).default(2),
+    /** Case experiences kept at most (first questions first). */
+    maxCases: z.number().int().min(0).default(1000),
   })
   .strict()
 export type AnalyzerOptions = z.input<typeof AnalyzerOptionsSchema>
@@ -185,7 +195,11 @@ export class ContrastiveAnalyzer implements Distiller {
       })
     }
     out.sort((x, y) => Math.abs(y.score ?? 0) - Math.abs(x.score ?? 0) || (x.id < y.id ? -1 : 1))
-    return out.slice(0, this.o.maxExperiences)
+    const statements = out.slice(0, this.o.maxExperiences)
+    if (!this.o.cases) return statements
+    const o = this.o
+    const cases = caseExperiences(groups, { tau: o.tau, rewardKey: o.rewardKey, perQuestion: o.casesPerQuestion, maxSources: o.maxSources })
+    return [...statements, ...cases.slice(0, o.maxCases)]
   }
 }
 
@@ -197,5 +211,5 @@ export function analyzerVocabularyTexts(): string[] {
   const strata = ['For any question,', 'For multihop questions,', 'For arithmetic questions,', ...[1, 2, 3, 4].map((h) => `For ${h}-hop questions,`)]
   // Each phrase in both polarities, as a sentence of its own (capitalised) and after a stratum's prefix.
   const bodies = FEATURES.flatMap((f) => [f.phrase, `do not ${f.phrase}`])
-  return [...RETRIEVAL_VOCABULARY_TEXTS, ...strata, ...bodies.flatMap((b) => [`${b[0].toUpperCase()}${b.slice(1)}.`, `${b}.`])]
+  return [...RETRIEVAL_VOCABULARY_TEXTS, ...CASE_PHRASES, ...strata, ...bodies.flatMap((b) => [`${b[0].toUpperCase()}${b.slice(1)}.`, `${b}.`])]
 }

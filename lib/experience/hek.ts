@@ -1,48 +1,60 @@
 /**
- * The Hierarchical Experience Knowledge base (HEK, HIEXP.md §3). Experiences are deduplicated, embedded, clustered
- * with `linkage` (cosine, average by default) and cut at L levels with `levels`: level 0 holds the experiences
- * themselves (tips), level 1 the summaries of their clusters (strategies), level 2 summaries of those (principles),
- * and so on. Every node keeps its children, its parent one level up, its support (the sum of its children's) and its
- * success rate (their support-weighted mean). Saved as versioned JSON, checked by a zod schema and by the tree's
- * invariants on load, written atomically.
+ * The Hierarchical Experience Knowledge base (HEK, HIEXP.md §1). Level 0 holds the distilled experiences, E1 cases;
+ * their titles (the matching keys) are embedded, clustered by Ward linkage and cut at τ1, and each cluster is
+ * summarised into an E2 pattern; the E2 titles are clustered the same way and cut at τ2 into E3 strategies (more
+ * levels repeat the last step). Every node keeps its children, its parent one level up, its support (the sum of its
+ * children's) and its success rate (their support-weighted mean), and the embedding of its title (what retrieval
+ * compares a question or a search query with). Saved as versioned JSON, checked by a zod schema and by the tree's
+ * invariants on load (version 1 files are converted), written atomically.
  */
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
-import { levels as cutLevels } from '../ops/cluster/cut.js'
+import { cutTree } from '../ops/cluster/cut.js'
 import { linkage, type LinkageMethod } from '../ops/cluster/linkage.js'
 import { writeFileAtomic } from '../util/atomic.js'
 import { mean } from '../util/stats.js'
-import { cosine, embedderFromState, normalize, TfidfSvdEmbedder, type Embedder } from './embed.js'
-import { HEK_FORMAT, HEK_VERSION, HekFileSchema, levelName, type HekFile, type HekNode } from './hek_schema.js'
-import { retrieveExperiences, type Retrieval, type RetrieveOptions } from './retrieve.js'
-import { offlineSummarizer, type ClusterInput, type Summarizer } from './summarize.js'
+import { cosine, embedderFromState, TfidfSvdEmbedder, type Embedder } from './embed.js'
+import { HEK_FORMAT, HEK_VERSION, HekFileSchema, levelName, typeOfLevel, upgradeHekFile, type HekFile, type HekNode } from './hek_schema.js'
+import { retrieveExperiences, retrieveForPrompt, retrieveForSearch, type PromptRetrieval, type PromptRetrieveOptions, type Retrieval, type RetrieveOptions, type SearchRetrieval, type SearchRetrieveOptions } from './retrieve.js'
+import { offlineSummarizer, type ClusterInput, type ClusterSummary, type Summarizer } from './summarize.js'
 import { jaccard, normalizeText, stemmedTerms, whitespaceTokens } from './text.js'
-import { ExperienceSchema, firstIssue, type Experience, type ExperienceKind } from './types.js'
+import { ExperienceRecordSchema, firstIssue, titleOf, type CheckedExperience, type Experience, type ExperienceKind } from './types.js'
 
 export { HEK_FORMAT, HEK_VERSION, HekNodeSchema, HekFileSchema, LEVEL_NAMES, levelName, type HekNode, type HekFile } from './hek_schema.js'
-export type { RetrieveOptions, RetrievedItem, Retrieval } from './retrieve.js'
+export type { RetrieveOptions, RetrievedItem, Retrieval, PromptRetrieval, PromptRetrieveOptions, SearchRetrieval, SearchRetrieveOptions } from './retrieve.js'
+
+/**
+ * Default cuts of the Ward trees, τ1 (E1 → E2) and τ2 (E2 → E3). Titles are embedded as unit vectors, so two titles
+ * merge at the Euclidean distance sqrt(2 (1 − cos)): τ1 = 1.0 joins a pair of cases whose titles have cosine ≥ 0.5;
+ * Ward's height grows with the cluster size, and τ2 = 1.5 (pairs whose titles are not opposed, cos > −0.125) makes a few
+ * broad strategies from the patterns.
+ */
+export const DEFAULT_THRESHOLDS = [1.0, 1.5] as const
 
 export const HekOptionsSchema = z
   .object({
-    /** Levels including the tips (default 3: tips → strategies → principles). */
+    /** Levels including the cases (default 3: E1 cases → E2 patterns → E3 strategies). */
     levels: z.number().int().min(1).max(8).default(3),
-    /** Cosine-distance cut of each level above the tips (levels - 1 numbers, ascending); default from `branching`. */
-    thresholds: z.array(z.number().min(0).max(2)).optional(),
-    /** Without thresholds: level l aims at about n / branching^l clusters. */
-    branching: z.number().gt(1).default(3),
-    method: z.enum(['single', 'complete', 'average', 'weighted']).default('average'),
     /**
-     * Tips of the same kind whose stemmed term sets have at least this Jaccard similarity are merged as duplicates
-     * (1: exact duplicates only, after normalisation). Lexical on purpose: in a low-dimensional embedding, different
-     * advice can look identical.
+     * Cut height of each level above the cases: τ1, τ2, … (levels - 1 numbers; each level is clustered from the one
+     * below by its own linkage, so they need not be ascending). Default DEFAULT_THRESHOLDS, the last repeated.
+     */
+    thresholds: z.array(z.number().min(0)).optional(),
+    /** Linkage: 'ward' (the paper; on the unit title vectors, Euclidean) or a cosine-distance linkage. */
+    method: z.enum(['ward', 'single', 'complete', 'average', 'weighted']).default('ward'),
+    /**
+     * Cases of the same kind and title whose stemmed term sets have at least this Jaccard similarity are merged as
+     * duplicates (1: exact duplicates only, after normalisation). Lexical on purpose: in a low-dimensional embedding,
+     * different advice can look identical.
      */
     dedupeJaccard: z.number().min(0).max(1).default(0.8),
   })
   .strict()
 export type HekOptions = z.input<typeof HekOptionsSchema> & { embedder?: Embedder; summarizer?: Summarizer }
+type ResolvedHekOptions = z.output<typeof HekOptionsSchema> & { thresholds: number[] }
 
 export interface BuildStats {
-  /** Experiences given, and tips after deduplication. */
+  /** Experiences given, and cases after deduplication. */
   experiences: number
   tips: number
   dedupeMs: number
@@ -52,10 +64,132 @@ export interface BuildStats {
   totalMs: number
 }
 
+/** One level being built: its nodes and their title vectors. */
+interface BuiltLevel {
+  nodes: HekNode[]
+  vectors: Float32Array[]
+}
+
+/** Checks the options and fills in the default thresholds. */
+export function resolveHekOptions(rest: z.input<typeof HekOptionsSchema>): ResolvedHekOptions {
+  const p = HekOptionsSchema.safeParse(rest)
+  if (!p.success) throw new RangeError(`HEK options: ${firstIssue(p.error)}`)
+  const o = p.data
+  if (o.thresholds && o.thresholds.length !== o.levels - 1) {
+    throw new RangeError(`HEK options: thresholds must hold levels - 1 = ${o.levels - 1} numbers (τ1, τ2, …), got ${o.thresholds.length}`)
+  }
+  const thresholds = o.thresholds ?? Array.from({ length: o.levels - 1 }, (_, l) => DEFAULT_THRESHOLDS[Math.min(l, DEFAULT_THRESHOLDS.length - 1)])
+  return { ...o, thresholds }
+}
+
+/** Step 1: every experience through the schema (the paper's field names accepted; text cleaned: sanitize.ts). */
+export function checkExperiences(experiences: readonly (Experience | Record<string, unknown>)[]): CheckedExperience[] {
+  if (experiences.length === 0) throw new RangeError('HEK: experiences must hold at least one experience')
+  return experiences.map((e, i) => {
+    const r = ExperienceRecordSchema.safeParse(e)
+    if (!r.success) throw new TypeError(`HEK: experiences[${i}]: ${firstIssue(r.error)}`)
+    return { ...r.data, type: 'E1' }
+  })
+}
+
+/** Step 2: exact, then near duplicates merged into one case each (support summed). */
+export function dedupeCases(checked: readonly CheckedExperience[], jaccardMin: number): CheckedExperience[] {
+  let groups = mergeDuplicates(checked.map((e) => [e]))
+  if (jaccardMin < 1 && groups.length > 1) groups = mergeNear(groups, jaccardMin)
+  return groups.map(combine)
+}
+
+/** Step 3: agglomerative clustering of unit vectors, cut at `threshold`: a cluster index per point (0-based). */
+export async function clusterTitles(vectors: readonly Float32Array[], method: LinkageMethod, threshold: number): Promise<{ assignment: Int32Array; linkage: Float64Array }> {
+  const n = vectors.length
+  const d = vectors[0]?.length ?? 0
+  if (n < 2 || d === 0) return { assignment: new Int32Array(n), linkage: new Float64Array(0) }
+  const flat = new Float32Array(n * d)
+  vectors.forEach((v, i) => flat.set(v, i * d))
+  // A zero vector (a title with no known term) has no direction: nudge it onto a dimension of its own.
+  for (let i = 0; i < n; i++) if (vectors[i].every((x) => x === 0)) flat[i * d] = 1e-6
+  // Ward needs Euclidean distances; on unit vectors they order pairs exactly as cosine distances do.
+  const Z = await linkage(flat, n, d, { method, metric: method === 'ward' ? 'euclidean' : 'cosine' })
+  const labels = cutTree(Z, n, { distance: threshold })
+  // scipy numbers clusters from 1 in tree order; renumber by first member so that ids follow the input order.
+  const first = new Map<number, number>()
+  const assignment = Int32Array.from(labels, (c) => {
+    if (!first.has(c)) first.set(c, first.size)
+    return first.get(c) as number
+  })
+  return { assignment, linkage: Z }
+}
+
+/** Step 4: the cases as level-0 nodes. */
+function caseNodes(cases: readonly CheckedExperience[], vectors: readonly Float32Array[]): BuiltLevel {
+  const ids = uniqueIds(cases.map((e) => e.id))
+  const nodes = cases.map((e, i): HekNode => {
+    const node: HekNode = {
+      id: ids[i], level: 0, type: 'E1', title: titleOf(e), tags: e.tags, text: e.text, thinking: e.thinking, kind: e.kind, when: e.when,
+      taskType: e.taskType, support: e.support, successRate: e.successRate, parent: null, children: [], sources: e.sources, terms: [],
+      vector: roundVec(vectors[i]),
+    }
+    if (e.score !== undefined) node.score = e.score
+    if (e.origin !== undefined) node.origin = e.origin
+    if (e.hops !== undefined) node.hops = e.hops
+    return node
+  })
+  return { nodes, vectors: [...vectors] }
+}
+
+/** Step 5: one level up: the clusters of `below` (by `assignment`), each summarised and its title embedded. */
+async function summariseLevel(below: BuiltLevel, assignment: Int32Array, l: number, L: number, summarizer: Summarizer, embedder: Embedder): Promise<BuiltLevel> {
+  const k = Math.max(0, ...assignment) + 1
+  const members: number[][] = Array.from({ length: k }, () => [])
+  assignment.forEach((c, i) => members[c].push(i))
+  const inputs: ClusterInput[] = members.map((ms) => ({
+    level: l,
+    levelName: levelName(l, L),
+    members: ms.map((i) => ({ ...below.nodes[i], vector: below.vectors[i] })),
+  }))
+  const summaries: ClusterSummary[] = await summarizer.summarize(inputs)
+  const titles = summaries.map((s, c) => s.title ?? titleOf(below.nodes[members[c][0]]))
+  const vectors = embedder.dim > 0 ? await embedder.embed(titles) : titles.map(() => new Float32Array(0))
+  const nodes = members.map((ms, c): HekNode => {
+    const kids = ms.map((i) => below.nodes[i])
+    const support = kids.reduce((s, x) => s + x.support, 0)
+    const successRate = support > 0 ? kids.reduce((s, x) => s + x.support * x.successRate, 0) / support : mean(kids.map((x) => x.successRate))
+    const taskTypes = new Set(kids.map((x) => x.taskType))
+    const hops = new Set(kids.map((x) => x.hops))
+    const node: HekNode = {
+      id: `L${l}.${c}`,
+      level: l,
+      type: typeOfLevel(l),
+      title: titles[c],
+      tags: [...new Set(kids.flatMap((x) => x.tags))].slice(0, 12),
+      text: summaries[c].text,
+      thinking: summaries[c].thinking ?? '',
+      kind: levelName(l, L) === 'strategy' && L >= 3 && l === L - 1 ? 'principle' : majorityKind(kids),
+      when: summaries[c].when,
+      taskType: taskTypes.size === 1 ? [...taskTypes][0] : 'any',
+      support,
+      successRate: clamp01(successRate),
+      parent: null,
+      children: kids.map((x) => x.id),
+      // Questions first (the paper's sources), then the rollouts, bounded.
+      sources: [...new Set(kids.flatMap((x) => x.sources))].slice(0, 50),
+      terms: summaries[c].terms,
+      vector: roundVec(vectors[c]),
+    }
+    const [h] = hops
+    if (hops.size === 1 && h !== undefined) node.hops = h
+    for (const kid of kids) kid.parent = node.id
+    return node
+  })
+  return { nodes, vectors }
+}
+
 /** A loaded or built HEK. Immutable: `update` returns a new one. */
 export class HierarchicalExperience {
   private readonly byId: Map<string, HekNode>
   private readonly vectors: Map<string, Float32Array>
+  /** The version of the file this HEK was read from, when it was converted from an older one. */
+  upgradedFrom?: number
 
   private constructor(readonly file: HekFile, readonly embedder: Embedder, private readonly summarizer: Summarizer = offlineSummarizer) {
     this.byId = new Map(file.nodes.map((n) => [n.id, n]))
@@ -68,7 +202,7 @@ export class HierarchicalExperience {
   get levelCount(): number {
     return this.file.levels.length
   }
-  /** Node ids of level l (0 = tips). */
+  /** Nodes of level l (0 = E1 cases). */
   level(l: number): HekNode[] {
     const lv = this.file.levels[l]
     if (!lv) throw new RangeError(`level must be in [0, ${this.file.levels.length - 1}], got ${l}`)
@@ -83,10 +217,13 @@ export class HierarchicalExperience {
   get buildStats(): Partial<BuildStats> {
     return this.file.build as Partial<BuildStats>
   }
-  /** The tips as experiences (what `update` starts from). */
+  /** The cases as experiences (what `update` starts from). */
   experiences(): Experience[] {
     return this.level(0).map((n) => {
-      const e: Experience = { id: n.id, text: n.text, kind: n.kind, when: n.when, taskType: n.taskType, support: n.support, successRate: n.successRate, sources: n.sources }
+      const e: Experience = {
+        id: n.id, type: 'E1', title: n.title, tags: n.tags, text: n.text, thinking: n.thinking, kind: n.kind, when: n.when,
+        taskType: n.taskType, support: n.support, successRate: n.successRate, sources: n.sources,
+      }
       if (n.score !== undefined) e.score = n.score
       if (n.origin !== undefined) e.origin = n.origin
       if (n.hops !== undefined) e.hops = n.hops
@@ -94,165 +231,62 @@ export class HierarchicalExperience {
     })
   }
 
-  static async build(experiences: readonly Experience[], options: HekOptions = {}): Promise<HierarchicalExperience> {
+  /**
+   * Builds the HEK in named steps: check the experiences, merge duplicates, embed the case titles, then per level
+   * cluster (Ward, cut at τ_l) and summarise. Experiences may be given in hiexp's shape or in the paper's
+   * (`description` for `text`).
+   */
+  static async build(experiences: readonly (Experience | Record<string, unknown>)[], options: HekOptions = {}): Promise<HierarchicalExperience> {
     const { embedder: givenEmbedder, summarizer = offlineSummarizer, ...rest } = options
-    const p = HekOptionsSchema.safeParse(rest)
-    if (!p.success) throw new RangeError(`HEK options: ${firstIssue(p.error)}`)
-    const o = p.data
-    if (o.thresholds && o.thresholds.length !== o.levels - 1) {
-      throw new RangeError(`HEK options: thresholds must hold levels - 1 = ${o.levels - 1} numbers, got ${o.thresholds.length}`)
-    }
-    if (o.thresholds?.some((t, i) => i > 0 && t < (o.thresholds as number[])[i - 1])) {
-      throw new RangeError(`HEK options: thresholds must be ascending (finer levels first), got ${o.thresholds?.join(', ')}`)
-    }
-    // The parsed copies are built on: the schema cleans and bounds the text (sanitize.ts).
-    const checked = experiences.map((e, i) => {
-      const r = ExperienceSchema.safeParse(e)
-      if (!r.success) throw new TypeError(`HEK: experiences[${i}]: ${firstIssue(r.error)}`)
-      return r.data
-    })
-    if (experiences.length === 0) throw new RangeError('HEK: experiences must hold at least one experience')
+    const o = resolveHekOptions(rest)
+    const checked = checkExperiences(experiences)
     const embedder = givenEmbedder ?? new TfidfSvdEmbedder()
     const t0 = performance.now()
-
-    // ---- exact duplicates -------------------------------------------------------------------------------------
-    let tips = mergeDuplicates(checked.map((e) => [e]))
+    const cases = dedupeCases(checked, o.dedupeJaccard)
     const t1 = performance.now()
-    // ---- near duplicates, then embed (the space is fitted on what is kept) -------------------------------------
-    if (o.dedupeJaccard < 1 && tips.length > 1) tips = mergeNear(tips, o.dedupeJaccard)
-    const t1b = performance.now()
-    const vecs = await embedder.fit(tips.map((g) => g[0].text))
+    const caseVectors = await embedder.fit(cases.map(titleOf))
     const t2 = performance.now()
-    const leaves = tips.map(combine)
-    const n = leaves.length
-    const d = embedder.dim
 
-    // ---- cluster and cut ----------------------------------------------------------------------------------------
-    let Z: Float64Array = new Float64Array(0)
-    let thresholds: number[] = []
-    let assignments: Int32Array[] = [] // per level >= 1: tip → cluster id
-    if (o.levels > 1) {
-      if (n >= 2 && d > 0) {
-        const flat = new Float32Array(n * d)
-        vecs.forEach((v, i) => flat.set(v, i * d))
-        // A zero vector (a text with no known term) has no cosine distance: nudge it onto a dimension of its own.
-        for (let i = 0; i < n; i++) if (vecs[i].every((x) => x === 0)) flat[i * d] = 1e-6
-        Z = await linkage(flat, n, d, { method: o.method as LinkageMethod, metric: 'cosine' })
-        thresholds = o.thresholds ?? autoThresholds(Z, n, o.levels, o.branching)
-        const unique = [...new Set(thresholds)].sort((a, b) => a - b)
-        const lv = cutLevels(Z, n, unique)
-        assignments = thresholds.map((t) => lv[unique.indexOf(t)].assignment)
-      } else {
-        thresholds = o.thresholds ?? Array.from({ length: o.levels - 1 }, () => 0)
-        // One tip (or no usable embedding): everything is one cluster per level.
-        assignments = thresholds.map(() => new Int32Array(n))
-      }
-    }
-    const t3 = performance.now()
-
-    // ---- nodes, level by level ------------------------------------------------------------------------------------
-    const L = o.levels
-    const nodes: HekNode[] = []
-    const levelIds: string[][] = []
-    const leafIds = uniqueIds(leaves.map((e) => e.id))
-    levelIds.push(leafIds)
-    leaves.forEach((e, i) => {
-      const node: HekNode = {
-        id: leafIds[i], level: 0, text: e.text, kind: e.kind, when: e.when, taskType: e.taskType, support: e.support,
-        successRate: e.successRate, parent: null, children: [], sources: e.sources, terms: [], vector: roundVec(vecs[i]),
-      }
-      if (e.score !== undefined) node.score = e.score
-      if (e.origin !== undefined) node.origin = e.origin
-      if (e.hops !== undefined) node.hops = e.hops
-      nodes.push(node)
-    })
-    let below: HekNode[] = nodes.slice()
-    let belowOf: Int32Array = Int32Array.from({ length: n }, (_, i) => i) // tip → index in `below`
+    const levels: BuiltLevel[] = [caseNodes(cases, caseVectors)]
+    let caseLinkage: Float64Array = new Float64Array(0)
+    let linkageMs = 0
     let summarizeMs = 0
-    for (let l = 1; l < L; l++) {
-      const a = assignments[l - 1]
-      const k = Math.max(0, ...a) + 1
-      const children: number[][] = Array.from({ length: k }, () => [])
-      const tipsOf: number[][] = Array.from({ length: k }, () => [])
-      const seen = new Set<number>()
-      for (let i = 0; i < n; i++) {
-        tipsOf[a[i]].push(i)
-        const child = belowOf[i]
-        if (!seen.has(child)) {
-          seen.add(child)
-          children[a[i]].push(child)
-        }
-      }
-      const inputs: ClusterInput[] = children.map((cs) => ({
-        level: l,
-        levelName: levelName(l, L),
-        members: cs.map((c) => ({ ...below[c], vector: Float32Array.from(below[c].vector) })),
-      }))
+    for (let l = 1; l < o.levels; l++) {
+      const below = levels[l - 1]
       const s0 = performance.now()
-      const summaries = await summarizer.summarize(inputs)
-      summarizeMs += performance.now() - s0
-      const current: HekNode[] = children.map((cs, c) => {
-        const kids = cs.map((i) => below[i])
-        const support = kids.reduce((s, x) => s + x.support, 0)
-        const successRate = support > 0 ? kids.reduce((s, x) => s + x.support * x.successRate, 0) / support : mean(kids.map((x) => x.successRate))
-        const centroid = new Float32Array(d)
-        for (const i of tipsOf[c]) for (let j = 0; j < d; j++) centroid[j] += Math.max(leaves[i].support, 1e-3) * vecs[i][j]
-        const taskTypes = new Set(kids.map((x) => x.taskType))
-        const hops = new Set(kids.map((x) => x.hops))
-        const node: HekNode = {
-          id: `L${l}.${c}`,
-          level: l,
-          text: summaries[c].text,
-          kind: levelName(l, L) === 'principle' ? 'principle' : majorityKind(kids),
-          when: summaries[c].when,
-          taskType: taskTypes.size === 1 ? [...taskTypes][0] : 'any',
-          support,
-          successRate: clamp01(successRate),
-          parent: null,
-          children: kids.map((x) => x.id),
-          sources: [...new Set(kids.flatMap((x) => x.sources))].slice(0, 50),
-          terms: summaries[c].terms,
-          vector: roundVec(normalize(centroid)),
-        }
-        const [h] = hops
-        if (hops.size === 1 && h !== undefined) node.hops = h
-        return node
-      })
-      children.forEach((cs, c) => {
-        for (const i of cs) below[i].parent = current[c].id
-      })
-      nodes.push(...current)
-      levelIds.push(current.map((x) => x.id))
-      below = current
-      belowOf = a
+      const { assignment, linkage: Z } = await clusterTitles(below.vectors, o.method as LinkageMethod, o.thresholds[l - 1])
+      if (l === 1) caseLinkage = Z
+      const s1 = performance.now()
+      levels.push(await summariseLevel(below, assignment, l, o.levels, summarizer, embedder))
+      linkageMs += s1 - s0
+      summarizeMs += performance.now() - s1
     }
-    const t4 = performance.now()
     const build: BuildStats = {
       experiences: experiences.length,
-      tips: n,
-      dedupeMs: t1b - t0,
-      embedMs: t2 - t1b,
-      linkageMs: t3 - t2 - 0,
+      tips: cases.length,
+      dedupeMs: t1 - t0,
+      embedMs: t2 - t1,
+      linkageMs,
       summarizeMs,
-      totalMs: t4 - t0,
+      totalMs: performance.now() - t0,
     }
     const file: HekFile = {
       format: HEK_FORMAT,
       version: HEK_VERSION,
       createdAt: new Date().toISOString(),
-      options: { levels: L, thresholds, method: o.method, summarizer: summarizer.name },
+      options: { levels: o.levels, thresholds: o.thresholds, method: o.method, summarizer: summarizer.name },
       embedder: embedder.state(),
-      levels: levelIds.map((ids, l) => ({ level: l, name: levelName(l, L), threshold: l === 0 ? null : thresholds[l - 1], nodes: ids })),
-      nodes,
-      linkage: Array.from(Z),
+      levels: levels.map((lv, l) => ({ level: l, name: levelName(l, o.levels), threshold: l === 0 ? null : o.thresholds[l - 1], nodes: lv.nodes.map((x) => x.id) })),
+      nodes: levels.flatMap((lv) => lv.nodes),
+      linkage: Array.from(caseLinkage),
       build: { ...build },
     }
     const hek = new HierarchicalExperience(file, embedder, summarizer)
-    hek.rebuildOptions = { ...o, thresholds: o.thresholds }
+    hek.rebuildOptions = o
     return hek
   }
 
-  private rebuildOptions: z.output<typeof HekOptionsSchema> | undefined
+  private rebuildOptions: ResolvedHekOptions | undefined
 
   /**
    * Dynamic HEK (HIEXP.md §6): the tips of this HEK plus `experiences`, deduplicated and re-clustered from scratch
@@ -262,7 +296,8 @@ export class HierarchicalExperience {
   async update(experiences: readonly Experience[], options: HekOptions = {}): Promise<HierarchicalExperience> {
     const base = this.rebuildOptions ?? {
       levels: this.file.options.levels,
-      method: this.file.options.method as 'average',
+      thresholds: this.file.options.thresholds,
+      method: this.file.options.method as 'ward',
     }
     const embedder = options.embedder ?? (this.file.embedder.kind === 'tfidf-svd' ? new TfidfSvdEmbedder() : this.embedder)
     return HierarchicalExperience.build([...this.experiences(), ...experiences], {
@@ -300,18 +335,25 @@ export class HierarchicalExperience {
 
   static fromJSON(value: unknown, source = 'HEK', options: { apiKey?: string; summarizer?: Summarizer } = {}): HierarchicalExperience {
     const bad = (m: string) => new Error(`hiexp: ${source} is not a valid HEK file: ${m}`)
+    let upgradedFrom: number | undefined
     if (typeof value === 'object' && value !== null) {
       const v = value as { format?: unknown; version?: unknown }
       if (v.format !== undefined && v.format !== HEK_FORMAT) throw bad(`format is ${JSON.stringify(v.format)}, expected "${HEK_FORMAT}"`)
-      if (typeof v.version === 'number' && v.version !== HEK_VERSION) {
-        throw bad(`version ${v.version} is not supported (this hiexp reads version ${HEK_VERSION})`)
+      if (v.version === 1) {
+        // Version 1 (tips → strategies → principles, no titles): read as E1 → E2 → E3 with each text its own title.
+        value = upgradeHekFile(value as Record<string, unknown>)
+        upgradedFrom = 1
+      } else if (typeof v.version === 'number' && v.version !== HEK_VERSION) {
+        throw bad(`version ${v.version} is not supported (this hiexp reads versions 1 and ${HEK_VERSION})`)
       }
     }
     const p = HekFileSchema.safeParse(value)
-    if (!p.success) throw bad(firstIssue(p.error))
+    if (!p.success) throw bad(`${firstIssue(p.error)}${upgradedFrom ? ' (in the version 1 file, converted)' : ''}`)
     const problem = checkTree(p.data)
     if (problem) throw bad(problem)
-    return new HierarchicalExperience(p.data, embedderFromState(p.data.embedder, options.apiKey), options.summarizer)
+    const hek = new HierarchicalExperience(p.data, embedderFromState(p.data.embedder, options.apiKey), options.summarizer)
+    if (upgradedFrom !== undefined) hek.upgradedFrom = upgradedFrom
+    return hek
   }
 
   /** A text embedded in this HEK's space (a question, for retrieval). */
@@ -326,9 +368,19 @@ export class HierarchicalExperience {
     return this.level(level).map((node) => ({ node, similarity: q.length > 0 ? cosine(q, this.vectors.get(node.id) as Float32Array) : 0 }))
   }
 
-  /** See retrieve.ts. */
+  /** hiexp's earlier retrieval (cases by similarity to the question, with their ancestors): see retrieve.ts. */
   async retrieve(question: string, options: RetrieveOptions = {}): Promise<Retrieval> {
     return retrieveExperiences(this, question, options)
+  }
+
+  /** The system-prompt injection (HIEXP.md §2): the top-k E2/E3 by cosine(φ(question), φ(title)). */
+  async retrieveForPrompt(question: string, options: PromptRetrieveOptions = {}): Promise<PromptRetrieval> {
+    return retrieveForPrompt(this, question, options)
+  }
+
+  /** The search-call injection (HIEXP.md §2): the best E1 by cosine(φ(query), φ(title)), if ≥ the threshold. */
+  async retrieveForSearch(query: string, options: SearchRetrieveOptions = {}): Promise<SearchRetrieval> {
+    return retrieveForSearch(this, query, options)
   }
 }
 
@@ -336,11 +388,11 @@ export const defaultCountTokens = whitespaceTokens
 
 // ---- helpers ----------------------------------------------------------------------------------------------------
 
-function mergeDuplicates(groups: Experience[][]): Experience[][] {
-  const byText = new Map<string, Experience[]>()
+function mergeDuplicates(groups: CheckedExperience[][]): CheckedExperience[][] {
+  const byText = new Map<string, CheckedExperience[]>()
   for (const g of groups) {
     for (const e of g) {
-      const key = `${e.kind}\u0000${normalizeText(e.text)}`
+      const key = `${e.kind}\u0000${normalizeText(titleOf(e))}\u0000${normalizeText(e.text)}`
       const list = byText.get(key)
       if (list) list.push(e)
       else byText.set(key, [e])
@@ -350,7 +402,7 @@ function mergeDuplicates(groups: Experience[][]): Experience[][] {
 }
 
 /** Union of tips of the same kind whose stemmed term sets overlap by at least `min` (Jaccard), by single linkage. */
-function mergeNear(groups: Experience[][], min: number): Experience[][] {
+function mergeNear(groups: CheckedExperience[][], min: number): CheckedExperience[][] {
   const n = groups.length
   const sets = groups.map((g) => new Set(stemmedTerms(g[0].text)))
   const parent = Int32Array.from({ length: n }, (_, i) => i)
@@ -359,10 +411,12 @@ function mergeNear(groups: Experience[][], min: number): Experience[][] {
     if (sets[i].size === 0) continue
     for (let j = i + 1; j < n; j++) {
       if (groups[i][0].kind !== groups[j][0].kind) continue
+      // Titled cases (E1 decision points) share their template's words: only the same key makes them duplicates.
+      if (normalizeText(titleOf(groups[i][0])) !== normalizeText(titleOf(groups[j][0])) && (groups[i][0].title || groups[j][0].title)) continue
       if (jaccard(sets[i], sets[j]) >= min) parent[find(j)] = find(i)
     }
   }
-  const out = new Map<number, Experience[]>()
+  const out = new Map<number, CheckedExperience[]>()
   for (let i = 0; i < n; i++) {
     const r = find(i)
     const list = out.get(r)
@@ -373,7 +427,7 @@ function mergeNear(groups: Experience[][], min: number): Experience[][] {
 }
 
 /** One experience for a group of duplicates: the best-supported text, summed support, weighted success rate. */
-function combine(group: Experience[]): Experience {
+function combine(group: CheckedExperience[]): CheckedExperience {
   const best = group.reduce((a, b) => (b.support > a.support || (b.support === a.support && Math.abs(b.score ?? 0) > Math.abs(a.score ?? 0)) ? b : a))
   if (group.length === 1) return best
   const support = group.reduce((s, e) => s + e.support, 0)
@@ -388,21 +442,6 @@ function uniqueIds(ids: string[]): string[] {
     seen.set(id, c + 1)
     return c === 0 ? id : `${id}~${c}`
   })
-}
-
-/** Heights that cut the tree into about n / branching^l clusters at level l (strictly fewer going up). */
-function autoThresholds(Z: Float64Array, n: number, L: number, branching: number): number[] {
-  const heights = Array.from({ length: n - 1 }, (_, k) => Z[4 * k + 2]).sort((a, b) => a - b)
-  const out: number[] = []
-  let prev = n
-  for (let l = 1; l < L; l++) {
-    let c = Math.max(1, Math.round(n / branching ** l))
-    if (c >= prev && prev > 1) c = prev - 1
-    prev = c
-    // Applying the n - c lowest merges leaves c clusters.
-    out.push(c >= n ? 0 : heights[n - c - 1])
-  }
-  return out
 }
 
 function majorityKind(kids: readonly HekNode[]): ExperienceKind {

@@ -1,5 +1,8 @@
 /**
- * Experience retrieval (HIEXP.md §4): for a question, the top-k₀ tips by embedding similarity (ties by support),
+ * Experience retrieval. The paper's two injection points (HIEXP.md §2): `retrieveForPrompt` gives the system-prompt
+ * text (the top-k E2/E3 by cosine similarity of question and title), `retrieveForSearch` the best E1 for a search
+ * query (only at or above a similarity threshold). `retrieveExperiences` is hiexp's earlier single-point scheme
+ * (HIEXP.md §6 family): for a question, the top-k₀ tips by embedding similarity (ties by support),
  * their parent strategies, their principles and the most similar other principle, added in that order of priority —
  * each tip followed by its own ancestors — for as long as the rendered text stays within the token budget. Rendered
  * general to specific (principles, strategies, tips) for the prompt's {experiences} slot.
@@ -51,6 +54,86 @@ export interface Retrieval {
 
 
 export const DEFAULT_HEADER = 'Experience from earlier attempts:'
+/** Defaults of the paper's retrieval (HIEXP.md §2). */
+export const PROMPT_TOP_K = 5
+export const SEARCH_MIN_SIMILARITY = 0.8
+
+export interface PromptRetrieveOptions {
+  /** E2/E3 experiences taken by similarity (default 5). */
+  k?: number
+  /** Most tokens of the rendered text (default: no limit). */
+  budget?: number
+  countTokens?: (text: string) => number
+  header?: string
+}
+
+export interface PromptRetrieval {
+  items: RetrievedItem[]
+  /** For the prompt's {experiences} slot ('' when none). */
+  text: string
+  tokens: number
+}
+
+/**
+ * The system-prompt injection: the k E2/E3 nodes most similar to the question (cosine of φ(question) and φ(title);
+ * ties by support, then id), most similar first, as many as fit the budget. A summary whose text repeats one already
+ * taken (an offline E3 is often its E2's medoid) is skipped, so k distinct lines are shown when there are k.
+ */
+export async function retrieveForPrompt(hek: HekIndex, question: string, options: PromptRetrieveOptions = {}): Promise<PromptRetrieval> {
+  const k = options.k ?? PROMPT_TOP_K
+  const budget = options.budget ?? Number.POSITIVE_INFINITY
+  const count = options.countTokens ?? whitespaceTokens
+  if (!Number.isInteger(k) || k < 0) throw new RangeError(`options.k must be an integer >= 0, got ${k}`)
+  if (!(budget >= 0)) throw new RangeError(`options.budget must be a number >= 0, got ${budget}`)
+  const q = await hek.embedQuery(question)
+  const candidates: RetrievedItem[] = []
+  for (let l = 1; l < hek.levelCount; l++) candidates.push(...(await hek.similarities(q, l)))
+  candidates.sort((a, b) => b.similarity - a.similarity || b.node.support - a.node.support || (a.node.id < b.node.id ? -1 : 1))
+  const items: RetrievedItem[] = []
+  const texts = new Set<string>()
+  let text = ''
+  let tokens = 0
+  for (const c of candidates) {
+    if (items.length >= k) break
+    const key = normalizeText(c.node.text)
+    if (texts.has(key)) continue
+    const candidate = renderList([...items, c], options.header)
+    const n = count(candidate)
+    if (n > budget) continue
+    items.push(c)
+    texts.add(key)
+    text = candidate
+    tokens = n
+  }
+  return { items, text, tokens }
+}
+
+export interface SearchRetrieveOptions {
+  /** Least cosine similarity of φ(query) and φ(E1 title) (default 0.8). */
+  minSimilarity?: number
+}
+
+export interface SearchRetrieval {
+  /** The best E1 (also when below the threshold, for logs). */
+  best?: RetrievedItem
+  /** Its description when at or above the threshold, else ''. */
+  text: string
+}
+
+/** The search-call injection: the E1 whose title is most similar to the query, if the similarity reaches the threshold. */
+export async function retrieveForSearch(hek: HekIndex, query: string, options: SearchRetrieveOptions = {}): Promise<SearchRetrieval> {
+  const min = options.minSimilarity ?? SEARCH_MIN_SIMILARITY
+  if (typeof min !== 'number' || Number.isNaN(min)) throw new RangeError(`options.minSimilarity must be a number, got ${String(min)}`)
+  let best: RetrievedItem | undefined
+  for (const x of await hek.similarities(query, 0)) {
+    if (!best || x.similarity > best.similarity || (x.similarity === best.similarity && x.node.support > best.node.support)) best = x
+  }
+  return { ...(best ? { best } : {}), text: best && best.similarity >= min ? best.node.text : '' }
+}
+
+function renderList(items: readonly RetrievedItem[], header = DEFAULT_HEADER): string {
+  return items.length === 0 ? '' : [header, ...items.map((x) => `- ${x.node.text}`)].join('\n')
+}
 const SECTION_TITLES = { principle: 'Principles', strategy: 'Strategies', tip: 'Tips' } as const
 
 /** Every word retrieval adds around the experiences themselves (for word-level vocabularies). */

@@ -5,7 +5,7 @@ import { computeReward, type ResolvedRewardConfig } from '../agent/reward.js'
 import type { QaExample } from '../env/types.js'
 import { ContrastiveAnalyzer } from './analyzer.js'
 import { policyTextGenerator } from './generator.js'
-import { HierarchicalExperience } from './hek.js'
+import { HierarchicalExperience, type HekOptions } from './hek.js'
 import type { OpenAIChatOptions } from './generator.js'
 import { llmDistiller, PromptDistiller, selfDistiller } from './llm.js'
 import { recordFromRollout, TrajectoryStore } from './store.js'
@@ -13,27 +13,60 @@ import { groupTrajectories, type Distiller, type TrajectoryRecord } from './type
 import type { Policy } from '../model/policy.js'
 import type { Retriever } from '../search/types.js'
 
-/** Where HiExp plugs into the trainer: the experience text for a question's prompt slot. */
+/**
+ * Where HiExp plugs into the rollout loop, at the paper's two points (HIEXP.md §2): `render` gives the text of a
+ * question's prompt slot, `forSearch` the experience returned with the documents of one search call ('' for none).
+ * The same source serves training and evaluation, so the injection rules are the same.
+ */
 export interface ExperienceSource {
   render(question: QaExample): Promise<string> | string
+  forSearch?(query: string, question: QaExample): Promise<string> | string
+}
+
+export interface HekSourceOptions {
+  /** E2/E3 in the system prompt (default 5). */
+  promptTopK?: number
+  /** Tokens of prompt experience at most. */
+  budget?: number
+  /** Least cosine similarity of a search query and an E1 title for the E1 to be returned (default 0.8). */
+  searchMinSimilarity?: number
+  /** Off: no experience at search calls (the prompt only). */
+  searchInjection?: boolean
+  countTokens?: (text: string) => number
 }
 
 /** Retrieves from a HEK (swappable: a dynamic HEK replaces `hek` with its rebuilt successor). */
 export class HekExperienceSource implements ExperienceSource {
   constructor(
     public hek: HierarchicalExperience,
-    private readonly budget: number,
-    private readonly countTokens: (text: string) => number,
+    private readonly options: HekSourceOptions = {},
   ) {}
 
   async render(q: QaExample): Promise<string> {
-    const r = await this.hek.retrieve(q.question, {
-      budget: this.budget,
-      countTokens: this.countTokens,
-      taskType: q.taskType,
-      ...(q.hops !== undefined ? { hops: q.hops } : {}),
+    const o = this.options
+    const r = await this.hek.retrieveForPrompt(q.question, {
+      ...(o.promptTopK !== undefined && { k: o.promptTopK }),
+      ...(o.budget !== undefined && { budget: o.budget }),
+      ...(o.countTokens && { countTokens: o.countTokens }),
     })
     return r.text
+  }
+
+  async forSearch(query: string): Promise<string> {
+    if (this.options.searchInjection === false) return ''
+    const r = await this.hek.retrieveForSearch(query, { ...(this.options.searchMinSimilarity !== undefined && { minSimilarity: this.options.searchMinSimilarity }) })
+    return r.text
+  }
+}
+
+/** The rollout request of a question with a source's experiences at both points (none without a source). */
+export async function guidedRequest(question: QaExample, source: ExperienceSource | undefined): Promise<{ question: string; experiences?: string; searchExperience?: (query: string) => Promise<string> | string }> {
+  if (!source) return { question: question.question }
+  const experiences = await source.render(question)
+  return {
+    question: question.question,
+    experiences,
+    ...(source.forSearch && { searchExperience: (query: string) => source.forSearch!(query, question) }),
   }
 }
 
@@ -77,7 +110,7 @@ export class NoExperienceError extends Error {
 }
 
 /** Distils records into experiences and clusters them into a HEK. */
-export async function buildHek(records: readonly TrajectoryRecord[], distiller: Distiller): Promise<HierarchicalExperience> {
+export async function buildHek(records: readonly TrajectoryRecord[], distiller: Distiller, options: HekOptions = {}): Promise<HierarchicalExperience> {
   const experiences = await distiller.distill(groupTrajectories(records))
   if (experiences.length === 0) {
     const why =
@@ -87,5 +120,5 @@ export async function buildHek(records: readonly TrajectoryRecord[], distiller: 
         : 'no question had both a success and a failure, or no behaviour separated them; sample more questions or rollouts'
     throw new NoExperienceError(`HiExp: the ${distiller.name} distiller found no experience in ${records.length} trajectories (${why})`)
   }
-  return HierarchicalExperience.build(experiences)
+  return HierarchicalExperience.build(experiences, options)
 }

@@ -13,6 +13,8 @@ import { stemmedTerms } from './text.js'
 import type { ExperienceKind } from './types.js'
 
 export interface ClusterMember {
+  /** The matching key ('' or absent: the text). */
+  title?: string
   text: string
   hops?: number
   kind: ExperienceKind
@@ -30,7 +32,11 @@ export interface ClusterInput {
 }
 
 export interface ClusterSummary {
+  /** The summary's matching key (default: its text's, for the offline summary the medoid's title). */
+  title?: string
   text: string
+  /** Why (the summariser's reasoning), when it gave one. */
+  thinking?: string
   when: string
   /** Terms shared by at least half of the members (most shared first). */
   terms: string[]
@@ -86,7 +92,7 @@ export function offlineSummary(c: ClusterInput): ClusterSummary {
   const general = c.members.flatMap((m, i) => (m.when === 'any question' ? [i] : []))
   const pool = general.length > 0 && general.length < c.members.length ? general : undefined
   const m = c.members[medoid(c.members, pool)]
-  return { text: m.text, when: commonWhen(c.members, 'any question'), terms: sharedTerms(c.members.map((x) => x.text)) }
+  return { title: m.title || m.text, text: m.text, when: commonWhen(c.members, 'any question'), terms: sharedTerms(c.members.map((x) => x.text)) }
 }
 
 export const offlineSummarizer: Summarizer = {
@@ -101,6 +107,7 @@ const MAX_MEMBERS_CHARS = 16_000
 
 // A summary becomes a HEK node's text: cleaned and bounded like every experience text (sanitize.ts).
 const SummaryReplySchema = z.object({
+  title: z.string().transform(sanitizeExperienceField).optional(),
   text: z.string().transform(sanitizeExperienceText).pipe(z.string().min(3)),
   when: z.string().transform(sanitizeExperienceField).default('any question'),
 })
@@ -131,7 +138,7 @@ export function promptSummarizer(generator: TextGenerator, options: PromptSummar
             count: c.members.length,
             level_name: c.levelName,
             // Data, fenced in the template: bounded, and unable to close its fence (sanitize.ts).
-            members: promptData(c.members.map((m) => `- ${m.text} (when: ${m.when}; seen in ${m.support} attempts)`).join('\n'), MAX_MEMBERS_CHARS),
+            members: promptData(c.members.map((m) => `- ${m.title && m.title !== m.text ? `[${m.title}] ` : ''}${m.text} (when: ${m.when}; seen in ${m.support} attempts)`).join('\n'), MAX_MEMBERS_CHARS),
           }),
         )
       }
@@ -144,7 +151,8 @@ export function promptSummarizer(generator: TextGenerator, options: PromptSummar
         pending.forEach((i, k) => {
           try {
             const r = parseReply(replies[k] ?? '', SummaryReplySchema)
-            out[i] = { text: r.text, when: r.when, terms: out[i].terms }
+            // Without a title of its own, the summary is matched by its text.
+            out[i] = { title: r.title || r.text, text: r.text, when: r.when, terms: out[i].terms }
           } catch {
             again.push(i)
           }

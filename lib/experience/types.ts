@@ -62,11 +62,33 @@ export interface TrajectoryGroup {
 export const ExperienceKindSchema = z.enum(['success-pattern', 'failure-pattern', 'principle'])
 export type ExperienceKind = z.infer<typeof ExperienceKindSchema>
 
-/** An experience (HIEXP.md §2). */
+/**
+ * The paper's three levels (HIEXP.md §1): E1 cases (what a contrasted question taught), E2 patterns (a cluster of
+ * cases, summarised), E3 strategies (a cluster of patterns). 'case' | 'pattern' | 'strategy' are read as E1 | E2 | E3.
+ */
+export const EXPERIENCE_TYPES = ['E1', 'E2', 'E3'] as const
+export type ExperienceType = (typeof EXPERIENCE_TYPES)[number]
+const TYPE_ALIASES: Record<string, ExperienceType> = { case: 'E1', pattern: 'E2', strategy: 'E3' }
+export const ExperienceTypeSchema = z.preprocess((v) => (typeof v === 'string' && v in TYPE_ALIASES ? TYPE_ALIASES[v] : v), z.enum(EXPERIENCE_TYPES))
+
+/**
+ * An experience (HIEXP.md §1): the paper's record `{ type, title, tags, description, thinking, sources }` plus hiexp's
+ * statistics. `text` is the paper's `description` (what is injected into the context); the name is kept because the
+ * distillers, the printer and the sanitiser read it. `title` is the matching key (the "child chunk"): retrieval compares
+ * a question or a search query with the title's embedding; empty means "the text is its own title". Records in the
+ * paper's shape (`description` instead of `text`) are accepted by `ExperienceRecordSchema`.
+ */
 export const ExperienceSchema = z.object({
   id: z.string().min(1),
-  /** Plain-language advice, as it goes into the prompt (cleaned and bounded on entry: sanitize.ts). */
+  /** E1 case (distillers write these), E2 pattern or E3 strategy (the HEK's summaries). */
+  type: ExperienceTypeSchema.default('E1'),
+  /** Short matching key ('' = use the text). */
+  title: z.string().transform(sanitizeExperienceField).default(''),
+  tags: z.array(z.string().transform(sanitizeExperienceField)).default([]),
+  /** The description: plain-language advice, as it goes into the context (cleaned and bounded on entry: sanitize.ts). */
   text: z.string().transform(sanitizeExperienceText).pipe(z.string().min(1)),
+  /** The reflection behind it (why the successful attempt succeeded), not injected. */
+  thinking: z.string().transform(sanitizeExperienceText).default(''),
   kind: ExperienceKindSchema,
   /** The condition under which it applies ("multi-hop questions with 3 hops", "any question"). */
   when: z.string().transform(sanitizeExperienceField),
@@ -78,14 +100,40 @@ export const ExperienceSchema = z.object({
   support: z.number().min(0),
   /** Share of those trajectories that succeeded. */
   successRate: z.number().min(0).max(1),
-  /** Trajectory ids it was distilled from (possibly truncated). */
+  /** Question ids and trajectory ids it was distilled from (possibly truncated). */
   sources: z.array(z.string()),
   /** How strongly it separates success from failure (the analyzer's log-odds ratio), when known. */
   score: z.number().optional(),
   /** Which distiller wrote it. */
   origin: z.string().optional(),
 })
-export type Experience = z.infer<typeof ExperienceSchema>
+/** An experience after the schema: every field filled in. */
+export type CheckedExperience = z.infer<typeof ExperienceSchema>
+/** An experience as distillers write it: the paper's fields may be left out (the schema fills them in). */
+export type Experience = Omit<CheckedExperience, 'type' | 'title' | 'tags' | 'thinking'> & Partial<Pick<CheckedExperience, 'type' | 'title' | 'tags' | 'thinking'>>
+
+/** The paper's field names: `description` is read as `text`, and the statistics hiexp keeps get neutral defaults. */
+export const ExperienceRecordSchema = z.preprocess((v) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return v
+  const r = { ...(v as Record<string, unknown>) }
+  if (r.text === undefined && typeof r.description === 'string') r.text = r.description
+  delete r.description
+  r.kind ??= 'success-pattern'
+  r.when ??= 'any question'
+  r.taskType ??= 'any'
+  r.support ??= 1
+  r.successRate ??= 1
+  r.sources ??= []
+  return r
+}, ExperienceSchema)
+
+/** The record in the paper's shape (for export and for readers of the paper). */
+export function paperRecord(e: Experience): { type: ExperienceType; title: string; tags: string[]; description: string; thinking: string; sources: string[] } {
+  return { type: e.type ?? 'E1', title: titleOf(e), tags: e.tags ?? [], description: e.text, thinking: e.thinking ?? '', sources: e.sources }
+}
+
+/** The matching key of an experience: its title, or its text when it has none. */
+export const titleOf = (e: Pick<Experience, 'text' | 'title'>): string => (e.title && e.title.trim() !== '' ? e.title : e.text)
 
 /** Every distiller: trajectories in, experiences out. */
 export interface Distiller {

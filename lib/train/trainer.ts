@@ -23,7 +23,8 @@ import type { PolicyLossOptions } from '../ops/rl/types.js'
 import type { Retriever } from '../search/types.js'
 import { readDistEnv } from '../distributed/env.js'
 import { getProcessGroup, initProcessGroup, shard, type ProcessGroup } from '../distributed/group.js'
-import { buildHek, collectTrajectories, distillerFor, HekExperienceSource, type ExperienceSource } from '../experience/source.js'
+import { buildHek, collectTrajectories, distillerFor, guidedRequest, HekExperienceSource, type ExperienceSource } from '../experience/source.js'
+import { internalization } from '../experience/options.js'
 import { HierarchicalExperience } from '../experience/hek.js'
 import { writeHekPictures } from '../experience/show.js'
 import { recordFromRollout, TrajectoryStore } from '../experience/store.js'
@@ -170,10 +171,9 @@ export class Trainer {
     // Data parallel: each rank rolls out whole groups of its share of the step's questions.
     const questions = this.group ? shard(this.questionsFor(this.state.step), this.group) : this.questionsFor(this.state.step)
     const guided = this.experience && c.experience.enabled ? Math.round(c.experience.guidedFraction * G) : 0
-    const rendered = guided > 0 ? await Promise.all(questions.map((q) => this.experience!.render(q))) : []
-    const requests = questions.flatMap((q, j) =>
-      Array.from({ length: G }, (_, k) => ({ question: q.question, ...(k < guided ? { experiences: rendered[j] } : {}) })),
-    )
+    // Guided rollouts carry the HEK at both points (prompt and search calls); the others are experience-free.
+    const withHek = guided > 0 ? await Promise.all(questions.map((q) => guidedRequest(q, this.experience))) : []
+    const requests = questions.flatMap((q, j) => Array.from({ length: G }, (_, k) => (k < guided ? withHek[j] : { question: q.question })))
     const { rollouts, timing } = await runRollouts(this.policy, this.task.retriever, requests, {
       ...this.rollout,
       seed: c.seed * 100_003 + this.state.step * 17,
@@ -188,13 +188,14 @@ export class Trainer {
     this.sinceRefresh.push(...records)
     const advantages = groupAdvantages(rewards, { groupSize: G, estimator: c.advantage.estimator, zeroSingletons: c.advantage.zeroSingletons })
 
-    // The update batch: every rollout behind the experience-free prompt when aligning (HiExp), else as sampled.
+    // The update batch: every rollout as sampled, its prompt and tool responses (experiences included) in the context
+    // and masked out (the paper: the ratio is taken under the sampling context). hiexp's internalisation variant
+    // scores guided rollouts behind the experience-free prompt instead, with a KL towards their sampling distribution.
     const isGuided = rollouts.map((_, i) => i % G < guided)
-    const rows = rollouts.map((r, i) =>
-      isGuided[i] && c.experience.alignToExperienceFree ? withPrompt(r, this.promptIds(questions[Math.floor(i / G)])) : r,
-    )
-    const regularize = guided > 0 && c.experience.regularizerCoef > 0
-    const stats = await this.update(rows, advantages, regularize)
+    const inner = internalization(c.experience)
+    const rows = rollouts.map((r, i) => (isGuided[i] && inner.align ? withPrompt(r, this.promptIds(questions[Math.floor(i / G)])) : r))
+    const regularize = guided > 0 && inner.klCoef > 0
+    const stats = await this.update(rows, advantages, regularize ? inner.klCoef : 0)
     const t2 = performance.now()
     this.state.step++
 
@@ -207,9 +208,12 @@ export class Trainer {
       rewardMean: mean(Array.from(rewards)),
       rewardStd: std(Array.from(rewards)),
       rewardGroupStd: mean(groupStd),
+      // Groups whose rewards are all equal give no gradient (every advantage is 0).
+      zeroVarianceGroupShare: mean(groupStd.map((s) => (s < 1e-9 ? 1 : 0))),
       advantageStd: std(Array.from(advantages)),
       em: mean(parts.map((p) => p.em)),
       f1: mean(parts.map((p) => p.f1)),
+      cem: mean(parts.map((p) => p.cem)),
       format: mean(parts.map((p) => p.format)),
       loss: mean(stats.map((s) => s.loss)),
       gradNorm: mean(stats.map((s) => s.gradNorm)),
@@ -229,6 +233,7 @@ export class Trainer {
       stepSeconds: (t2 - t0) / 1000,
     }
     if (guided > 0) {
+      row.searchExperienceShare = searchExperienceShare(rollouts.filter((_, i) => isGuided[i]))
       row.guidedRewardMean = mean(Array.from(rewards).filter((_, i) => isGuided[i]))
       row.unguidedRewardMean = mean(Array.from(rewards).filter((_, i) => !isGuided[i]))
     }
@@ -244,22 +249,25 @@ export class Trainer {
   private async update(
     rows: readonly Pick<Rollout, 'tokens' | 'mask' | 'logprobs'>[],
     advantages: Float32Array,
-    regularize: boolean,
+    /** Internalisation's KL coefficient towards the sampling log-probs (0: the loss's own KL to the frozen reference). */
+    regularizeCoef: number,
   ): Promise<TrainStats[]> {
     const c = this.config
     const n = rows.length
     const size = Math.min(n, c.miniBatchSize ?? n)
     const rng = new Random(c.seed).fork(`update-${this.state.step}`)
     const loss = this.lossOptions()
-    if (regularize) Object.assign(loss, { klCoef: c.experience.regularizerCoef, klEstimator: 'k3' })
+    const regularize = regularizeCoef > 0
+    if (regularize) Object.assign(loss, { klCoef: regularizeCoef, klEstimator: 'k3' })
     const out: TrainStats[] = []
     for (let epoch = 0; epoch < c.ppoEpochs; epoch++) {
       const order = epoch === 0 && size === n ? [...Array(n).keys()] : rng.shuffle([...Array(n).keys()])
       for (let at = 0; at < n; at += size) {
         const idx = order.slice(at, at + size)
-        // Sampling log-probs are both the PPO "old" policy and, for HiExp's regulariser, the KL target: on guided
-        // rollouts they are the experience-conditioned distribution π_old(·|q,e); on the others the KL to π_old(·|q)
-        // is zero at the first epoch.
+        // Sampling log-probs are the PPO "old" policy, under the context the rollout was sampled in. For the
+        // internalisation variant's regulariser they are also the KL target: on guided rollouts the
+        // experience-conditioned distribution π_old(·|q,e); on the others the KL to π_old(·|q) is zero at the first epoch.
+        // Otherwise loss.klCoef (default 1e-3, the paper's β) takes the KL to the frozen reference policy.
         const batch: RlBatch = {
           sequences: idx.map((i) => rows[i].tokens),
           masks: idx.map((i) => rows[i].mask),
@@ -273,16 +281,27 @@ export class Trainer {
     return out
   }
 
-  /** Greedy rollouts on `examples`: EM, F1, search calls and tokens, by hop count. */
+  /**
+   * Greedy rollouts on `examples`: EM, F1, CEM, search calls and tokens, by hop count. `withExperience`: with the
+   * run's HEK at both injection points, by the same rules as in training (HiExp's own number).
+   */
   async evaluate(
     examples: readonly QaExample[],
     { withExperience = false, retriever = this.task.retriever }: { withExperience?: boolean; retriever?: Retriever } = {},
   ): Promise<Evaluation> {
     const source = withExperience ? this.experience : undefined
-    const rendered = source ? await Promise.all(examples.map((q) => source.render(q))) : []
-    const requests = examples.map((q, i) => ({ question: q.question, ...(source ? { experiences: rendered[i] } : {}) }))
+    if (withExperience && !source) throw new Error('evaluate: withExperience needs the run\'s HEK (experience.enabled and prepareExperience())')
+    const requests = await Promise.all(examples.map((q) => guidedRequest(q, source)))
     const { rollouts } = await runRollouts(this.policy, retriever, requests, { ...this.rollout, temperature: 0 })
     return evaluateRollouts(rollouts, examples)
+  }
+
+  /** A HiExp run evaluated with its HEK (the method's number) and without it; other runs without only. */
+  async evaluateRun(examples: readonly QaExample[]): Promise<{ withoutHek: Evaluation; withHek?: Evaluation }> {
+    await this.prepareExperience()
+    const withoutHek = await this.evaluate(examples)
+    const hiexp = this.experience !== undefined && this.config.experience.enabled
+    return { withoutHek, ...(hiexp ? { withHek: await this.evaluate(examples, { withExperience: true }) } : {}) }
   }
 
   private validationSet(): QaExample[] {
@@ -297,6 +316,7 @@ export class Trainer {
       step: this.state.step,
       em: plain.em,
       f1: plain.f1,
+      cem: plain.cem,
       searchCalls: plain.searchCalls,
       responseTokens: plain.responseTokens,
       repeatedQueryShare: plain.repeatedQueryShare,
@@ -306,6 +326,7 @@ export class Trainer {
       const guided = await this.evaluate(this.validationSet(), { withExperience: true })
       row.emWithExperience = guided.em
       row.f1WithExperience = guided.f1
+      row.cemWithExperience = guided.cem
     }
     this.metrics.append(row)
     return row
@@ -351,7 +372,7 @@ export class Trainer {
       const t0 = performance.now()
       const questions = new Random(this.config.seed).fork('hek').shuffle(this.task.train).slice(0, e.buildQuestions)
       const records = await collectTrajectories(this.policy, this.task.retriever, questions, e.buildGroupSize, this.rollout, this.reward, this.trajectories, this.state.step)
-      hek = await buildHek(records, distillerFor(this.config, this.policy))
+      hek = await buildHek(records, distillerFor(this.config, this.policy), { thresholds: e.thresholds })
       hek.save(path)
       writeHekPictures(hek, path.replace(/\.json$/, ''))
       this.metrics.append({ phase: 'hek', step: this.state.step, experiences: hek.experiences().length, trajectories: records.length, seconds: (performance.now() - t0) / 1000 })
@@ -363,7 +384,14 @@ export class Trainer {
 
   private experienceSource(hek: HierarchicalExperience): HekExperienceSource {
     const tokenizer = this.policy.tokenizer
-    return new HekExperienceSource(hek, this.config.experience.tokenBudget, (text) => tokenizer.encode(text).length)
+    const e = this.config.experience
+    return new HekExperienceSource(hek, {
+      promptTopK: e.promptTopK,
+      budget: e.tokenBudget,
+      searchInjection: e.searchInjection,
+      searchMinSimilarity: e.searchMinSimilarity,
+      countTokens: (text) => tokenizer.encode(text).length,
+    })
   }
 
   /** Dynamic HEK (beyond the paper): distil the rollouts since the last rebuild into the HEK and swap it in. */
@@ -426,4 +454,10 @@ export class Trainer {
     bar?.stop()
     return { validation }
   }
+}
+
+/** Share of search calls that got an experience with their documents (HiExp's second injection point). */
+function searchExperienceShare(rollouts: readonly Rollout[]): number {
+  const calls = rollouts.flatMap((r) => r.turns.filter((t) => t.infoSpan !== undefined))
+  return calls.length === 0 ? 0 : calls.filter((t) => t.experience !== undefined).length / calls.length
 }

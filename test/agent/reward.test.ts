@@ -51,8 +51,12 @@ const rollout = (over: Partial<RewardInput>): RewardInput => ({
 
 test('rewards compose by configuration and report every part', (t) => {
   t.deepEqual(makeReward()(rollout({}), ['Kelmar']), {
-    total: 1, answer: 1, em: 1, f1: 1, format: 1, malformed: 0, lengthPenalty: 0, repeatedQueries: 0, repeatedQueryPenalty: 0,
+    total: 1, answer: 1, em: 1, f1: 1, cem: 1, format: 1, malformed: 0, lengthPenalty: 0, repeatedQueries: 0, repeatedQueryPenalty: 0,
   })
+  // CEM: the gold answer contained in the prediction, normalised like EM ("Port Kelmar" covers "Kelmar"; EM does not).
+  const cover = makeReward({ metric: 'cem' })(rollout({ answer: 'Port  Kelmar!' }), ['the Kelmar'])
+  t.like(cover, { em: 0, cem: 1, answer: 1 })
+  t.like(makeReward({ metric: 'cem' })(rollout({ answer: 'Kelma' }), ['Kelmar']), { cem: 0, answer: 0 })
   const reward = makeReward({
     metric: 'f1',
     formatWeight: 0.2,

@@ -18,14 +18,18 @@ test('the analyzer finds planted patterns with the right polarity', async (t) =>
   t.true(early!.successRate < 0.2)
   t.is(byFeature.get('query-uses-evidence')?.kind, 'success-pattern')
   t.is(byFeature.get('hops-in-order')?.kind, 'success-pattern')
-  // Every experience is backed by its counts and its sources.
-  for (const e of exps) {
+  // Every behaviour statement is backed by its counts and its sources (the E1 cases that follow them have no score:
+  // test/experience/cases.test.ts).
+  const statements = exps.filter((e) => e.origin === 'offline')
+  t.true(statements.length >= 4)
+  t.deepEqual(exps.slice(0, statements.length), statements, 'the statements come first')
+  for (const e of statements) {
     t.true(e.support >= 3)
     t.true(e.sources.length > 0)
     t.true(Number.isFinite(e.score))
   }
   // Sorted by strength of separation.
-  for (let i = 1; i < exps.length; i++) t.true(Math.abs(exps[i - 1].score!) >= Math.abs(exps[i].score!))
+  for (let i = 1; i < statements.length; i++) t.true(Math.abs(statements[i - 1].score!) >= Math.abs(statements[i].score!))
   const stats = analyzer.lastStats.find((s) => s.feature === 'first-query-names-entity' && s.stratum === 'all')!
   t.true(stats.mixedGroups >= 2)
   t.true(stats.withinLogOdds! > 0)

@@ -45,9 +45,13 @@ test('levels nest: every node has its parent one level up and supports add up', 
   t.true(hek.level(1).length > 1 && hek.level(1).length < exps.length)
   t.true(hek.level(2).length >= 1 && hek.level(2).length < hek.level(1).length)
   t.true(hek.level(2).every((n) => n.kind === 'principle'))
-  // Similar wordings share a strategy: the two "answer before searching" tips end in the same level-1 cluster.
-  t.is(hek.node('e2.0')!.parent, hek.node('e2.1')!.parent)
-  t.not(hek.node('e2.0')!.parent, hek.node('e3.0')!.parent)
+  // Similar wordings share a pattern (Ward on the title embeddings, cut at τ1): two "name the entity first" cases end
+  // in the same E2, a "tag format" case elsewhere.
+  t.is(hek.node('e0.0')!.parent, hek.node('e0.2')!.parent)
+  t.not(hek.node('e0.0')!.parent, hek.node('e3.0')!.parent)
+  t.is(hek.node('e3.0')!.parent, hek.node('e3.1')!.parent)
+  t.deepEqual([...new Set(hek.level(1).map((n) => n.type))], ['E2'])
+  t.deepEqual([...new Set(hek.level(2).map((n) => n.type))], ['E3'])
   const stats = hek.buildStats
   t.is(stats.tips, exps.length)
   t.true((stats.totalMs ?? 0) > 0)
@@ -95,7 +99,7 @@ test('a corrupt HEK file gives a clear error naming the problem', async (t) => {
   const cases: Array<[string, unknown, RegExp]> = [
     ['truncated.json', JSON.stringify(good).slice(0, 200), /truncated\.json is not a valid HEK file: not JSON/],
     ['wrong-format.json', { ...good, format: 'something' }, /format is "something", expected "hiexp-hek"/],
-    ['future.json', { ...good, version: 2 }, /version 2 is not supported/],
+    ['future.json', { ...good, version: 3 }, /version 3 is not supported \(this hiexp reads versions 1 and 2\)/],
     ['bad-field.json', { ...good, nodes: good.nodes.map((n: HekNode, i: number) => (i === 3 ? { ...n, support: 'many' } : n)) }, /nodes\.3\.support: Expected number/],
     ['orphan.json', { ...good, nodes: good.nodes.map((n: HekNode, i: number) => (i === 0 ? { ...n, parent: 'L1.999' } : n)) }, /parent L1\.999, which does not exist/],
     ['support.json', { ...good, nodes: good.nodes.map((n: HekNode) => (n.level === 1 ? { ...n, support: n.support + 5 } : n)) }, /support .* children add up to/],
@@ -190,20 +194,24 @@ test('analyzer → HEK → retrieval on planted trajectories; dynamic update re-
   checkNesting(t, hek, 3)
   const r = await hek.retrieve('Where was the founder of Company99 born? Name the entity in the first search', { budget: 60 })
   t.regex(r.text, /Name the entity from the question in the first search/)
+  // Cases of different questions with the same decision point are merged (support summed): fewer E1s than given.
+  const before = hek.level(0).length
+  t.true(before <= exps.length && before > exps.filter((e) => e.origin === 'offline').length)
+  t.is(hek.level(0).reduce((s, n) => s + n.support, 0), exps.reduce((s, e) => s + e.support, 0))
   const more = await HierarchicalExperience.build(sampleExperiences())
   const updated = await hek.update(more.experiences())
-  t.is(hek.level(0).length, exps.length, 'the old HEK is unchanged')
-  t.true(updated.level(0).length > exps.length)
+  t.is(hek.level(0).length, before, 'the old HEK is unchanged')
+  t.true(updated.level(0).length > before)
   checkNesting(t, updated, 3)
   const cost = updated.buildStats
   t.true(cost.totalMs! > 0 && cost.embedMs! >= 0 && cost.linkageMs! >= 0)
-  t.is(cost.experiences, exps.length + more.level(0).length)
+  t.is(cost.experiences, before + more.level(0).length)
 })
 
 test('printer and pictures', async (t) => {
   const hek = await HierarchicalExperience.build(sampleExperiences())
   const text = formatHek(hek)
-  t.regex(text.split('\n')[0], /HEK v1 .*1\d tips, \d+ strategies, \d+ principles?/)
+  t.regex(text.split('\n')[0], /HEK v2 .*1\d cases, \d+ patterns, \d+ strateg(y|ies)/)
   for (const n of hek.nodes) t.true(text.includes(` ${n.id} (`), n.id)
   t.true(formatHek(hek, { minLevel: 1 }).split('\n').length < text.split('\n').length)
   t.true(hekTreeSvg(hek).startsWith('<svg'))

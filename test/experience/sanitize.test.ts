@@ -96,6 +96,6 @@ test('hiexp hek show prints no raw escape from a HEK file that holds them', asyn
     ['--import=tsx', new URL('../../lib/cli.ts', import.meta.url).pathname, 'hek', 'show', file],
     { timeout: 60_000 },
   )
-  t.regex(stdout, /^HEK v1/)
+  t.regex(stdout, /^HEK v2/)
   t.notRegex(stdout, ESCAPE_OR_CONTROL)
 })
