@@ -47,9 +47,14 @@ export {
   extractJson,
   parseReply,
   DistillReplySchema,
+  NoValidReplyError,
+  MAX_EXPERIENCES_PER_REPLY,
   type PromptDistillerOptions,
   type DistillStats,
+  type ReplyProblem,
 } from './llm.js'
+export { BadReplyError, type BadReplyKind } from './reply.js'
+export { sanitizeExperienceText, sanitizeExperienceField, stripControls, MAX_EXPERIENCE_TEXT_CHARS, MAX_EXPERIENCE_FIELD_CHARS } from './sanitize.js'
 export { TfidfSvdEmbedder, OpenAIEmbedder, embedderFromState, cosine, type Embedder, type EmbedderState, type TfidfSvdOptions, type OpenAIEmbedderOptions } from './embed.js'
 export { offlineSummarizer, promptSummarizer, medoid, sharedTerms, type Summarizer, type ClusterInput, type ClusterSummary, type ClusterMember } from './summarize.js'
 export {
