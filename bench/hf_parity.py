@@ -88,18 +88,20 @@ def hiexp_logits(folder, ids, vocab, device, dtypes):
 
 
 def hf_logits(model, ids, device=None, dtype=None):
-    """transformers' logits of `model` moved to device/dtype (a copy: the float32 CPU model stays as it is)."""
+    """transformers' logits of `model` (or of a copy moved to device/dtype), on the CPU in the model's own precision."""
     m = model if device is None else copy.deepcopy(model).to(device=device, dtype=dtype)
     with torch.no_grad():
-        return m(input_ids=ids.to(next(m.parameters()).device)).logits.float().cpu()
+        return m(input_ids=ids.to(next(m.parameters()).device)).logits.cpu()
 
 
 def compare(direction, tie, device, dtypes, ours, theirs_model, ids):
-    """One result row per dtype: hiexp against transformers, and both against the float64 reference."""
-    ref = hf_logits(copy.deepcopy(theirs_model).double(), ids).double()
+    """One result row per dtype: hiexp against transformers, and both against the float64 reference (transformers
+    in float64 on the CPU; it still computes the rope angles in float32, as it does at every dtype)."""
+    ref = hf_logits(copy.deepcopy(theirs_model).double(), ids)
+    assert ref.dtype == torch.float64
     rows = []
     for d in dtypes:
-        theirs = hf_logits(theirs_model, ids, device, DTYPES[d])
+        theirs = hf_logits(theirs_model, ids, device, DTYPES[d]).float()
         diff = (ours[d] - theirs).abs().max().item()
         ours_err = (ours[d].double() - ref).abs().max().item()
         theirs_err = (theirs.double() - ref).abs().max().item()

@@ -21,7 +21,7 @@ import transformers
 from transformers import Qwen2ForCausalLM
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'bench'))
-from hf_parity import dtype_kwargs, qwen2_config, word_level_tokenizer  # noqa: E402  (one tokenizer writer)
+from hf_parity import qwen2_config, word_level_tokenizer  # noqa: E402  (one config builder, one tokenizer writer)
 
 # Qwen2.5-0.5B's shape (its config.json), random weights.
 QWEN25_05B = dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
