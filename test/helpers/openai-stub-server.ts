@@ -56,7 +56,17 @@ async function stream(res: ServerResponse, o: { chunk: string; count?: number; e
     if (res.destroyed) return
     const drained = res.write(bytes)
     state.streamedBytes += bytes.length
-    if (!drained) await new Promise((ok) => (res.once('drain', ok), res.once('close', ok)))
+    if (!drained) {
+      await new Promise<void>((ok) => {
+        const done = () => {
+          res.off('drain', done)
+          res.off('close', done)
+          ok()
+        }
+        res.on('drain', done)
+        res.on('close', done)
+      })
+    }
     if (o.everyMs) await new Promise((ok) => setTimeout(ok, o.everyMs))
   }
   res.end()
