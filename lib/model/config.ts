@@ -1,4 +1,6 @@
 // Qwen2 model configuration in Hugging Face's config.json form (transformers' Qwen2Config), validated once here.
+import { totalmem } from 'node:os'
+
 import { z } from 'zod'
 
 /** The architecture hyper-parameters hiexp's native decoder needs (camelCase mirror of config.json). */
@@ -149,4 +151,35 @@ export function parameterCount(c: Qwen2Config): number {
   const kv = c.numKvHeads * c.headDim
   const layer = 2 * c.hiddenSize + (c.hiddenSize * q + q) + 2 * (c.hiddenSize * kv + kv) + q * c.hiddenSize + 3 * c.hiddenSize * c.intermediateSize
   return c.vocabSize * c.hiddenSize * (c.tieWordEmbeddings ? 1 : 2) + c.numLayers * layer + c.hiddenSize
+}
+
+const BYTES_PER_PARAMETER: Record<string, number> = { float32: 4, bfloat16: 2, float16: 2 }
+const GIB = 1024 ** 3
+
+/**
+ * Refuses, before anything is allocated, a config whose weights alone would not fit in `memory` (this machine's, by
+ * default) as `dtype`: an absurd config.json (hidden_size 1e9, or 65536 with a full vocabulary) must be an error
+ * naming its sizes, not a zero-filled allocation that wakes the OOM killer.
+ */
+export function checkConfigFitsMemory(
+  c: Qwen2Config,
+  dtype: string = 'float32',
+  { memory = totalmem(), source = 'config' }: { memory?: number; source?: string } = {},
+): void {
+  const bytesPer = BYTES_PER_PARAMETER[dtype] ?? 4
+  const bytes = parameterCount(c) * bytesPer
+  if (bytes <= memory) return
+  const q = c.numHeads * c.headDim
+  const kv = c.numKvHeads * c.headDim
+  const terms: [string, number][] = [
+    ['vocab_size x hidden_size (embeddings)', c.vocabSize * c.hiddenSize * (c.tieWordEmbeddings ? 1 : 2)],
+    ['num_hidden_layers x hidden_size x intermediate_size (MLP)', c.numLayers * 3 * c.hiddenSize * c.intermediateSize],
+    ['num_hidden_layers x hidden_size x heads x head_dim (attention)', c.numLayers * c.hiddenSize * (2 * q + 2 * kv)],
+  ]
+  const largest = terms.reduce((a, b) => (b[1] > a[1] ? b : a))[0]
+  throw new RangeError(
+    `${source}: hidden_size ${c.hiddenSize}, intermediate_size ${c.intermediateSize}, num_hidden_layers ${c.numLayers}, ` +
+      `vocab_size ${c.vocabSize} make ${parameterCount(c).toExponential(3)} parameters, ${(bytes / GIB).toFixed(1)} GiB as ${dtype}, ` +
+      `more than this machine's memory (${(memory / GIB).toFixed(1)} GiB); the largest term is ${largest}`,
+  )
 }

@@ -1,5 +1,5 @@
 export type { TokenizerLike, GenerateOptions, Generation, GenerationPolicy } from './generation.js'
-export { configFromHf, configToHf, tinyConfig, parameterCount, type Qwen2Config } from './config.js'
+export { configFromHf, configToHf, tinyConfig, parameterCount, checkConfigFitsMemory, type Qwen2Config } from './config.js'
 export {
   Tokenizer,
   buildWordLevelTokenizer,

@@ -1,5 +1,8 @@
 // JavaScript edge of the clustering core: argument checks (messages name the argument), a copy of the input on the
 // calling thread, then the distances and the linkage on the libuv pool, with progress through a thread-safe function.
+// Order matters: the options object is read (its getters run JavaScript, which may detach or resize the input's
+// buffer) before the input is looked at, and the input is copied with no JavaScript in between, so the worker never
+// touches JavaScript memory.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -26,6 +29,14 @@ int64_t positionalInteger(const Napi::Value& v, const char* name, int64_t min) {
   }
   return static_cast<int64_t>(x);
 }
+
+// A zero length is most often an array whose buffer was transferred (detached): say so.
+// An element count computed in doubles (n*d and n(n-1)/2 overflow int64 for absurd n), written as an integer.
+std::string countText(double x) {
+  return x < 9.0e18 ? std::to_string(static_cast<int64_t>(x)) : detail::concat(x);
+}
+
+const char* emptyNote(size_t length) { return length == 0 ? " (empty, or its buffer was transferred/detached)" : ""; }
 
 // Float32Array or Float64Array, copied to doubles (exact) so that the worker owns its input.
 std::vector<double> copyNumbers(const Napi::Value& v, const char* name, size_t& length) {
@@ -89,8 +100,8 @@ Napi::Value linkageBinding(const Napi::CallbackInfo& info) {
     }
     length = v.As<Napi::TypedArray>().ElementLength();
     const double expected = static_cast<double>(n) * static_cast<double>(n - 1) / 2.0;
-    HX_CHECK_RANGE(static_cast<double>(length) == expected, name, " has length ", length, ", expected n(n-1)/2 = ",
-                   static_cast<int64_t>(expected), " for n = ", n);
+    HX_CHECK_RANGE(static_cast<double>(length) == expected, name, " has length ", length, emptyNote(length),
+                   ", expected n(n-1)/2 = ", countText(expected), " for n = ", n);
     cluster::checkCondensedFits(n, "n");
     *given = cluster::HugeBuffer(length);
     if (f64) {
@@ -104,8 +115,8 @@ Napi::Value linkageBinding(const Napi::CallbackInfo& info) {
     d = positionalInteger(info[2], "d", 1);
     input = copyNumbers(info[0], "points", length);
     const double expected = static_cast<double>(n) * static_cast<double>(d);
-    HX_CHECK_RANGE(static_cast<double>(length) == expected, "points has length ", length, ", expected n*d = ",
-                   static_cast<int64_t>(expected), " (n = ", n, ", d = ", d, ")");
+    HX_CHECK_RANGE(static_cast<double>(length) == expected, "points has length ", length, emptyNote(length),
+                   ", expected n*d = ", countText(expected), " (n = ", n, ", d = ", d, ")");
     cluster::checkPoints(input.data(), n, d, metric);
   }
   cluster::checkCondensedFits(n, "n");
@@ -165,7 +176,8 @@ Napi::Value pdistBinding(const Napi::CallbackInfo& info) {
   size_t length = 0;
   auto input = std::make_shared<std::vector<double>>(copyNumbers(info[0], "points", length));
   HX_CHECK_RANGE(static_cast<double>(length) == static_cast<double>(n) * static_cast<double>(d), "points has length ",
-                 length, ", expected n*d = ", n * d, " (n = ", n, ", d = ", d, ")");
+                 length, emptyNote(length), ", expected n*d = ", countText(static_cast<double>(n) * static_cast<double>(d)),
+                 " (n = ", n, ", d = ", d, ")");
   cluster::checkPoints(input->data(), n, d, metric);
   cluster::checkCondensedFits(n, "n");
   std::function<std::vector<double>()> work = [input, n, d, metric, gram]() {

@@ -76,7 +76,8 @@ HugeBuffer& HugeBuffer::operator=(HugeBuffer&& other) noexcept {
 void checkCondensedFits(int64_t n, const std::string& what) {
   const long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGE_SIZE);
   if (pages <= 0 || pageSize <= 0) return;
-  const double bytes = static_cast<double>(condensedSize(n)) * sizeof(double);
+  // In doubles: condensedSize(n) overflows int64 for n above ~4.3e9.
+  const double bytes = static_cast<double>(n) * static_cast<double>(n - 1) / 2.0 * sizeof(double);
   const double physical = static_cast<double>(pages) * static_cast<double>(pageSize);
   HX_CHECK_RANGE(bytes <= 0.85 * physical, what, " = ", n, " needs a condensed matrix of ", bytes / 1073741824.0,
                  " GiB, more than this machine's memory (", physical / 1073741824.0, " GiB) allows");

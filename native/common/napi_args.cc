@@ -42,17 +42,63 @@ Napi::Object object(const Napi::Value& value, const std::string& name) {
   return value.As<Napi::Object>();
 }
 
+void checkNotDetached(const Napi::TypedArray& array, const std::string& name) {
+  bool detached = false;
+  if (napi_is_detached_arraybuffer(array.Env(), array.ArrayBuffer(), &detached) == napi_ok && detached) {
+    throwType(name, " is a view of a detached ArrayBuffer (transferred away); pass an array that owns its memory");
+  }
+}
+
 bool has(const Napi::Object& obj, const char* key) {
   return obj.Has(key) && !obj.Get(key).IsUndefined();
 }
 
-std::optional<double> optionalNumber(const Napi::Object& obj, const char* key, const std::string& owner) {
-  if (!has(obj, key)) return std::nullopt;
-  auto value = obj.Get(key);
-  if (!value.IsNumber()) throwType(owner, ".", key, " must be a number, got ", describe(value));
-  double x = value.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(x)) throwRange(owner, ".", key, " must be a finite number, got ", x);
+Napi::Value field(const Napi::Object& obj, const char* key) { return obj.Get(key); }
+
+std::optional<double> optionalNumberValue(const Napi::Value& value, const std::string& name) {
+  if (value.IsUndefined()) return std::nullopt;
+  if (!value.IsNumber()) throwType(name, " must be a number, got ", describe(value));
+  const double x = value.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(x)) throwRange(name, " must be a finite number, got ", x);
   return x;
+}
+
+int64_t integerValue(const Napi::Value& value, const std::string& name, int64_t min, int64_t max) {
+  const auto x = optionalNumberValue(value, name);
+  if (!x) throwType(name, " is required (a number)");
+  if (*x != std::floor(*x) || *x < static_cast<double>(min) || *x > static_cast<double>(max)) {
+    throwRange(name, " must be an integer in [", min, ", ", max, "], got ", *x);
+  }
+  return static_cast<int64_t>(*x);
+}
+
+bool optionalBoolValue(const Napi::Value& value, const std::string& name, bool fallback) {
+  if (value.IsUndefined()) return fallback;
+  if (!value.IsBoolean()) throwType(name, " must be a boolean, got ", describe(value));
+  return value.As<Napi::Boolean>().Value();
+}
+
+size_t choiceValue(const Napi::Value& value, const std::string& name, std::initializer_list<const char*> allowed,
+                   std::optional<size_t> fallback) {
+  std::string expected;
+  for (const char* a : allowed) expected += (expected.empty() ? "'" : ", '") + std::string(a) + "'";
+  if (value.IsUndefined()) {
+    if (fallback) return *fallback;
+    throwType(name, " is required (one of ", expected, ")");
+  }
+  if (!value.IsString()) throwType(name, " must be one of ", expected, ", got ", describe(value));
+  const std::string s = value.As<Napi::String>().Utf8Value();
+  size_t i = 0;
+  for (const char* a : allowed) {
+    if (s == a) return i;
+    ++i;
+  }
+  throwRange(name, " must be one of ", expected, ", got '", s, "'");
+}
+
+// The object forms read each field once (one getter call) and check it with the value forms.
+std::optional<double> optionalNumber(const Napi::Object& obj, const char* key, const std::string& owner) {
+  return optionalNumberValue(obj.Get(key), owner + "." + key);
 }
 
 double number(const Napi::Object& obj, const char* key, const std::string& owner) {
@@ -62,37 +108,16 @@ double number(const Napi::Object& obj, const char* key, const std::string& owner
 }
 
 bool optionalBool(const Napi::Object& obj, const char* key, bool fallback, const std::string& owner) {
-  if (!has(obj, key)) return fallback;
-  auto value = obj.Get(key);
-  if (!value.IsBoolean()) throwType(owner, ".", key, " must be a boolean, got ", describe(value));
-  return value.As<Napi::Boolean>().Value();
+  return optionalBoolValue(obj.Get(key), owner + "." + key, fallback);
 }
 
 int64_t integer(const Napi::Object& obj, const char* key, const std::string& owner, int64_t min, int64_t max) {
-  double x = number(obj, key, owner);
-  if (x != std::floor(x) || x < static_cast<double>(min) || x > static_cast<double>(max)) {
-    throwRange(owner, ".", key, " must be an integer in [", min, ", ", max, "], got ", x);
-  }
-  return static_cast<int64_t>(x);
+  return integerValue(obj.Get(key), owner + "." + key, min, max);
 }
 
 size_t choice(const Napi::Object& obj, const char* key, const std::string& owner,
               std::initializer_list<const char*> allowed, std::optional<size_t> fallback) {
-  std::string expected;
-  for (const char* a : allowed) expected += (expected.empty() ? "'" : ", '") + std::string(a) + "'";
-  if (!has(obj, key)) {
-    if (fallback) return *fallback;
-    throwType(owner, ".", key, " is required (one of ", expected, ")");
-  }
-  auto value = obj.Get(key);
-  if (!value.IsString()) throwType(owner, ".", key, " must be one of ", expected, ", got ", describe(value));
-  std::string s = value.As<Napi::String>().Utf8Value();
-  size_t i = 0;
-  for (const char* a : allowed) {
-    if (s == a) return i;
-    ++i;
-  }
-  throwRange(owner, ".", key, " must be one of ", expected, ", got '", s, "'");
+  return choiceValue(obj.Get(key), owner + "." + key, allowed, fallback);
 }
 
 void rejectUnknownKeys(const Napi::Object& obj, const std::string& owner, std::initializer_list<const char*> allowed) {

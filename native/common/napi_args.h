@@ -49,12 +49,21 @@ std::string describe(const Napi::Value& value);
 
 bool isTypedArrayOf(const Napi::Value& value, napi_typedarray_type type);
 
+// Throws a TypeError naming `name` when the typed array's ArrayBuffer is detached (transferred, or structuredClone'd
+// with transfer): its length reads as 0 and its data pointer as null.
+void checkNotDetached(const Napi::TypedArray& array, const std::string& name);
+
+// Pins a typed array: its data pointer and its length as they are now. JavaScript that runs afterwards can detach,
+// transfer or shrink (resizable ArrayBuffer) the memory, so a binding pins only after it has read every argument and
+// option (napi::field and the *Value readers below run getters), and runs no JavaScript until it is done with the
+// pointer. Work that outlives the call (an AsyncWorker) copies instead.
 template <typename T>
 Span<T> typedArray(const Napi::Value& value, const std::string& name) {
   if (!isTypedArrayOf(value, TypedArrayTraits<T>::type)) {
     throwType(name, " must be a ", TypedArrayTraits<T>::name, ", got ", describe(value));
   }
   auto array = value.As<Napi::TypedArrayOf<T>>();
+  checkNotDetached(array, name);
   return Span<T>{array.Data(), array.ElementLength()};
 }
 
@@ -69,6 +78,16 @@ int64_t integer(const Napi::Object& obj, const char* key, const std::string& own
 // A string that must be one of `allowed`; returns its index.
 size_t choice(const Napi::Object& obj, const char* key, const std::string& owner,
               std::initializer_list<const char*> allowed, std::optional<size_t> fallback = std::nullopt);
+
+// Readers of one value already read: the two-phase bindings read each field once with field() (getters run there,
+// once), then check the values with these, which run no JavaScript. `name` is the full name ("options.eps").
+// Undefined means absent.
+Napi::Value field(const Napi::Object& obj, const char* key);
+std::optional<double> optionalNumberValue(const Napi::Value& value, const std::string& name);
+int64_t integerValue(const Napi::Value& value, const std::string& name, int64_t min, int64_t max);
+bool optionalBoolValue(const Napi::Value& value, const std::string& name, bool fallback);
+size_t choiceValue(const Napi::Value& value, const std::string& name, std::initializer_list<const char*> allowed,
+                   std::optional<size_t> fallback = std::nullopt);
 
 // Throws a TypeError naming the first key of `obj` that is not in `allowed` (catches misspelt options).
 void rejectUnknownKeys(const Napi::Object& obj, const std::string& owner, std::initializer_list<const char*> allowed);

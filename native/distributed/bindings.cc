@@ -29,7 +29,9 @@ dist::GroupOptions parseGroup(const Napi::Object& o) {
   return r;
 }
 
-// A typed array's values as a tensor (copied: the array may be gone when the collective runs) and back.
+// A typed array's values as a tensor and back. Copied on the calling thread, right after the pointer is taken and
+// after every other argument is read: the collective runs on the libuv pool, when JavaScript may have detached,
+// shrunk or changed the array.
 struct Buffer {
   at::Tensor tensor;
   napi_typedarray_type type = napi_float32_array;
@@ -96,11 +98,9 @@ Napi::Value distInit(const Napi::CallbackInfo& info) {
 // distAllReduce(group, array, op) -> Promise<array of the same type>
 Napi::Value distAllReduce(const Napi::CallbackInfo& info) {
   auto g = napi::unwrapHandle<Group>(info[0], "group");
-  Buffer b = toTensor(info[1], "data");
   static const dist::ReduceOp ops[] = {dist::ReduceOp::Sum, dist::ReduceOp::Mean, dist::ReduceOp::Max, dist::ReduceOp::Min};
-  auto wrap = Napi::Object::New(info.Env());
-  wrap.Set("op", info[2]);
-  const dist::ReduceOp op = ops[napi::choice(wrap, "op", "allReduce", {"sum", "mean", "max", "min"}, 0)];
+  const dist::ReduceOp op = ops[napi::choiceValue(info[2], "allReduce.op", {"sum", "mean", "max", "min"}, 0)];
+  Buffer b = toTensor(info[1], "data");
   HX_CHECK_RANGE(!(op == dist::ReduceOp::Mean && b.type == napi_int32_array),
                  "op 'mean' needs a Float32Array or Float64Array (an Int32Array cannot hold the mean)");
   return napi::runAsync<Buffer>(
@@ -117,10 +117,8 @@ Napi::Value distAllReduce(const Napi::CallbackInfo& info) {
 // distBroadcast(group, array, root) -> Promise<root's array>
 Napi::Value distBroadcast(const Napi::CallbackInfo& info) {
   auto g = napi::unwrapHandle<Group>(info[0], "group");
+  const int root = static_cast<int>(napi::integerValue(info[2], "broadcast.root", 0, g->size() - 1));
   Buffer b = toTensor(info[1], "data");
-  auto wrap = Napi::Object::New(info.Env());
-  wrap.Set("root", info[2]);
-  const int root = static_cast<int>(napi::integer(wrap, "root", "broadcast", 0, g->size() - 1));
   return napi::runAsync<Buffer>(
       info.Env(),
       [g, b, root]() mutable {
@@ -146,9 +144,7 @@ Napi::Value distDestroy(const Napi::CallbackInfo& info) {
 Napi::Value distBroadcastPolicy(const Napi::CallbackInfo& info) {
   auto g = napi::unwrapHandle<Group>(info[0], "group");
   auto core = napi::unwrapHandle<model::PolicyCore>(info[1], "policy");
-  auto wrap = Napi::Object::New(info.Env());
-  wrap.Set("root", info[2]);
-  const int root = static_cast<int>(napi::integer(wrap, "root", "broadcast", 0, g->size() - 1));
+  const int root = static_cast<int>(napi::integerValue(info[2], "broadcast.root", 0, g->size() - 1));
   HX_CHECK_RANGE(g->acceptsDevice(core->model->device()), "the policy's device (", core->model->device().str(),
                  ") does not suit the ", g->backendName(), " backend (gloo: cpu, nccl: cuda)");
   return napi::runAsync<bool>(

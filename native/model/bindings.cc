@@ -1,4 +1,8 @@
 // JavaScript entry points of the policy model: create / load / save, logits, scoring, step-wise generation.
+// Each entry point is a named function below, registered at the end. The order inside each is fixed: every option
+// object is read (getters run JavaScript, which could detach or shrink an array) and validated first; only then are
+// typed-array pointers taken, and their contents copied before any more JavaScript can run. The async work sees only
+// those copies, never JavaScript memory.
 #include "bindings.h"
 
 #include <cstring>
@@ -105,262 +109,282 @@ std::vector<std::vector<int64_t>> splitSequences(const napi::Span<int32_t>& ids,
   return seqs;
 }
 
+// policyCreate(config, { device, dtype, seed? }) -> Promise<handle>: random init when seed is given, else zeros to be
+// loaded. Async: allocating (and drawing) a multi-billion-parameter model takes seconds.
+Napi::Value policyCreate(const Napi::CallbackInfo& info) {
+  auto config = parseConfig(napi::object(info[0], "config"));
+  config.check();
+  auto opts = napi::object(info[1], "options");
+  const std::string device = napi::has(opts, "device") ? str(opts.Get("device"), "options.device") : "cpu";
+  const auto dtype = parseDtype(napi::choice(opts, "dtype", "options", {"float32", "bfloat16", "float16"}, 0));
+  const at::Device dev = parseDevice(device);
+  std::optional<uint64_t> seed;
+  if (napi::has(opts, "seed")) seed = static_cast<uint64_t>(napi::integer(opts, "seed", "options", 0, (1ll << 53)));
+  using Ptr = std::shared_ptr<PolicyCore>;
+  return napi::runAsync<Ptr>(
+      info.Env(),
+      [config, dev, dtype, seed] {
+        auto core = std::make_shared<PolicyCore>();
+        core->model = std::make_shared<Qwen2>(config, dev, dtype);
+        if (seed) {
+          core->model->initRandom(*seed);
+          core->rng = model::Rng(*seed ^ 0x9e3779b97f4a7c15ULL);
+        }
+        return core;
+      },
+      [](Napi::Env env, Ptr& core) -> Napi::Value { return napi::wrapHandle(env, core); });
+}
+
+// policyParameters(handle) -> [{ name, shape }] in Hugging Face order.
+Napi::Value policyParameters(const Napi::CallbackInfo& info) {
+  auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
+  auto params = core->model->expectedParameters();
+  auto out = Napi::Array::New(info.Env(), params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    auto o = Napi::Object::New(info.Env());
+    o.Set("name", params[i].first);
+    auto shape = Napi::Array::New(info.Env(), params[i].second.size());
+    for (size_t d = 0; d < params[i].second.size(); ++d) shape.Set(d, static_cast<double>(params[i].second[d]));
+    o.Set("shape", shape);
+    out.Set(i, o);
+  }
+  return out;
+}
+
+std::vector<std::string> stringArray(const Napi::Value& v, const std::string& name) {
+  if (!v.IsArray()) throwType(name, " must be an array of strings, got ", napi::describe(v));
+  auto arr = v.As<Napi::Array>();
+  std::vector<std::string> out;
+  for (uint32_t i = 0; i < arr.Length(); ++i) out.push_back(str(arr.Get(i), name + "[" + std::to_string(i) + "]"));
+  return out;
+}
+
+// policyLoad(handle, files: string[]) -> Promise<string[] ignored tensor names>. Every parameter must be found.
+Napi::Value policyLoad(const Napi::CallbackInfo& info) {
+  auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
+  const std::vector<std::string> files = stringArray(info[1], "files");
+  return napi::runAsync<std::vector<std::string>>(
+      info.Env(),
+      [core, files] {
+        std::lock_guard<std::mutex> lock(core->model->mutex());
+        std::vector<std::string> ignored;
+        for (const auto& f : files) {
+          auto file = model::readSafetensors(f);
+          model::checkFinite(file, f);
+          auto skip = core->model->loadTensors(file.tensors);
+          ignored.insert(ignored.end(), skip.begin(), skip.end());
+        }
+        core->model->finishLoad();
+        return ignored;
+      },
+      [](Napi::Env env, std::vector<std::string>& ignored) -> Napi::Value {
+        auto out = Napi::Array::New(env, ignored.size());
+        for (size_t i = 0; i < ignored.size(); ++i) out.Set(i, ignored[i]);
+        return out;
+      });
+}
+
+// policySave(handle, path, names?: string[]) -> Promise<void>: the named parameters (all by default) to one file.
+Napi::Value policySave(const Napi::CallbackInfo& info) {
+  auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
+  const std::string path = str(info[1], "path");
+  const bool subset = info.Length() > 2 && info[2].IsArray();
+  const std::vector<std::string> names = subset ? stringArray(info[2], "names") : std::vector<std::string>{};
+  return napi::runAsync<bool>(
+      info.Env(),
+      [core, path, names, subset] {
+        std::lock_guard<std::mutex> lock(core->model->mutex());
+        auto all = core->model->namedParameters();
+        std::vector<std::pair<std::string, at::Tensor>> chosen;
+        if (!subset) chosen = all;
+        for (const auto& n : names) {
+          auto it = std::find_if(all.begin(), all.end(), [&](const auto& p) { return p.first == n; });
+          HX_CHECK_RANGE(it != all.end(), "names holds '", n, "', which is not a parameter of this model");
+          chosen.push_back(*it);
+        }
+        model::writeSafetensors(path, chosen, {{"format", "pt"}});
+        return true;
+      },
+      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+}
+
+// policyLogits(handle, ids: Int32Array, B, T) -> Promise<Float32Array B*T*V>: a right-padded batch (tests, parity).
+Napi::Value policyLogits(const Napi::CallbackInfo& info) {
+  auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
+  const int64_t B = dim(info[2], "B"), T = dim(info[3], "T");
+  const at::Tensor ids = napi::tokenBatch(info[1], B, T, core->model->config().vocabSize, "ids");  // a copy
+  return napi::runAsync<at::Tensor>(
+      info.Env(),
+      [core, ids] {
+        at::NoGradGuard noGrad;
+        std::lock_guard<std::mutex> lock(core->model->mutex());
+        return core->model->lmHead(rightPaddedHidden(*core->model, ids)).to(at::kFloat);
+      },
+      [](Napi::Env env, at::Tensor& t) -> Napi::Value { return toFloat32(env, t); });
+}
+
+// policyScore(handle, ids, B, T, { entropy?, microBatchSize? }) -> Promise<{ logprobs, entropy? }> (B*T each):
+// logprobs[b*T + t] = log p(ids[b, t] | ids[b, <t]) for t >= 1, 0 at t = 0.
+Napi::Value policyScore(const Napi::CallbackInfo& info) {
+  auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
+  const int64_t B = dim(info[2], "B"), T = dim(info[3], "T");
+  auto opts = info.Length() > 4 && !info[4].IsUndefined() ? napi::object(info[4], "options") : Napi::Object::New(info.Env());
+  const bool wantEntropy = napi::optionalBool(opts, "entropy", false, "options");
+  const int64_t micro = napi::has(opts, "microBatchSize") ? napi::integer(opts, "microBatchSize", "options", 1, 1 << 20) : B;
+  const at::Tensor ids = napi::tokenBatch(info[1], B, T, core->model->config().vocabSize, "ids");  // after the options
+  using Pair = std::pair<at::Tensor, at::Tensor>;
+  return napi::runAsync<Pair>(
+      info.Env(),
+      [core, ids, wantEntropy, micro, B] {
+        at::NoGradGuard noGrad;
+        std::lock_guard<std::mutex> lock(core->model->mutex());
+        std::vector<at::Tensor> lps, ents;
+        for (int64_t b0 = 0; b0 < B; b0 += micro) {
+          const int64_t n = std::min(micro, B - b0);
+          at::Tensor chunk = ids.narrow(0, b0, n).to(core->model->device());
+          at::Tensor logits = core->model->lmHead(rightPaddedHidden(*core->model, chunk));
+          auto [lp, ent] = model::tokenLogprobs(logits, chunk, wantEntropy);
+          lps.push_back(lp.to(at::kCPU));
+          if (wantEntropy) ents.push_back(ent.to(at::kCPU));
+        }
+        return Pair{at::cat(lps, 0), wantEntropy ? at::cat(ents, 0) : at::Tensor()};
+      },
+      [](Napi::Env env, Pair& r) -> Napi::Value {
+        auto out = Napi::Object::New(env);
+        out.Set("logprobs", toFloat32(env, r.first));
+        if (r.second.defined()) out.Set("entropy", toFloat32(env, r.second));
+        return out;
+      });
+}
+
+// The options generateStart and generateResume share, read (and their getters run) before any array is touched.
+struct GenerationOptions {
+  int64_t maxNewTokens = 0;
+  model::SamplingOptions sampling;
+  std::optional<uint64_t> seed;
+};
+GenerationOptions parseGenerationOptions(const Napi::Value& v) {
+  auto opts = napi::object(v, "options");
+  GenerationOptions g;
+  g.maxNewTokens = napi::integer(opts, "maxNewTokens", "options", 1, 1 << 20);
+  g.sampling = parseSampling(opts);
+  if (napi::has(opts, "seed")) g.seed = static_cast<uint64_t>(napi::integer(opts, "seed", "options", 0, (1ll << 53)));
+  return g;
+}
+
+model::Rng sessionRng(const GenerationOptions& g, PolicyCore& core) {
+  if (g.seed) return model::Rng(*g.seed);
+  std::lock_guard<std::mutex> lock(core.rngMutex);
+  return model::Rng(core.rng.next());
+}
+
+using Started = std::pair<std::shared_ptr<model::GenerationSession>, model::Sampled>;
+Napi::Value startedToJs(Napi::Env env, Started& r) {
+  auto out = sampledToJs(env, r.second);
+  out.Set("session", napi::wrapHandle(env, r.first));
+  return out;
+}
+
+// generateStart(handle, ids: Int32Array (concatenated), lengths: Int32Array, { maxNewTokens, temperature, topP,
+// topK, seed? }) -> Promise<{ session, tokens: Int32Array(B), logprobs: Float32Array(B) }>
+Napi::Value generateStart(const Napi::CallbackInfo& info) {
+  auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
+  const GenerationOptions g = parseGenerationOptions(info[3]);
+  const auto seqs = splitSequences(napi::typedArray<int32_t>(info[1], "ids"), napi::typedArray<int32_t>(info[2], "lengths"));
+  auto session = std::make_shared<model::GenerationSession>();
+  session->model = core->model;
+  session->sampling = g.sampling;
+  session->rng = sessionRng(g, *core);
+  const int64_t maxNew = g.maxNewTokens;
+  return napi::runAsync<Started>(
+      info.Env(),
+      [session, seqs, maxNew] {
+        std::lock_guard<std::mutex> lock(session->model->mutex());
+        return Started{session, model::startGeneration(*session, seqs, maxNew)};
+      },
+      startedToJs);
+}
+
+// generateResume(prevSession, from: Int32Array, ids, lengths, options, policy) -> like generateStart, each row
+// continuing the parked row from[i] of prevSession with the suffix tokens ids[...lengths[i]] (its last sampled token
+// first).
+Napi::Value generateResume(const Napi::CallbackInfo& info) {
+  auto prev = napi::unwrapHandle<model::GenerationSession>(info[0], "session");
+  const GenerationOptions g = parseGenerationOptions(info[4]);
+  std::shared_ptr<PolicyCore> core;
+  if (!g.seed) core = napi::unwrapHandle<PolicyCore>(info[5], "policy");
+  auto from = napi::typedArray<int32_t>(info[1], "from");
+  const std::vector<int64_t> rows(from.data, from.data + from.size);
+  auto lengths = napi::typedArray<int32_t>(info[3], "lengths");
+  HX_CHECK_RANGE(from.size == lengths.size, "from and lengths must have the same length (", from.size, " vs ",
+                 lengths.size, ")");
+  const auto seqs = splitSequences(napi::typedArray<int32_t>(info[2], "ids"), lengths);
+  auto session = std::make_shared<model::GenerationSession>();
+  session->model = prev->model;
+  session->sampling = g.sampling;
+  session->rng = g.seed ? model::Rng(*g.seed) : sessionRng(g, *core);
+  const int64_t maxNew = g.maxNewTokens;
+  return napi::runAsync<Started>(
+      info.Env(),
+      [session, prev, rows, seqs, maxNew] {
+        std::lock_guard<std::mutex> lock(session->model->mutex());
+        return Started{session, model::resumeGeneration(*session, *prev, rows, seqs, maxNew)};
+      },
+      startedToJs);
+}
+
+// generateStep(session, keep?: Int32Array, park?: boolean) -> Promise<{ tokens, logprobs }> for the rows kept (all
+// by default); with park, the dropped rows' caches are kept for generateResume.
+Napi::Value generateStep(const Napi::CallbackInfo& info) {
+  auto session = napi::unwrapHandle<model::GenerationSession>(info[0], "session");
+  const bool park = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  std::optional<std::vector<int64_t>> keep;
+  if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull()) {
+    auto k = napi::typedArray<int32_t>(info[1], "keep");
+    keep.emplace(k.data, k.data + k.size);
+  }
+  return napi::runAsync<model::Sampled>(
+      info.Env(),
+      [session, keep, park] {
+        std::lock_guard<std::mutex> lock(session->model->mutex());
+        return model::stepGeneration(*session, keep ? &*keep : nullptr, park);
+      },
+      [](Napi::Env env, model::Sampled& s) -> Napi::Value { return sampledToJs(env, s); });
+}
+
+// generateEnd(session, park?: boolean): parks the remaining rows (park) or frees everything now rather than at
+// garbage collection.
+Napi::Value generateEnd(const Napi::CallbackInfo& info) {
+  auto session = napi::unwrapHandle<model::GenerationSession>(info[0], "session");
+  const bool park = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+  return napi::runAsync<bool>(
+      info.Env(),
+      [session, park] {
+        std::lock_guard<std::mutex> lock(session->model->mutex());
+        if (park) {
+          model::parkAll(*session);
+        } else {
+          session->cache = model::KvCache();
+          session->parked.clear();
+        }
+        return true;
+      },
+      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+}
+
 }  // namespace
 
 void registerModel(Napi::Env env, Napi::Object exports) {
-  // policyCreate(config, { device, dtype, seed? }) -> Promise<handle>: random init when seed is given, else zeros to
-  // be loaded. Async: allocating (and drawing) a multi-billion-parameter model takes seconds.
-  napi::exportFunction(env, exports, "policyCreate", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto config = parseConfig(napi::object(info[0], "config"));
-    config.check();
-    auto opts = napi::object(info[1], "options");
-    const std::string device = napi::has(opts, "device") ? str(opts.Get("device"), "options.device") : "cpu";
-    const auto dtype = parseDtype(napi::choice(opts, "dtype", "options", {"float32", "bfloat16", "float16"}, 0));
-    const at::Device dev = parseDevice(device);
-    std::optional<uint64_t> seed;
-    if (napi::has(opts, "seed")) seed = static_cast<uint64_t>(napi::integer(opts, "seed", "options", 0, (1ll << 53)));
-    using Ptr = std::shared_ptr<PolicyCore>;
-    return napi::runAsync<Ptr>(
-        info.Env(),
-        [config, dev, dtype, seed] {
-          auto core = std::make_shared<PolicyCore>();
-          core->model = std::make_shared<Qwen2>(config, dev, dtype);
-          if (seed) {
-            core->model->initRandom(*seed);
-            core->rng = model::Rng(*seed ^ 0x9e3779b97f4a7c15ULL);
-          }
-          return core;
-        },
-        [](Napi::Env env, Ptr& core) -> Napi::Value { return napi::wrapHandle(env, core); });
-  });
-
-  // policyParameters(handle) -> [{ name, shape }] in Hugging Face order.
-  napi::exportFunction(env, exports, "policyParameters", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
-    auto params = core->model->expectedParameters();
-    auto out = Napi::Array::New(info.Env(), params.size());
-    for (size_t i = 0; i < params.size(); ++i) {
-      auto o = Napi::Object::New(info.Env());
-      o.Set("name", params[i].first);
-      auto shape = Napi::Array::New(info.Env(), params[i].second.size());
-      for (size_t d = 0; d < params[i].second.size(); ++d) shape.Set(d, static_cast<double>(params[i].second[d]));
-      o.Set("shape", shape);
-      out.Set(i, o);
-    }
-    return out;
-  });
-
-  // policyLoad(handle, files: string[]) -> Promise<string[] ignored tensor names>. Every parameter must be found.
-  napi::exportFunction(env, exports, "policyLoad", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
-    if (!info[1].IsArray()) throwType("files must be an array of paths, got ", napi::describe(info[1]));
-    auto arr = info[1].As<Napi::Array>();
-    std::vector<std::string> files;
-    for (uint32_t i = 0; i < arr.Length(); ++i) files.push_back(str(arr.Get(i), "files[" + std::to_string(i) + "]"));
-    return napi::runAsync<std::vector<std::string>>(
-        info.Env(),
-        [core, files] {
-          std::lock_guard<std::mutex> lock(core->model->mutex());
-          std::vector<std::string> ignored;
-          for (const auto& f : files) {
-            auto file = model::readSafetensors(f);
-            auto skip = core->model->loadTensors(file.tensors);
-            ignored.insert(ignored.end(), skip.begin(), skip.end());
-          }
-          core->model->finishLoad();
-          return ignored;
-        },
-        [](Napi::Env env, std::vector<std::string>& ignored) -> Napi::Value {
-          auto out = Napi::Array::New(env, ignored.size());
-          for (size_t i = 0; i < ignored.size(); ++i) out.Set(i, ignored[i]);
-          return out;
-        });
-  });
-
-  // policySave(handle, path, names?: string[]) -> Promise<void>: the named parameters (all by default) to one file.
-  napi::exportFunction(env, exports, "policySave", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
-    const std::string path = str(info[1], "path");
-    std::vector<std::string> names;
-    const bool subset = info.Length() > 2 && info[2].IsArray();
-    if (subset) {
-      auto arr = info[2].As<Napi::Array>();
-      for (uint32_t i = 0; i < arr.Length(); ++i) names.push_back(str(arr.Get(i), "names[" + std::to_string(i) + "]"));
-    }
-    return napi::runAsync<bool>(
-        info.Env(),
-        [core, path, names, subset] {
-          std::lock_guard<std::mutex> lock(core->model->mutex());
-          auto all = core->model->namedParameters();
-          std::vector<std::pair<std::string, at::Tensor>> chosen;
-          if (!subset) chosen = all;
-          for (const auto& n : names) {
-            auto it = std::find_if(all.begin(), all.end(), [&](const auto& p) { return p.first == n; });
-            HX_CHECK_RANGE(it != all.end(), "names holds '", n, "', which is not a parameter of this model");
-            chosen.push_back(*it);
-          }
-          model::writeSafetensors(path, chosen, {{"format", "pt"}});
-          return true;
-        },
-        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
-  });
-
-  // policyLogits(handle, ids: Int32Array, B, T) -> Promise<Float32Array B*T*V>: a right-padded batch (tests, parity).
-  napi::exportFunction(env, exports, "policyLogits", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
-    const int64_t B = dim(info[2], "B"), T = dim(info[3], "T");
-    at::Tensor ids = napi::tokenBatch(info[1], B, T, core->model->config().vocabSize, "ids");
-    return napi::runAsync<at::Tensor>(
-        info.Env(),
-        [core, ids] {
-          at::NoGradGuard noGrad;
-          std::lock_guard<std::mutex> lock(core->model->mutex());
-          return core->model->lmHead(rightPaddedHidden(*core->model, ids)).to(at::kFloat);
-        },
-        [](Napi::Env env, at::Tensor& t) -> Napi::Value { return toFloat32(env, t); });
-  });
-
-  // policyScore(handle, ids, B, T, { entropy?, microBatchSize? }) -> Promise<{ logprobs, entropy? }> (B*T each):
-  // logprobs[b*T + t] = log p(ids[b, t] | ids[b, <t]) for t >= 1, 0 at t = 0.
-  napi::exportFunction(env, exports, "policyScore", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
-    const int64_t B = dim(info[2], "B"), T = dim(info[3], "T");
-    at::Tensor ids = napi::tokenBatch(info[1], B, T, core->model->config().vocabSize, "ids");
-    auto opts = info.Length() > 4 && !info[4].IsUndefined() ? napi::object(info[4], "options") : Napi::Object::New(info.Env());
-    const bool wantEntropy = napi::optionalBool(opts, "entropy", false, "options");
-    const int64_t micro = napi::has(opts, "microBatchSize") ? napi::integer(opts, "microBatchSize", "options", 1, 1 << 20) : B;
-    using Pair = std::pair<at::Tensor, at::Tensor>;
-    return napi::runAsync<Pair>(
-        info.Env(),
-        [core, ids, wantEntropy, micro, B] {
-          at::NoGradGuard noGrad;
-          std::lock_guard<std::mutex> lock(core->model->mutex());
-          std::vector<at::Tensor> lps, ents;
-          for (int64_t b0 = 0; b0 < B; b0 += micro) {
-            const int64_t n = std::min(micro, B - b0);
-            at::Tensor chunk = ids.narrow(0, b0, n).to(core->model->device());
-            at::Tensor logits = core->model->lmHead(rightPaddedHidden(*core->model, chunk));
-            auto [lp, ent] = model::tokenLogprobs(logits, chunk, wantEntropy);
-            lps.push_back(lp.to(at::kCPU));
-            if (wantEntropy) ents.push_back(ent.to(at::kCPU));
-          }
-          return Pair{at::cat(lps, 0), wantEntropy ? at::cat(ents, 0) : at::Tensor()};
-        },
-        [](Napi::Env env, Pair& r) -> Napi::Value {
-          auto out = Napi::Object::New(env);
-          out.Set("logprobs", toFloat32(env, r.first));
-          if (r.second.defined()) out.Set("entropy", toFloat32(env, r.second));
-          return out;
-        });
-  });
-
-  // generateResume(prevSession, from: Int32Array, ids, lengths, options) -> like generateStart, each row continuing
-  // the parked row from[i] of prevSession with the suffix tokens ids[...lengths[i]] (its last sampled token first).
-  napi::exportFunction(env, exports, "generateResume", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto prev = napi::unwrapHandle<model::GenerationSession>(info[0], "session");
-    auto from = napi::typedArray<int32_t>(info[1], "from");
-    auto ids = napi::typedArray<int32_t>(info[2], "ids");
-    auto lengths = napi::typedArray<int32_t>(info[3], "lengths");
-    auto opts = napi::object(info[4], "options");
-    HX_CHECK_RANGE(from.size == lengths.size, "from and lengths must have the same length");
-    const int64_t maxNew = napi::integer(opts, "maxNewTokens", "options", 1, 1 << 20);
-    auto session = std::make_shared<model::GenerationSession>();
-    session->model = prev->model;
-    session->sampling = parseSampling(opts);
-    const auto seqs = splitSequences(ids, lengths);
-    const std::vector<int64_t> rows(from.data, from.data + from.size);
-    if (napi::has(opts, "seed")) {
-      session->rng = model::Rng(static_cast<uint64_t>(napi::integer(opts, "seed", "options", 0, (1ll << 53))));
-    } else {
-      auto core = napi::unwrapHandle<PolicyCore>(info[5], "policy");
-      std::lock_guard<std::mutex> lock(core->rngMutex);
-      session->rng = model::Rng(core->rng.next());
-    }
-    using R = std::pair<std::shared_ptr<model::GenerationSession>, model::Sampled>;
-    return napi::runAsync<R>(
-        info.Env(),
-        [session, prev, rows, seqs, maxNew] {
-          std::lock_guard<std::mutex> lock(session->model->mutex());
-          return R{session, model::resumeGeneration(*session, *prev, rows, seqs, maxNew)};
-        },
-        [](Napi::Env env, R& r) -> Napi::Value {
-          auto out = sampledToJs(env, r.second);
-          out.Set("session", napi::wrapHandle(env, r.first));
-          return out;
-        });
-  });
-
-  // generateStart(handle, ids: Int32Array (concatenated), lengths: Int32Array, { maxNewTokens, temperature, topP,
-  // topK, seed? }) -> Promise<{ session, tokens: Int32Array(B), logprobs: Float32Array(B) }>
-  napi::exportFunction(env, exports, "generateStart", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
-    auto ids = napi::typedArray<int32_t>(info[1], "ids");
-    auto lengths = napi::typedArray<int32_t>(info[2], "lengths");
-    auto opts = napi::object(info[3], "options");
-    const int64_t maxNew = napi::integer(opts, "maxNewTokens", "options", 1, 1 << 20);
-    const model::SamplingOptions sampling = parseSampling(opts);
-    const auto seqs = splitSequences(ids, lengths);
-    auto session = std::make_shared<model::GenerationSession>();
-    session->model = core->model;
-    session->sampling = sampling;
-    if (napi::has(opts, "seed")) {
-      session->rng = model::Rng(static_cast<uint64_t>(napi::integer(opts, "seed", "options", 0, (1ll << 53))));
-    } else {
-      std::lock_guard<std::mutex> lock(core->rngMutex);
-      session->rng = model::Rng(core->rng.next());
-    }
-    using R = std::pair<std::shared_ptr<model::GenerationSession>, model::Sampled>;
-    return napi::runAsync<R>(
-        info.Env(),
-        [session, seqs, maxNew] {
-          std::lock_guard<std::mutex> lock(session->model->mutex());
-          return R{session, model::startGeneration(*session, seqs, maxNew)};
-        },
-        [](Napi::Env env, R& r) -> Napi::Value {
-          auto out = sampledToJs(env, r.second);
-          out.Set("session", napi::wrapHandle(env, r.first));
-          return out;
-        });
-  });
-
-  // generateStep(session, keep?: Int32Array, park?: boolean) -> Promise<{ tokens, logprobs }> for the rows kept (all
-  // by default); with park, the dropped rows' caches are kept for generateResume.
-  napi::exportFunction(env, exports, "generateStep", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto session = napi::unwrapHandle<model::GenerationSession>(info[0], "session");
-    std::optional<std::vector<int64_t>> keep;
-    if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull()) {
-      auto k = napi::typedArray<int32_t>(info[1], "keep");
-      keep.emplace(k.data, k.data + k.size);
-    }
-    const bool park = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
-    return napi::runAsync<model::Sampled>(
-        info.Env(),
-        [session, keep, park] {
-          std::lock_guard<std::mutex> lock(session->model->mutex());
-          return model::stepGeneration(*session, keep ? &*keep : nullptr, park);
-        },
-        [](Napi::Env env, model::Sampled& s) -> Napi::Value { return sampledToJs(env, s); });
-  });
-
-  // generateEnd(session, park?: boolean): parks the remaining rows (park) or frees everything now rather than at
-  // garbage collection.
-  napi::exportFunction(env, exports, "generateEnd", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto session = napi::unwrapHandle<model::GenerationSession>(info[0], "session");
-    const bool park = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
-    return napi::runAsync<bool>(
-        info.Env(),
-        [session, park] {
-          std::lock_guard<std::mutex> lock(session->model->mutex());
-          if (park) {
-            model::parkAll(*session);
-          } else {
-            session->cache = model::KvCache();
-            session->parked.clear();
-          }
-          return true;
-        },
-        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
-  });
+  napi::exportFunction(env, exports, "policyCreate", policyCreate);
+  napi::exportFunction(env, exports, "policyParameters", policyParameters);
+  napi::exportFunction(env, exports, "policyLoad", policyLoad);
+  napi::exportFunction(env, exports, "policySave", policySave);
+  napi::exportFunction(env, exports, "policyLogits", policyLogits);
+  napi::exportFunction(env, exports, "policyScore", policyScore);
+  napi::exportFunction(env, exports, "generateStart", generateStart);
+  napi::exportFunction(env, exports, "generateResume", generateResume);
+  napi::exportFunction(env, exports, "generateStep", generateStep);
+  napi::exportFunction(env, exports, "generateEnd", generateEnd);
 }
 
 }  // namespace hiexp

@@ -1,5 +1,7 @@
 #include "model/qwen2.h"
 
+#include <unistd.h>
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/version.h>
 
@@ -22,6 +24,27 @@ void Qwen2Config::check() const {
   HX_CHECK_RANGE(ropeTheta > 0, "config.rope_theta must be > 0, got ", ropeTheta);
 }
 
+void Qwen2::checkFitsMemory() const {
+  // Counted in doubles: an absurd config (hidden_size 1e9) overflows int64 parameter counts.
+  const auto& c = config_;
+  const double h = static_cast<double>(c.hiddenSize), q = static_cast<double>(c.numHeads * c.headDim),
+               kv = static_cast<double>(c.numKvHeads * c.headDim);
+  const double embed = static_cast<double>(c.vocabSize) * h * (c.tieWordEmbeddings ? 1 : 2);
+  const double attention = static_cast<double>(c.numLayers) * (2 * h * q + 2 * h * kv);
+  const double mlp = static_cast<double>(c.numLayers) * 3 * h * static_cast<double>(c.intermediateSize);
+  const double bytes = (embed + attention + mlp) * static_cast<double>(at::elementSize(dtype_));
+  const long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || pageSize <= 0) return;
+  const double physical = static_cast<double>(pages) * static_cast<double>(pageSize);
+  const char* largest = mlp >= embed && mlp >= attention ? "intermediate_size x hidden_size x num_hidden_layers"
+                        : embed >= attention             ? "vocab_size x hidden_size"
+                                                         : "hidden_size x num_attention_heads x num_hidden_layers";
+  HX_CHECK_RANGE(bytes <= physical, "config: the weights alone need ", bytes / 1073741824.0, " GiB as ",
+                 c10::toString(dtype_), " (hidden_size ", c.hiddenSize, ", intermediate_size ", c.intermediateSize,
+                 ", num_hidden_layers ", c.numLayers, ", vocab_size ", c.vocabSize, "; the largest term is ", largest,
+                 "), more than this machine's memory (", physical / 1073741824.0, " GiB)");
+}
+
 namespace {
 std::string layerName(int64_t i, const char* rest) { return "model.layers." + std::to_string(i) + "." + rest; }
 
@@ -41,6 +64,7 @@ at::Tensor rotateHalf(const at::Tensor& x) {
 Qwen2::Qwen2(Qwen2Config config, at::Device device, at::ScalarType dtype)
     : config_(config), device_(device), dtype_(dtype) {
   config_.check();
+  if (device_.is_cpu()) checkFitsMemory();
   auto opts = at::TensorOptions().dtype(dtype_).device(device_);
   for (const auto& [name, shape] : expectedParameters()) {
     weights_[name] = at::zeros(shape, opts);

@@ -40,6 +40,9 @@ class Qwen2 {
   Qwen2(Qwen2Config config, at::Device device, at::ScalarType dtype);
 
   const Qwen2Config& config() const { return config_; }
+  // Throws hiexp::RangeError naming the config's sizes when the weights alone would not fit in this machine's memory
+  // (checked before any allocation: zero-filling them would wake the OOM killer instead of failing).
+  void checkFitsMemory() const;
   at::Device device() const { return device_; }
   at::ScalarType dtype() const { return dtype_; }
 

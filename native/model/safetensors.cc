@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -66,7 +68,14 @@ class JsonReader {
           case 'f': out += '\f'; break;
           case 'u': {
             if (i_ + 4 > s_.size()) fail("short \\u escape");
-            unsigned code = std::stoul(s_.substr(i_, 4), nullptr, 16);
+            unsigned code = 0;
+            for (int h = 0; h < 4; ++h) {
+              const char x = s_[i_ + h];
+              const int digit = x >= '0' && x <= '9' ? x - '0' : x >= 'a' && x <= 'f' ? x - 'a' + 10
+                              : x >= 'A' && x <= 'F' ? x - 'A' + 10 : -1;
+              if (digit < 0) fail("\\u escape needs four hex digits, got '" + s_.substr(i_, 4) + "'");
+              code = code * 16 + static_cast<unsigned>(digit);
+            }
             i_ += 4;
             // UTF-8 encode (surrogate pairs are kept as two 3-byte sequences: names here are ASCII in practice).
             if (code < 0x80) out += static_cast<char>(code);
@@ -82,9 +91,19 @@ class JsonReader {
     }
     return out;
   }
+  // A header nests three levels (object, tensor entry, shape); the bound keeps a hostile file from overflowing the
+  // stack of this recursive reader (a million nested '[' would) while leaving room for unusual metadata.
+  static constexpr int kMaxDepth = 64;
+  struct DepthGuard {
+    int& depth;
+    explicit DepthGuard(int& d) : depth(d) { ++depth; }
+    ~DepthGuard() { --depth; }
+  };
   Json value() {
     char c = peek();
     Json v;
+    DepthGuard guard(depth_);
+    if (depth_ > kMaxDepth) fail("values nested more than " + std::to_string(kMaxDepth) + " levels deep");
     if (c == '{') {
       ++i_;
       v.kind = Json::Object;
@@ -127,13 +146,36 @@ class JsonReader {
   const std::string& s_;
   const std::string& file_;
   size_t i_ = 0;
+  int depth_ = 0;
 };
 
-uint64_t toOffset(const Json& v, const std::string& file, const std::string& name) {
+// A non-negative integer field ("data_offsets[0]", "shape[1]") of a tensor entry, below 2^64.
+uint64_t toOffset(const Json& v, const std::string& file, const std::string& name, const std::string& field) {
   HX_CHECK_RANGE(v.kind == Json::Number && !v.text.empty() && v.text.find_first_not_of("0123456789") == std::string::npos,
-                 "safetensors file '", file, "': tensor '", name, "' has a data offset or dimension that is not a ",
-                 "non-negative integer");
-  return std::stoull(v.text);
+                 "safetensors file '", file, "': tensor '", name, "': ", field, " must be a non-negative integer, got ",
+                 v.kind == Json::Number ? v.text : "a non-number");
+  uint64_t x = 0;
+  for (char c : v.text) {
+    const uint64_t digit = static_cast<uint64_t>(c - '0');
+    HX_CHECK_RANGE(x <= (UINT64_MAX - digit) / 10, "safetensors file '", file, "': tensor '", name, "': ", field, " = ",
+                   v.text, " does not fit in 64 bits");
+    x = x * 10 + digit;
+  }
+  return x;
+}
+
+// Two tensors may not share bytes (the format requires disjoint ranges); empty tensors occupy nothing.
+void checkNoOverlap(const std::map<std::string, std::pair<uint64_t, uint64_t>>& ranges, const std::string& path) {
+  std::vector<std::pair<std::pair<uint64_t, uint64_t>, std::string>> sorted;
+  for (const auto& [name, range] : ranges)
+    if (range.first < range.second) sorted.push_back({range, name});
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 1; i < sorted.size(); ++i) {
+    const auto& [a, nameA] = sorted[i - 1];
+    const auto& [b, nameB] = sorted[i];
+    HX_CHECK_RANGE(b.first >= a.second, "safetensors file '", path, "': the data of tensors '", nameA, "' [", a.first,
+                   ", ", a.second, ") and '", nameB, "' [", b.first, ", ", b.second, ") overlap");
+  }
 }
 
 std::string jsonEscape(const std::string& s) {
@@ -202,7 +244,10 @@ SafetensorsFile readSafetensors(const std::string& path) {
   const uint64_t dataSize = fileSize - dataStart;
 
   SafetensorsFile out;
+  std::map<std::string, std::pair<uint64_t, uint64_t>> ranges;  // name -> data range, for duplicates and overlaps
   for (const auto& [name, entry] : doc.fields) {
+    HX_CHECK_RANGE(!ranges.count(name), "safetensors file '", path, "': tensor '", name,
+                   "' appears twice in the header (the format forbids duplicate names)");
     if (name == "__metadata__") {
       if (entry.kind == Json::Object)
         for (const auto& [k, v] : entry.fields) out.metadata[k] = v.kind == Json::String ? v.text : v.text;
@@ -225,28 +270,43 @@ SafetensorsFile readSafetensors(const std::string& path) {
     const at::ScalarType type = dtypeFromSafetensors(dtype->text, where);
     std::vector<int64_t> dims;
     uint64_t numel = 1;
-    for (const auto& d : shape->items) {
-      uint64_t n = toOffset(d, path, name);
+    for (size_t k = 0; k < shape->items.size(); ++k) {
+      uint64_t n = toOffset(shape->items[k], path, name, "shape[" + std::to_string(k) + "]");
       HX_CHECK_RANGE(n < (1ull << 40), where, ": dimension ", n, " is too large");
       dims.push_back(static_cast<int64_t>(n));
       numel *= n;
       HX_CHECK_RANGE(numel < (1ull << 42), where, ": too many elements");
     }
-    const uint64_t begin = toOffset(offsets->items[0], path, name);
-    const uint64_t end = toOffset(offsets->items[1], path, name);
+    const uint64_t begin = toOffset(offsets->items[0], path, name, "data_offsets[0]");
+    const uint64_t end = toOffset(offsets->items[1], path, name, "data_offsets[1]");
     HX_CHECK_RANGE(begin <= end, where, ": data_offsets [", begin, ", ", end, "] are reversed");
     HX_CHECK_RANGE(end <= dataSize, where, ": data_offsets end ", end, " is past the end of the data (", dataSize,
                    " bytes): the file is truncated");
     const uint64_t bytes = numel * at::elementSize(type);
     HX_CHECK_RANGE(end - begin == bytes, where, ": holds ", end - begin, " bytes but shape x ", dtype->text, " needs ",
                    bytes);
+    ranges[name] = {begin, end};
     at::Tensor t = at::empty(dims, at::TensorOptions().dtype(type));
     in.seekg(static_cast<std::streamoff>(dataStart + begin));
     in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(bytes));
     HX_CHECK_RANGE(static_cast<uint64_t>(in.gcount()) == bytes, where, ": short read (file truncated?)");
     out.tensors.emplace_back(name, std::move(t));
   }
+  checkNoOverlap(ranges, path);
   return out;
+}
+
+void checkFinite(const SafetensorsFile& file, const std::string& path) {
+  for (const auto& [name, t] : file.tensors) {
+    if (!at::isFloatingType(t.scalar_type()) || t.numel() == 0) continue;
+    const at::Tensor bad = at::logical_not(at::isfinite(t)).flatten();
+    const int64_t count = bad.sum().item<int64_t>();
+    if (count == 0) continue;
+    const int64_t first = bad.to(at::kByte).argmax().item<int64_t>();
+    throwRange("safetensors file '", path, "', tensor '", name, "': holds ", count, " non-finite value(s) (NaN or ",
+               "infinity), the first at flat index ", first, " (", t.flatten()[first].item<double>(),
+               "); such weights make every log-prob NaN");
+  }
 }
 
 void writeFileAtomic(const std::string& path, const std::string& bytes) {

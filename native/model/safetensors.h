@@ -20,6 +20,10 @@ struct SafetensorsFile {
 // Reads a whole file. Throws hiexp::RangeError (damaged file, unknown dtype) or std::runtime_error (cannot open).
 SafetensorsFile readSafetensors(const std::string& path);
 
+// Throws hiexp::RangeError naming the file, the tensor and the first bad index when a floating-point tensor holds NaN
+// or infinity (weights that load silently and then make every log-prob NaN).
+void checkFinite(const SafetensorsFile& file, const std::string& path);
+
 // Writes tensors (moved to CPU, contiguous) atomically: a temporary file beside `path`, flushed, then renamed.
 void writeSafetensors(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata);

@@ -62,7 +62,8 @@ rl::PolicyLossOptions parseLoss(const Napi::Object& o) {
 int64_t dim(const Napi::Object& o, const char* key) { return napi::integer(o, key, "batch", 1, 1ll << 31); }
 
 
-// Float32Array or Uint8Array of `n` values, copied; finite values only.
+// Float32Array or Uint8Array of `n` values, copied (the step runs on the libuv pool, after JavaScript may have
+// detached or changed the array); finite values only, checked on the copy.
 at::Tensor floats(const Napi::Value& v, int64_t n, const std::string& name, bool allowU8) {
   at::Tensor t;
   if (allowU8 && napi::isTypedArrayOf(v, napi_uint8_array)) {
@@ -120,22 +121,28 @@ Napi::Value trainerStep(const Napi::CallbackInfo& info) {
 
 // trainerRlStep(trainer, { tokens, mask, advantages, oldLogp?, refLogp?, B, T }, loss) -> Promise<stats>
 Napi::Value trainerRlStep(const Napi::CallbackInfo& info) {
+  // Read phase: every field once (getters run here), every option checked; then the arrays are copied, with no
+  // JavaScript between reading an array's pointer and copying it. The step runs on the libuv pool on the copies.
   auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
   auto b = napi::object(info[1], "batch");
+  const int64_t B = dim(b, "B"), T = dim(b, "T");
+  const Napi::Value tokens = napi::field(b, "tokens"), mask = napi::field(b, "mask"),
+                    advantages = napi::field(b, "advantages"), oldLogp = napi::field(b, "oldLogp"),
+                    refLogp = napi::field(b, "refLogp");
   auto loss = parseLoss(napi::object(info[2], "loss"));
   rl::checkPolicyLossOptions(loss);
-  const int64_t B = dim(b, "B"), T = dim(b, "T");
+  // Copy phase.
   train::RlBatch batch;
-  batch.tokens = napi::tokenBatch(b.Get("tokens"), B, T, t->vocabSize(), "batch.tokens");
-  batch.mask = floats(b.Get("mask"), B * T, "batch.mask", true).view({B, T});
-  auto advV = b.Get("advantages");
-  const int64_t nAdv = napi::isTypedArrayOf(advV, napi_float32_array) ? advV.As<Napi::Float32Array>().ElementLength() : 0;
-  HX_CHECK_RANGE(nAdv == B || nAdv == B * T || !napi::isTypedArrayOf(advV, napi_float32_array),
-                 "batch.advantages must hold B (", B, ") or B*T (", B * T, ") values, got ", nAdv);
-  batch.advantages = floats(advV, nAdv == B * T ? B * T : B, "batch.advantages", false);
+  batch.tokens = napi::tokenBatch(tokens, B, T, t->vocabSize(), "batch.tokens");
+  batch.mask = floats(mask, B * T, "batch.mask", true).view({B, T});
+  const bool isF32 = napi::isTypedArrayOf(advantages, napi_float32_array);
+  const int64_t nAdv = isF32 ? napi::typedArray<float>(advantages, "batch.advantages").size : 0;
+  HX_CHECK_RANGE(nAdv == B || nAdv == B * T || !isF32, "batch.advantages must hold B (", B, ") or B*T (", B * T,
+                 ") values, got ", nAdv);
+  batch.advantages = floats(advantages, nAdv == B * T ? B * T : B, "batch.advantages", false);
   if (nAdv == B * T) batch.advantages = batch.advantages.view({B, T});
-  if (napi::has(b, "oldLogp")) batch.oldLogp = floats(b.Get("oldLogp"), B * T, "batch.oldLogp", false).view({B, T});
-  if (napi::has(b, "refLogp")) batch.refLogp = floats(b.Get("refLogp"), B * T, "batch.refLogp", false).view({B, T});
+  if (!oldLogp.IsUndefined()) batch.oldLogp = floats(oldLogp, B * T, "batch.oldLogp", false).view({B, T});
+  if (!refLogp.IsUndefined()) batch.refLogp = floats(refLogp, B * T, "batch.refLogp", false).view({B, T});
   return napi::runAsync<train::StepStats>(
       info.Env(), [t, batch, loss] { return t->rlStep(batch, loss); },
       [](Napi::Env env, train::StepStats& s) { return statsToJs(env, s); });
@@ -146,8 +153,9 @@ Napi::Value trainerSftStep(const Napi::CallbackInfo& info) {
   auto t = napi::unwrapHandle<Trainer>(info[0], "trainer");
   auto b = napi::object(info[1], "batch");
   const int64_t B = dim(b, "B"), T = dim(b, "T");
-  at::Tensor tokens = napi::tokenBatch(b.Get("tokens"), B, T, t->vocabSize(), "batch.tokens");
-  at::Tensor mask = floats(b.Get("mask"), B * T, "batch.mask", true).view({B, T});
+  const Napi::Value tokensValue = napi::field(b, "tokens"), maskValue = napi::field(b, "mask");
+  at::Tensor tokens = napi::tokenBatch(tokensValue, B, T, t->vocabSize(), "batch.tokens");
+  at::Tensor mask = floats(maskValue, B * T, "batch.mask", true).view({B, T});
   return napi::runAsync<train::StepStats>(
       info.Env(), [t, tokens, mask] { return t->sftStep(tokens, mask); },
       [](Napi::Env env, train::StepStats& s) { return statsToJs(env, s); });

@@ -1,0 +1,36 @@
+// Runs a TypeScript snippet in a fresh Node.js process (with tsx, and the same HIEXP_ADDON), so that a test of hostile
+// input survives a segfault or an abort: the test sees the exit status and the output instead of dying with the runner.
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+/** The repository root, for imports inside snippets: `import { linkage } from '${REPO}/lib/index.js'`. */
+export const REPO = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '..', '..')).href
+
+export interface ChildResult {
+  status: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs `code` (an ES module, top-level await allowed) and returns how the process ended. */
+export function runChild(code: string, timeoutMs = 120_000): ChildResult {
+  const dir = mkdtempSync(join(tmpdir(), 'hiexp-child-'))
+  try {
+    const file = join(dir, 'probe.mts')
+    writeFileSync(file, code)
+    const root = fileURLToPath(REPO)
+    const r = spawnSync(process.execPath, ['--import=tsx', file], { cwd: root, encoding: 'utf8', timeout: timeoutMs, env: process.env })
+    return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** One line for a failed assertion: how the child ended and the tail of what it printed. */
+export function describeChild(r: ChildResult): string {
+  return `exit ${r.status} signal ${r.signal}\nstdout: ${r.stdout.slice(-2000)}\nstderr: ${r.stderr.slice(-2000)}`
+}
