@@ -48,6 +48,16 @@ void groupAdvantagesCpu(const float* rewards, const int32_t* group, int64_t B, i
     sq[group[i]] += d * d;
   }
   for (int64_t g = 0; g < G; ++g) stdev[g] = count[g] > 1 ? std::sqrt(sq[g] / (count[g] - 1)) : 1.0;
+  // GRPO: a group whose rewards are all equal carries no signal, so its advantages are 0 whatever eps (with eps 0 the
+  // formula is 0/0, and rounding in the mean would turn equal rewards into +-1).
+  std::vector<uint8_t> constant(G, 1);
+  std::vector<double> first(G, 0.0);
+  std::vector<uint8_t> seen(G, 0);
+  for (int64_t i = 0; i < B; ++i) {
+    const int64_t g = group[i];
+    if (!seen[g]) seen[g] = 1, first[g] = rewards[i];
+    else if (rewards[i] != first[g]) constant[g] = 0;
+  }
 
   std::vector<double> adv(B);
   for (int64_t i = 0; i < B; ++i) {
@@ -55,7 +65,7 @@ void groupAdvantagesCpu(const float* rewards, const int32_t* group, int64_t B, i
     const double r = rewards[i];
     switch (opts.estimator) {
       case AdvantageEstimator::Grpo:
-        adv[i] = opts.normalizeStd ? (r - mean[g]) / (stdev[g] + opts.eps) : r - mean[g];
+        adv[i] = n > 1 && constant[g] ? 0.0 : opts.normalizeStd ? (r - mean[g]) / (stdev[g] + opts.eps) : r - mean[g];
         break;
       case AdvantageEstimator::DrGrpo:
       case AdvantageEstimator::ReinforcePlusPlusBaseline:

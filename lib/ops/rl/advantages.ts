@@ -3,7 +3,7 @@ import type { GroupAdvantageOptions } from './types.js'
 
 /**
  * One advantage per sequence from one reward per sequence, relative to the sequence's group (native kernel).
- * grpo: (r - mean) / (std + eps); drgrpo: r - mean; rloo: r - mean of the others; reinforce++-baseline: r - mean,
+ * grpo: (r - mean) / (std + eps), 0 for a group of equal rewards (also at eps 0); drgrpo: r - mean; rloo: r - mean of the others; reinforce++-baseline: r - mean,
  * whitened over the batch. A group of one keeps its reward (verl) unless zeroSingletons.
  */
 export function groupAdvantages(rewards: Float32Array, options: GroupAdvantageOptions): Float32Array {

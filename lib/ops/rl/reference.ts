@@ -33,7 +33,8 @@ export function groupAdvantages(rewards: Numbers, groupIds: Numbers, o: Referenc
     for (const i of list) {
       const r = rewards[i]
       let a: number
-      if (estimator === 'grpo') a = (o.normalizeStd ?? true) ? (r - mean) / (std + eps) : r - mean
+      // A group of equal rewards has no signal: 0, also at eps 0 (where the formula is 0/0).
+      if (estimator === 'grpo') a = n > 1 && values.every((v) => v === values[0]) ? 0 : (o.normalizeStd ?? true) ? (r - mean) / (std + eps) : r - mean
       else if (estimator === 'rloo') a = n > 1 ? r - (sum - r) / (n - 1) : r
       else a = r - mean
       out[i] = n === 1 && o.zeroSingletons ? 0 : a

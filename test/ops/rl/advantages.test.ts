@@ -12,6 +12,17 @@ test('grpo: hand-worked groups of two and three', (t) => {
   t.is(firstMismatch(a, [0.70710678, -0.70710678, -1, 0, 1], 1e-6, 1e-6), -1)
 })
 
+test('grpo: a group of equal rewards has advantage 0, also at eps 0 (no 0/0) and where rounding makes the mean inexact', (t) => {
+  // 0.1 * 3 / 3 is not exactly 0.1 in floating point: without the rule, eps 0 would give +-1 (or NaN) to equal rewards.
+  for (const eps of [0, 1e-6]) {
+    const a = hx.groupAdvantages(f32([0.1, 0.1, 0.1, 1, 1, 0, 0]), { groupIds: i32([0, 0, 0, 1, 1, 2, 2]), eps })
+    t.deepEqual(Array.from(a), [0, 0, 0, 0, 0, 0, 0], `eps ${eps}`)
+    t.deepEqual(Array.from(hx.reference.groupAdvantages([0.1, 0.1, 0.1, 1, 1, 0, 0], [0, 0, 0, 1, 1, 2, 2], { eps })), [0, 0, 0, 0, 0, 0, 0])
+  }
+  const mixed = hx.groupAdvantages(f32([1, 1, 0, 1]), { groupSize: 2, eps: 0 })
+  t.is(firstMismatch(mixed, [0, 0, -0.70710678, 0.70710678], 1e-6, 1e-6), -1)
+})
+
 test('drgrpo and rloo: hand-worked values', (t) => {
   const r = f32([1, 2, 3, 10])
   const ids = i32([0, 0, 0, 1])

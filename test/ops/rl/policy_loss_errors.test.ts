@@ -54,6 +54,16 @@ test('non-finite values under the mask are named with their index; under padding
   const padded = base()
   padded.logp[5] = NaN
   t.true(Number.isFinite(hx.policyLoss(padded).loss))
+  // The composed-ops path (policyLossTorch) refuses the same inputs with the same message instead of returning NaN,
+  // and ignores the padding as the kernel does: the same loss and gradient.
+  t.throws(() => hx.policyLossTorch(nanLogp), { instanceOf: RangeError, message: 'logp[4] is nan at a masked token; logp must be finite there' })
+  t.throws(() => hx.policyLossTorch(nanAdv), { instanceOf: RangeError, message: 'advantages[1] is nan; advantages must be finite' })
+  t.throws(() => hx.policyLossTorch(nanRef, { klCoef: 0.1 }), { instanceOf: RangeError, message: /refLogp\[0\] is nan at a masked token/ })
+  t.throws(() => hx.policyLossTorch(base(), { clipLow: 2 }), { instanceOf: RangeError, message: /clipLow must be a number in \[0, 1\)/ })
+  const viaOps = hx.policyLossTorch(padded)
+  const viaKernel = hx.policyLoss(padded)
+  t.true(Math.abs(viaOps.loss - viaKernel.loss) < 1e-6, `${viaOps.loss} vs ${viaKernel.loss}`)
+  t.true(viaOps.gradLogp.every((g, i) => Math.abs(g - viaKernel.gradLogp[i]) < 1e-6))
   t.throws(() => hx.policyLoss({ ...base(), mask: Float32Array.from([1, -1, 1, 1, 1, 1]) }), { instanceOf: RangeError, message: 'mask[1] must be a finite weight >= 0, got -1' })
   t.throws(() => hx.policyLoss({ ...base(), mask: Float32Array.from([1, NaN, 1, 1, 1, 1]) }), { instanceOf: RangeError, message: /mask\[1\] must be a finite weight >= 0, got nan/ })
 })
