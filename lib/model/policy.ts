@@ -1,14 +1,17 @@
 // The policy: a Qwen2-architecture decoder in the native addon (generation with a KV cache, scoring, training steps,
 // checkpoints) with its tokenizer. Implements GenerationPolicy, the agent loop's only view of a model.
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ProcessGroup } from '../distributed/group.js'
 import type { GenerationSessionHandle, NativeSamplingOptions, PolicyHandle, TrainerHandle } from '../native/binding.js'
 import { native, type NativeAddon } from '../native/loader.js'
 import type { PolicyLossOptions } from '../ops/rl/types.js'
-import { configFromHf, configToHf, parameterCount, type Qwen2Config } from './config.js'
+import { checkConfigFitsMemory, configFromHf, configToHf, parameterCount, type Qwen2Config } from './config.js'
 import type { GenerateOptions, Generation, GenerationPolicy } from './generation.js'
+import { checkpointWeightFiles } from './shard_paths.js'
+import { readJsonFile } from '../util/json_file.js'
+import { writeFileAtomic } from '../util/atomic.js'
 import { Tokenizer } from './tokenizer.js'
 
 export type PolicyDtype = 'float32' | 'bfloat16' | 'float16'
@@ -91,12 +94,6 @@ export interface ScoreResult {
   /** logprobs[i][t] = log p(seq[t] | seq[<t]) for t >= 1; 0 at t = 0. */
   logprobs: Float32Array[]
   entropy?: Float32Array[]
-}
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`
-  await writeFile(tmp, text)
-  await rename(tmp, path)
 }
 
 /** Right-pads sequences into one Int32Array [B, T] (pad 0: causal attention never lets a real token see it). */
@@ -183,6 +180,7 @@ export class Policy implements GenerationPolicy {
     }
     const device = opts.device ?? 'cpu'
     const dtype = opts.dtype ?? 'float32'
+    if (device === 'cpu') checkConfigFitsMemory(config, dtype)
     const handle = await Policy.n().policyCreate(config, { device, dtype, seed: opts.seed ?? 0 })
     return new Policy(handle, config, tokenizer, device, dtype)
   }
@@ -194,30 +192,20 @@ export class Policy implements GenerationPolicy {
   static async load(dir: string, opts: PolicyOptions = {}): Promise<Policy> {
     const configPath = join(dir, 'config.json')
     if (!existsSync(configPath)) throw new Error(`Policy.load: ${configPath} is missing`)
-    const config = configFromHf(JSON.parse(await readFile(configPath, 'utf8')))
-    const tokenizer = await Tokenizer.fromDir(dir)
+    const config = configFromHf(await readJsonFile(configPath))
     const device = opts.device ?? 'cpu'
     const dtype = opts.dtype ?? 'float32'
+    if (device === 'cpu') checkConfigFitsMemory(config, dtype, { source: configPath })
+    const tokenizer = await Tokenizer.fromDir(dir)
+    const files = await Policy.weightFiles(dir)  // a hostile folder is refused before anything is allocated
     const handle = await Policy.n().policyCreate(config, { device, dtype })
     const policy = new Policy(handle, config, tokenizer, device, dtype)
-    await Policy.n().policyLoad(handle, await Policy.weightFiles(dir))
+    await Policy.n().policyLoad(handle, files)
     return policy
   }
 
   private static async weightFiles(dir: string): Promise<string[]> {
-    const index = join(dir, 'model.safetensors.index.json')
-    if (existsSync(index)) {
-      const parsed = JSON.parse(await readFile(index, 'utf8')) as { weight_map?: Record<string, string> }
-      if (!parsed.weight_map || typeof parsed.weight_map !== 'object') {
-        throw new TypeError(`${index}: weight_map is missing`)
-      }
-      const files = [...new Set(Object.values(parsed.weight_map))].map((f) => join(dir, f))
-      for (const f of files) if (!existsSync(f)) throw new Error(`${index} names ${f}, which is missing`)
-      return files
-    }
-    const single = join(dir, 'model.safetensors')
-    if (!existsSync(single)) throw new Error(`Policy.load: neither ${single} nor ${index} exists`)
-    return [single]
+    return checkpointWeightFiles(dir)
   }
 
   /** Number of parameters. */
@@ -257,18 +245,18 @@ export class Policy implements GenerationPolicy {
         await n.policySave(this.handle, join(dir, file), shards[s])
         for (const name of shards[s]) weightMap[name] = file
       }
-      await writeAtomic(join(dir, 'model.safetensors.index.json'),
+      writeFileAtomic(join(dir, 'model.safetensors.index.json'),
         JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2))
     }
     await this.writeJsonFiles(dir)
   }
 
   private async writeJsonFiles(dir: string): Promise<void> {
-    await writeAtomic(join(dir, 'config.json'), JSON.stringify(configToHf(this.config, this.dtype), null, 2))
-    await writeAtomic(join(dir, 'tokenizer.json'), JSON.stringify(this.tokenizer.json))
-    await writeAtomic(join(dir, 'tokenizer_config.json'), JSON.stringify(this.tokenizer.config, null, 2))
+    writeFileAtomic(join(dir, 'config.json'), JSON.stringify(configToHf(this.config, this.dtype), null, 2))
+    writeFileAtomic(join(dir, 'tokenizer.json'), JSON.stringify(this.tokenizer.json))
+    writeFileAtomic(join(dir, 'tokenizer_config.json'), JSON.stringify(this.tokenizer.config, null, 2))
     const eos = this.tokenizer.eosIds
-    await writeAtomic(join(dir, 'generation_config.json'),
+    writeFileAtomic(join(dir, 'generation_config.json'),
       JSON.stringify({ eos_token_id: eos.length === 1 ? eos[0] : eos, pad_token_id: this.tokenizer.padId }, null, 2))
   }
 
@@ -492,7 +480,7 @@ export class Policy implements GenerationPolicy {
     await rm(join(dir, 'hiexp_trainer.json'), { force: true })
     await Policy.n().trainerSave(this.trainerHandle(), dir)
     await this.writeJsonFiles(dir)
-    await writeAtomic(join(dir, 'hiexp_trainer.json'), JSON.stringify({ optimizer: this.optimizer, step: this.step }, null, 2))
+    writeFileAtomic(join(dir, 'hiexp_trainer.json'), JSON.stringify({ optimizer: this.optimizer, step: this.step }, null, 2))
     if (this.group) await this.group.barrier()
   }
 
@@ -500,7 +488,7 @@ export class Policy implements GenerationPolicy {
   static async loadCheckpoint(dir: string, opts: PolicyOptions = {}): Promise<Policy> {
     const metaPath = join(dir, 'hiexp_trainer.json')
     if (!existsSync(metaPath)) throw new Error(`Policy.loadCheckpoint: ${metaPath} is missing (not a checkpoint, or an interrupted save)`)
-    const meta = JSON.parse(await readFile(metaPath, 'utf8')) as { optimizer: OptimizerOptions }
+    const meta = (await readJsonFile(metaPath)) as { optimizer: OptimizerOptions }
     const policy = await Policy.load(dir, opts)
     policy.configureTraining(meta.optimizer)
     await Policy.n().trainerLoadState(policy.trainerHandle(), dir)

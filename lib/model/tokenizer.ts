@@ -2,10 +2,10 @@
 // @huggingface/jinja. hiexp's embedded word-level tokenizer is itself a tokenizer.json, read by the same code path as a
 // real Qwen tokenizer.
 import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Template } from '@huggingface/jinja'
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers'
+import { readJsonFile } from '../util/json_file.js'
 import type { TokenizerLike } from './generation.js'
 
 /** Special tokens of the embedded word-level tokenizer, in id order (so '<pad>' is 0). */
@@ -150,13 +150,13 @@ export class Tokenizer implements TokenizerLike {
   static async fromDir(dir: string): Promise<Tokenizer> {
     const path = join(dir, 'tokenizer.json')
     if (!existsSync(path)) throw new Error(`tokenizer: ${path} is missing`)
-    const json = JSON.parse(await readFile(path, 'utf8')) as TokenizerJson
+    const json = (await readJsonFile(path)) as TokenizerJson
     const configPath = join(dir, 'tokenizer_config.json')
-    const config = existsSync(configPath) ? (JSON.parse(await readFile(configPath, 'utf8')) as Record<string, unknown>) : {}
+    const config = existsSync(configPath) ? ((await readJsonFile(configPath)) as Record<string, unknown>) : {}
     const genPath = join(dir, 'generation_config.json')
     let extra: number[] = []
     if (existsSync(genPath)) {
-      const gen = JSON.parse(await readFile(genPath, 'utf8')) as { eos_token_id?: number | number[] }
+      const gen = (await readJsonFile(genPath)) as { eos_token_id?: number | number[] }
       if (gen.eos_token_id !== undefined) extra = Array.isArray(gen.eos_token_id) ? gen.eos_token_id : [gen.eos_token_id]
     }
     return new Tokenizer(json, config, extra)
