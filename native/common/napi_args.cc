@@ -67,6 +67,10 @@ int64_t integerValue(const Napi::Value& value, const std::string& name, int64_t 
   const auto x = optionalNumberValue(value, name);
   if (!x) throwType(name, " is required (a number)");
   if (*x != std::floor(*x) || *x < static_cast<double>(min) || *x > static_cast<double>(max)) {
+    // An integral value prints as one (2 ** 40, not 1.09951e+12): the user should recognise what they passed.
+    if (*x == std::floor(*x) && std::fabs(*x) < 9.0e15) {
+      throwRange(name, " must be an integer in [", min, ", ", max, "], got ", static_cast<int64_t>(*x));
+    }
     throwRange(name, " must be an integer in [", min, ", ", max, "], got ", *x);
   }
   return static_cast<int64_t>(*x);

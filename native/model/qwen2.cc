@@ -24,6 +24,13 @@ void Qwen2Config::check() const {
   HX_CHECK_RANGE(ropeTheta > 0, "config.rope_theta must be > 0, got ", ropeTheta);
 }
 
+namespace {
+// The names the JavaScript options use (c10 calls them Float, BFloat16, Half).
+const char* dtypeName(at::ScalarType t) {
+  return t == at::kBFloat16 ? "bfloat16" : t == at::kHalf ? "float16" : t == at::kFloat ? "float32" : c10::toString(t);
+}
+}  // namespace
+
 void Qwen2::checkFitsMemory() const {
   // Counted in doubles: an absurd config (hidden_size 1e9) overflows int64 parameter counts.
   const auto& c = config_;
@@ -40,7 +47,7 @@ void Qwen2::checkFitsMemory() const {
                         : embed >= attention             ? "vocab_size x hidden_size"
                                                          : "hidden_size x num_attention_heads x num_hidden_layers";
   HX_CHECK_RANGE(bytes <= physical, "config: the weights alone need ", bytes / 1073741824.0, " GiB as ",
-                 c10::toString(dtype_), " (hidden_size ", c.hiddenSize, ", intermediate_size ", c.intermediateSize,
+                 dtypeName(dtype_), " (hidden_size ", c.hiddenSize, ", intermediate_size ", c.intermediateSize,
                  ", num_hidden_layers ", c.numLayers, ", vocab_size ", c.vocabSize, "; the largest term is ", largest,
                  "), more than this machine's memory (", physical / 1073741824.0, " GiB)");
 }

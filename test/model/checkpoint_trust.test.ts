@@ -46,7 +46,8 @@ test('a header nested a million deep is refused with a message (no stack overflo
   const dir = await savedCopy()
   const file = join(dir, 'model.safetensors')
   writeHeaderOnly(file, '{"x":' + '['.repeat(1_000_000) + ']'.repeat(1_000_000) + '}')
-  t.regex(loadInChild(t, dir), /^RangeError: safetensors file '.*model\.safetensors': bad header JSON at byte 69: values nested more than 64 levels deep/)
+  // '{' is level 1 and the 64th '[' (header offset 5 + 63 = 68, counted from 0) is level 65.
+  t.regex(loadInChild(t, dir), /^RangeError: safetensors file '.*model\.safetensors': bad header JSON at byte 68: values nested more than 64 levels deep/)
   writeHeaderOnly(file, '{"__metadata__":{"a":' + '['.repeat(1000) + ']'.repeat(1000) + '}}')
   t.regex(loadInChild(t, dir), /^RangeError: .*bad header JSON at byte \d+: values nested more than 64 levels deep/)
 })
@@ -197,10 +198,11 @@ test('config sizes whose weights would not fit in memory are refused, naming the
     instanceOf: RangeError,
     message: /^config\.json: hidden_size 65536, intermediate_size 4864, num_hidden_layers 24, vocab_size 151936 make 2\.\d+e\+11 parameters, \d+\.\d GiB as float32, more than this machine's memory \(64\.0 GiB\); the largest term is num_hidden_layers x hidden_size x heads x head_dim \(attention\)/,
   })
-  // bfloat16 halves the bytes: 0.5B parameters fit in 1.5 GiB as bfloat16 but not as float32.
+  // bfloat16 halves the bytes: 0.5B parameters fit in 1.5 GiB as bfloat16 but not as float32. The MLP (24 x 896 x 4864
+  // x 3 = 314M) outweighs the embedding (151936 x 896 = 136M).
   const small = configFromHf(QWEN_05B)
   t.notThrows(() => checkConfigFitsMemory(small, 'bfloat16', { memory: 1.5 * GIB }))
-  t.throws(() => checkConfigFitsMemory(small, 'float32', { memory: 1.5 * GIB }), { message: /as float32, more than this machine's memory \(1\.5 GiB\); the largest term is vocab_size x hidden_size/ })
+  t.throws(() => checkConfigFitsMemory(small, 'float32', { memory: 1.5 * GIB }), { message: /as float32, more than this machine's memory \(1\.5 GiB\); the largest term is num_hidden_layers x hidden_size x intermediate_size \(MLP\)/ })
 })
 
 test('config.json with hidden_size 1e9 is refused before any allocation (Policy.load and the native policyCreate)', async (t) => {
@@ -215,7 +217,7 @@ const config = { vocabSize: 151936, hiddenSize: 65536, intermediateSize: 4864, n
 try { await native().policyCreate(config, { device: 'cpu', dtype: 'float32' }); console.log(JSON.stringify('created')) }
 catch (e) { console.log(JSON.stringify((e as Error).constructor.name + ': ' + (e as Error).message)) }`)
   t.is(r.status, 0, describeChild(r))
-  t.regex(JSON.parse(r.stdout.trim().split('\n').pop()!), /^RangeError: config: the weights alone need \d+(\.\d+)? GiB as float \(hidden_size 65536, .*\), more than this machine's memory/)
+  t.regex(JSON.parse(r.stdout.trim().split('\n').pop()!), /^RangeError: config: the weights alone need \d+(\.\d+)? GiB as float32 \(hidden_size 65536, .*\), more than this machine's memory/)
 })
 
 test('the existing damaged-file probes stay clear errors in a child process too (header JSON cut short)', async (t) => {
