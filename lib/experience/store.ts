@@ -5,6 +5,8 @@
  */
 import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { cutPartialLastLine } from '../util/append_only.js'
+import { faultPoint } from '../util/fault.js'
 import type { QaExample } from '../env/types.js'
 import type { RewardParts } from '../agent/reward.js'
 import type { Rollout } from '../agent/rollout.js'
@@ -56,6 +58,7 @@ export function recordFromRollout(rollout: Rollout, ctx: RecordContext): Traject
 
 /** Append-only JSONL writer. Each `append` is one write call, so concurrent readers see whole lines or nothing new. */
 export class TrajectoryStore {
+  private repaired = false
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true })
   }
@@ -68,7 +71,12 @@ export class TrajectoryStore {
       if (!parsed.success) throw new TypeError(`TrajectoryStore.append: records[${i}]: ${firstIssue(parsed.error)}`)
       return JSON.stringify(parsed.data) + '\n'
     })
-    appendFileSync(this.path, lines.join(''))
+    // A record cut short by a crash would swallow the next one: cut it first (it never was a whole record).
+    if (!this.repaired) cutPartialLastLine(this.path)
+    this.repaired = true
+    const text = lines.join('')
+    faultPoint('trajectories:append', () => appendFileSync(this.path, text.slice(0, text.length >> 1)))
+    appendFileSync(this.path, text)
   }
 
   /** Every complete record so far. */

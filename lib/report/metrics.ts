@@ -2,24 +2,25 @@
 // being written, and a reader (a plot while training runs) skips a partial last line.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { writeFileAtomic } from '../util/atomic.js'
+import { cutPartialLastLine } from '../util/append_only.js'
+import { faultPoint } from '../util/fault.js'
 
 export type MetricsRow = Record<string, number | string | boolean | null | Record<string, number>>
 
 export class MetricsLog {
+  private repaired = false
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true })
     if (!existsSync(path)) writeFileSync(path, '')
   }
 
   append(row: MetricsRow): void {
-    appendFileSync(this.path, JSON.stringify(row) + '\n')
-  }
-
-  /** Drops the rows after `step` (resuming from a checkpoint taken at that step). */
-  truncateAfter(step: number): void {
-    const kept = readMetrics(this.path).filter((r) => typeof r.step !== 'number' || r.step <= step)
-    writeFileAtomic(this.path, kept.map((r) => JSON.stringify(r) + '\n').join(''))
+    // A line cut short by a crash would swallow this one: cut it first (it never was a whole row).
+    if (!this.repaired) cutPartialLastLine(this.path)
+    this.repaired = true
+    const line = JSON.stringify(row) + '\n'
+    faultPoint('metrics:append', () => appendFileSync(this.path, line.slice(0, line.length >> 1)))
+    appendFileSync(this.path, line)
   }
 }
 

@@ -82,7 +82,10 @@ const lossSchema = z
 const TrainConfigObject = z
   .object({
     /** Where checkpoints, metrics.jsonl, the HEK and plots go; a run resumes from what it finds there. */
-    outDir: z.string().default('runs/hiexp'),
+    outDir: z
+      .string()
+      .refine((d) => d.trim() !== '', "must name a folder ('' would write the run into the current directory)")
+      .default('runs/hiexp'),
     seed: z.number().int().default(0),
     task: z
       .object({

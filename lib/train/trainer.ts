@@ -1,7 +1,6 @@
 // The RL loop of a search agent: sample questions, roll out G times each (a share with HiExp experiences when on),
 // reward, group advantages, policy updates (GRPO / GSPO through the native loss), validation, checkpoints and a
-// metrics line per step. Resumes from what it finds in outDir.
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs'
+// metrics line per step. Resumes from its outDir's last committed checkpoint (run_dir.ts: the commit protocol).
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { generateDemonstrations } from '../agent/demonstrations.js'
@@ -13,12 +12,17 @@ import { mean, std } from '../util/stats.js'
 import { Random } from '../util/random.js'
 import type { QaExample } from '../env/types.js'
 import { Policy, type OptimizerOptions, type RlBatch, type TrainStats } from '../model/policy.js'
-import { writeFileAtomic } from '../util/atomic.js'
+import { fileLength } from '../util/append_only.js'
+import { faultPoint } from '../util/fault.js'
 import { MetricsLog, type MetricsRow } from '../report/metrics.js'
 import { progress, type Progress } from '../report/progress.js'
 import { groupAdvantages } from '../ops/rl/advantages.js'
 import { parseTrainConfig, type ResolvedTrainConfig, type TrainConfig } from './config.js'
 import { checkpointDir, initialPolicy, loadTask, type Task } from './task.js'
+import {
+  claimRunDir, commitCheckpoint, COMMITTED_HEK_FILE, METRICS_FILE, recoverCheckpoint, rollBackToCommit, trajectoriesFile,
+  type ClaimOptions, type RunCommit,
+} from './run_dir.js'
 import type { PolicyLossOptions } from '../ops/rl/types.js'
 import type { Retriever } from '../search/types.js'
 import { readDistEnv } from '../distributed/env.js'
@@ -35,6 +39,13 @@ export type { ExperienceSource } from '../experience/source.js'
 interface RunState {
   step: number
   warmStartDone: boolean
+  /** The step of the last dynamic-HEK refresh. */
+  lastRefreshStep: number
+}
+
+export interface TrainerCreateOptions {
+  /** Continue the run in outDir although its config.json differs (the changes are printed; config.json is rewritten). */
+  resumeWithNewConfig?: boolean
 }
 
 export class Trainer {
@@ -49,50 +60,63 @@ export class Trainer {
   readonly trajectories: TrajectoryStore
   /** RL trajectories since the HEK was last rebuilt (dynamic HEK). */
   private sinceRefresh: TrajectoryRecord[] = []
-  /** Data-parallel group (WORLD_SIZE > 1): questions are sharded by rank, gradients all-reduced, rank 0 writes. */
-  private group?: ProcessGroup
+  /** The HEK was built or refreshed since the last checkpoint: run() commits it with the next one. */
+  private hekChanged = false
 
   private constructor(
     readonly config: ResolvedTrainConfig,
     readonly task: Task,
     public policy: Policy,
     private state: RunState,
+    /** Data-parallel group (WORLD_SIZE > 1): questions are sharded by rank, gradients all-reduced, rank 0 writes. */
+    private readonly group: ProcessGroup | undefined,
+    /** The checkpoint this run resumed from (its HEK is the run's HEK). */
+    private readonly resumedFrom: RunCommit | undefined,
   ) {
     this.rollout = parseRolloutOptions(config.rollout as never)
     this.reward = parseRewardConfig(config.reward as never)
-    this.metrics = new MetricsLog(join(config.outDir, 'metrics.jsonl'))
-    const rank = readDistEnv().rank
-    this.trajectories = new TrajectoryStore(join(config.outDir, rank > 0 ? `trajectories.rank${rank}.jsonl` : 'trajectories.jsonl'))
+    this.metrics = new MetricsLog(join(config.outDir, METRICS_FILE))
+    this.trajectories = new TrajectoryStore(join(config.outDir, trajectoriesFile(this.rank)))
   }
 
   private get isMain(): boolean {
     return !this.group || this.group.isMain
   }
 
-  /** Joins the data-parallel group when launched as several ranks (hiexp launch, torchrun's variables). */
-  private async joinGroup(): Promise<void> {
-    if (readDistEnv().worldSize <= 1) return
-    this.group = getProcessGroup() ?? (await initProcessGroup())
-    await this.policy.attachProcessGroup(this.group)
+  private get rank(): number {
+    return this.group?.rank ?? 0
   }
 
-  /** Builds the run, or resumes it from outDir's checkpoint (metrics after the checkpoint's step are dropped). */
-  static async create(config: TrainConfig | ResolvedTrainConfig): Promise<Trainer> {
+  /**
+   * Builds the run, or resumes it from outDir's last committed checkpoint: an interrupted checkpoint swap is finished
+   * or discarded, and metrics and trajectories are cut back to what that checkpoint committed. outDir belongs to one
+   * run: a different configuration is refused unless `resumeWithNewConfig`.
+   */
+  static async create(config: TrainConfig | ResolvedTrainConfig, options: TrainerCreateOptions = {}): Promise<Trainer> {
     const c = parseTrainConfig(config)
-    const task = await loadTask(c)
-    const ckpt = checkpointDir(c.outDir)
-    const statePath = join(c.outDir, 'state.json')
-    if (existsSync(join(ckpt, 'hiexp_trainer.json')) && existsSync(statePath)) {
-      const state = JSON.parse(readFileSync(statePath, 'utf8')) as RunState
-      const policy = await Policy.loadCheckpoint(ckpt, { device: c.policy.device, dtype: c.policy.dtype })
-      const trainer = new Trainer(c, task, policy, state)
-      await trainer.joinGroup()
-      if (trainer.isMain) trainer.metrics.truncateAfter(state.step)
-      return trainer
+    // Data parallel (hiexp launch, torchrun's variables): rank 0 owns the folder and tells the others what it found.
+    const group = readDistEnv().worldSize > 1 ? (getProcessGroup() ?? (await initProcessGroup())) : undefined
+    const isMain = !group || group.isMain
+    let commit: RunCommit | undefined
+    if (isMain) {
+      claimRunDir(c.outDir, c, options as ClaimOptions)
+      commit = recoverCheckpoint(c.outDir)
     }
-    const trainer = new Trainer(c, task, await initialPolicy(c, task), { step: 0, warmStartDone: false })
-    await trainer.joinGroup()
-    if (trainer.isMain) writeFileAtomic(join(c.outDir, 'config.json'), JSON.stringify(c, null, 2))
+    if (group) commit = (await group.broadcastJson(commit ?? null)) ?? undefined
+    rollBackToCommit(c.outDir, commit, group?.rank ?? 0, isMain)
+    const task = await loadTask(c)
+    const policy = commit
+      ? await Policy.loadCheckpoint(checkpointDir(c.outDir), { device: c.policy.device, dtype: c.policy.dtype })
+      : await initialPolicy(c, task)
+    if (group) await policy.attachProcessGroup(group)
+    const state = commit
+      ? { step: commit.step, warmStartDone: commit.warmStartDone, lastRefreshStep: commit.lastRefreshStep }
+      : { step: 0, warmStartDone: false, lastRefreshStep: 0 }
+    const trainer = new Trainer(c, task, policy, state, group, commit)
+    // The rollouts since the last refresh are the next refresh's input, as they were before the interruption.
+    if (commit && c.experience.enabled && c.experience.refreshEvery > 0) {
+      trainer.sinceRefresh = trainer.trajectories.read().filter((r) => r.step > state.lastRefreshStep)
+    }
     return trainer
   }
 
@@ -185,6 +209,7 @@ export class Trainer {
       recordFromRollout(r, { example: questions[Math.floor(i / G)], reward: { ...parts[i] }, step: this.state.step + 1, guided: i % G < guided }),
     )
     this.trajectories.append(records)
+    faultPoint('step:trajectories-written')
     this.sinceRefresh.push(...records)
     const advantages = groupAdvantages(rewards, { groupSize: G, estimator: c.advantage.estimator, zeroSingletons: c.advantage.zeroSingletons })
 
@@ -242,6 +267,7 @@ export class Trainer {
       Object.assign(row, await this.group.reduceMetrics(numbers as Record<string, number>, 'mean'), { phase })
     }
     if (this.isMain) this.metrics.append(row)
+    faultPoint('step:metrics-written')
     return row
   }
 
@@ -333,48 +359,64 @@ export class Trainer {
   }
 
   /**
-   * Saves the policy (weights, optimiser, RNG) and the run state. The new checkpoint is written beside the old one
-   * and swapped in by renames, so a crash mid-save leaves the previous checkpoint whole.
+   * Commits the run at this step: the policy (weights, optimiser, RNG), the HEK, the run state and the length of every
+   * append-only file, as one checkpoint swapped in by renames (run_dir.ts). A kill anywhere in it resumes either from
+   * this checkpoint or from the previous one, never from a mix.
    */
   async checkpoint(): Promise<void> {
-    const dir = checkpointDir(this.config.outDir)
-    const fresh = `${dir}.new`
-    const stale = `${dir}.old`
-    if (this.isMain) rmSync(fresh, { recursive: true, force: true })
-    await this.policy.saveCheckpoint(fresh) // every rank calls it; rank 0 alone writes
-    if (!this.isMain) return
-    rmSync(stale, { recursive: true, force: true })
-    if (existsSync(dir)) renameSync(dir, stale)
-    renameSync(fresh, dir)
-    rmSync(stale, { recursive: true, force: true })
-    writeFileAtomic(join(this.config.outDir, 'state.json'), JSON.stringify(this.state))
+    const outDir = this.config.outDir
+    // Each rank's trajectory file length, gathered on every rank (rank 0 records them all).
+    const lengths = new Float64Array(this.group?.worldSize ?? 1)
+    lengths[this.rank] = fileLength(this.trajectories.path)
+    const trajectoryBytes = this.group ? Array.from((await this.group.allReduce(lengths, 'sum')) as Float64Array) : Array.from(lengths)
+    if (!this.isMain) return void (await this.policy.saveCheckpoint(`${checkpointDir(outDir)}.new`))
+    const hek = this.experience instanceof HekExperienceSource ? JSON.stringify(this.experience.hek.toJSON()) : undefined
+    const commit: RunCommit = {
+      format: 1,
+      step: this.state.step,
+      warmStartDone: this.state.warmStartDone,
+      metricsBytes: fileLength(this.metrics.path),
+      trajectoryBytes,
+      lastRefreshStep: this.state.lastRefreshStep,
+      hek: hek !== undefined,
+    }
+    await commitCheckpoint(outDir, (dir) => this.policy.saveCheckpoint(dir), commit, hek)
+    this.hekChanged = false
   }
 
+  /** The run's published HEK (a copy of the committed one, with its pictures beside it); experience.hekFile is input only. */
   private hekPath(): string {
-    return this.config.experience.hekFile ?? join(this.config.outDir, 'hek.json')
+    return join(this.config.outDir, 'hek.json')
+  }
+
+  private publishHek(hek: HierarchicalExperience): void {
+    hek.save(this.hekPath())
+    writeHekPictures(hek, this.hekPath().replace(/\.json$/, ''))
+    this.hekChanged = true
   }
 
   /**
-   * HiExp's knowledge base: loaded from experience.hekFile (or the run's own hek.json when resuming), else built from
-   * the current policy's rollouts on sampled train questions, contrasted and distilled, then clustered.
+   * HiExp's knowledge base: the one committed with the checkpoint being resumed, else experience.hekFile, else built
+   * from the current policy's rollouts on sampled train questions, contrasted and distilled, then clustered.
    */
   async prepareExperience(): Promise<HierarchicalExperience | undefined> {
     const e = this.config.experience
     if (!e.enabled || this.experience) return undefined
-    const path = this.hekPath()
+    const committed = this.resumedFrom?.hek ? join(checkpointDir(this.config.outDir), COMMITTED_HEK_FILE) : undefined
     let hek: HierarchicalExperience
     if (!this.isMain) {
       // Rank 0 loads or builds it and sends it to every rank.
       hek = HierarchicalExperience.fromJSON(await this.group!.broadcastJson<unknown>(null))
-    } else if (existsSync(path)) {
-      hek = await HierarchicalExperience.load(path)
+    } else if (committed) {
+      hek = HierarchicalExperience.load(committed)
+    } else if (e.hekFile) {
+      hek = HierarchicalExperience.load(e.hekFile)
     } else {
       const t0 = performance.now()
       const questions = new Random(this.config.seed).fork('hek').shuffle(this.task.train).slice(0, e.buildQuestions)
       const records = await collectTrajectories(this.policy, this.task.retriever, questions, e.buildGroupSize, this.rollout, this.reward, this.trajectories, this.state.step)
       hek = await buildHek(records, distillerFor(this.config, this.policy), { thresholds: e.thresholds })
-      hek.save(path)
-      writeHekPictures(hek, path.replace(/\.json$/, ''))
+      this.publishHek(hek)
       this.metrics.append({ phase: 'hek', step: this.state.step, experiences: hek.experiences().length, trajectories: records.length, seconds: (performance.now() - t0) / 1000 })
     }
     if (this.isMain && this.group) await this.group.broadcastJson(hek.toJSON())
@@ -404,19 +446,21 @@ export class Trainer {
       if (this.isMain && this.sinceRefresh.length > 0) {
         const fresh = await distillerFor(this.config, this.policy).distill(groupTrajectories(this.sinceRefresh))
         if (fresh.length > 0) next = await source.hek.update(fresh)
-        next.save(this.hekPath())
+        this.publishHek(next)
       }
       this.sinceRefresh = []
+      this.state.lastRefreshStep = this.state.step
       source.hek = HierarchicalExperience.fromJSON(await this.group.broadcastJson(this.isMain ? next.toJSON() : null))
       return
     }
+    this.state.lastRefreshStep = this.state.step
     if (this.sinceRefresh.length === 0) return
     const t0 = performance.now()
     const fresh = await distillerFor(this.config, this.policy).distill(groupTrajectories(this.sinceRefresh))
     this.sinceRefresh = []
     if (fresh.length === 0) return
     const next = await source.hek.update(fresh)
-    next.save(this.hekPath())
+    this.publishHek(next)
     source.hek = next
     this.metrics.append({ phase: 'hek', step: this.state.step, experiences: next.experiences().length, added: fresh.length, seconds: (performance.now() - t0) / 1000 })
   }
@@ -434,6 +478,8 @@ export class Trainer {
       await this.checkpoint()
     }
     await this.prepareExperience()
+    // A HEK built here is committed at once: its build rollouts and metrics row then survive a kill in the next step.
+    if (this.hekChanged) await this.checkpoint()
     const bar = quiet || !this.isMain ? undefined : progress(`${c.algorithm}${c.experience.enabled ? ' + HiExp' : ''}`, c.steps)
     bar?.update(this.state.step)
     while (this.state.step < c.steps) {

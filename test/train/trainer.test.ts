@@ -1,16 +1,18 @@
 import test from 'ava'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as hx from '../../lib/index.js'
 import type { TrainConfig } from '../../lib/index.js'
 import { tinyRun } from './fixtures/tiny_run.js'
 import { plantedGroups } from '../experience/helpers.js'
+import { CASE_PHRASES } from '../../lib/experience/cases.js'
+import { SEARCH_EXPERIENCE_LABEL } from '../../lib/agent/prompt.js'
 
 const tiny = tinyRun
 
 const RL_FIELDS = [
-  'step', 'rewardMean', 'rewardStd', 'rewardGroupStd', 'advantageStd', 'em', 'f1', 'format', 'loss', 'gradNorm',
+  'step', 'rewardMean', 'rewardStd', 'rewardGroupStd', 'zeroVarianceGroupShare', 'advantageStd', 'em', 'f1', 'cem', 'format', 'loss', 'gradNorm',
   'clipFraction', 'approxKl', 'kl', 'entropy', 'lr', 'searchCalls', 'repeatedQueryShare', 'responseTokens', 'malformed',
   'rolloutSeconds', 'generateSeconds', 'retrieveSeconds', 'trainSeconds', 'stepSeconds',
 ]
@@ -31,7 +33,9 @@ test('a short GRPO run writes every metric each step, validates, checkpoints, an
   t.deepEqual(validation.map((r) => r.step), [0, 1, 2])
   for (const v of validation) t.true((v.em as number) >= 0 && (v.em as number) <= 1)
   t.true(existsSync(join(dir, 'checkpoint', 'hiexp_trainer.json')))
-  t.deepEqual(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')), { step: 2, warmStartDone: true })
+  const commit = JSON.parse(readFileSync(join(dir, 'checkpoint', 'run.json'), 'utf8'))
+  t.like(commit, { step: 2, warmStartDone: true, hek: false, metricsBytes: statSync(join(dir, 'metrics.jsonl')).size })
+  t.deepEqual(commit.trajectoryBytes, [statSync(join(dir, 'trajectories.jsonl')).size])
 
   // Resume with a longer budget: no second warm start, the step count continues, earlier lines are kept.
   const resumed = await hx.Trainer.create(tiny(dir, { steps: 3 }))
@@ -108,10 +112,14 @@ test('the arithmetic task keeps the world corpus and vocabulary, so experiences 
   const known = (text: string) => !trainer.policy.tokenizer.encode(text).includes(unk)
   t.true(known(held[0].question), 'arithmetic words and numbers')
   // What retrieval puts into a prompt from an offline-analyzer HEK: header, section titles, experience sentences.
-  const hek = await hx.HierarchicalExperience.build(await new hx.ContrastiveAnalyzer().distill(plantedGroups()))
+  // (Behaviour statements only: the planted groups' case experiences name entities of another world. The words around
+  // a case, its fixed phrases, are checked below.)
+  const hek = await hx.HierarchicalExperience.build(await new hx.ContrastiveAnalyzer({ cases: false }).distill(plantedGroups()))
   const rendered = await hek.retrieve('Where was the founder of Company9 born?', { budget: 10_000, k0: 10 })
   t.true(rendered.text.includes('Tips:') && rendered.tips.some((x) => x.node.text.startsWith('Do not')), rendered.text)
   t.true(known(rendered.text), rendered.text)
+  for (const phrase of CASE_PHRASES) t.true(known(phrase), phrase)
+  t.true(known(SEARCH_EXPERIENCE_LABEL), "the label of a search-time experience")
   const hits = await trainer.task.retriever.search([held[0].question], 2)
   t.is(hits.length, 1, 'the search tool still answers (from the world corpus)')
 })

@@ -1,0 +1,64 @@
+/**
+ * Append-only JSON-lines files (metrics, trajectories): the operations a crash-consistent writer needs. A record is
+ * one line written by one call; a process killed mid-write leaves a partial last line, which is cut before the next
+ * append (it was never a record: its writer died before finishing it), and a run resuming from a checkpoint cuts the
+ * file back to the length it had when that checkpoint was committed.
+ */
+import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readSync, statSync } from 'node:fs'
+
+/** Bytes in the file (0 when it does not exist). */
+export function fileLength(path: string): number {
+  return existsSync(path) ? statSync(path).size : 0
+}
+
+/**
+ * Cuts a partial last line (no trailing newline) so that the next append starts a line of its own; returns the bytes
+ * removed.
+ */
+export function cutPartialLastLine(path: string): number {
+  if (!existsSync(path)) return 0
+  const fd = openSync(path, 'r+')
+  try {
+    const size = fstatSync(fd).size
+    if (size === 0) return 0
+    // Read backwards in blocks to the last newline: a record may be long, the scan stays bounded by one record.
+    const block = Buffer.alloc(64 * 1024)
+    let end = size
+    while (end > 0) {
+      const start = Math.max(0, end - block.length)
+      const n = readSync(fd, block, 0, end - start, start)
+      const nl = block.subarray(0, n).lastIndexOf(0x0a)
+      if (nl >= 0) {
+        const keep = start + nl + 1
+        if (keep < size) ftruncateSync(fd, keep)
+        return size - keep
+      }
+      end = start
+    }
+    ftruncateSync(fd, 0)
+    return size
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * Cuts the file back to `length` bytes, the length recorded when a checkpoint was committed. A file shorter than that
+ * lost committed records (it was edited or replaced): an error naming the file, not a silent resume.
+ */
+export function truncateToCommitted(path: string, length: number, what: string): void {
+  const size = fileLength(path)
+  if (size < length) {
+    throw new Error(
+      `${path}: ${size} bytes, but the checkpoint being resumed committed ${length} bytes of ${what}; the file was ` +
+        'truncated or replaced after that checkpoint. Restore it, or start the run in a new outDir',
+    )
+  }
+  if (size === length) return
+  const fd = openSync(path, 'r+')
+  try {
+    ftruncateSync(fd, length)
+  } finally {
+    closeSync(fd)
+  }
+}
