@@ -1,8 +1,8 @@
 // `hiexp compare`: plain GRPO, plain GSPO, HiExp-GRPO and HiExp-GSPO from the same warm-started policy, with the
 // same budget, over several seeds; then held-out EM/F1 by hop count, stability (reward, advantage and gradient-norm
 // variance) and efficiency (search calls, repeated searches, tokens), as a markdown report with plots.
-import { cpSync, existsSync, mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import type { Evaluation } from '../agent/evaluate.js'
 import { writeFileAtomic } from '../util/atomic.js'
 import { mean as meanOf, std, variance } from '../util/stats.js'
@@ -12,10 +12,11 @@ import { plotTraining } from '../report/training_plot.js'
 import { parseTrainConfig, type ResolvedTrainConfig, type TrainConfig } from '../train/config.js'
 import { HierarchicalExperience } from '../experience/hek.js'
 import { NoExperienceError } from '../experience/source.js'
-import { checkpointDir } from '../train/task.js'
+import { forkRun } from '../train/run_dir.js'
 import { Trainer } from '../train/trainer.js'
 
-export const METHODS = ['grpo', 'gspo', 'hiexp-grpo', 'hiexp-gspo'] as const
+/** hiexp-grpo-internalize: hiexp's internalisation variant (docs/method.md §6), an ablation of the paper's form. */
+export const METHODS = ['grpo', 'gspo', 'hiexp-grpo', 'hiexp-gspo', 'hiexp-grpo-internalize'] as const
 export type Method = (typeof METHODS)[number]
 
 export interface CompareOptions {
@@ -40,6 +41,8 @@ export interface MethodResult {
   testWithExperience?: Evaluation
   /** Means over the RL steps. */
   rewardGroupStd: number
+  /** Share of groups whose rewards were all equal (no gradient), mean over RL steps. */
+  zeroVarianceGroupShare?: number
   advantageStd: number
   /** Variance of the gradient norm within windows of 10 steps, averaged over windows. */
   gradNormVariance: number
@@ -77,8 +80,8 @@ function methodConfig(base: ResolvedTrainConfig, method: Method, outDir: string,
   return {
     ...base,
     outDir,
-    algorithm: method.endsWith('gspo') ? 'gspo' : 'grpo',
-    experience: { ...base.experience, enabled: hiexp, hekFile },
+    algorithm: method.includes('gspo') ? 'gspo' : 'grpo',
+    experience: { ...base.experience, enabled: hiexp, hekFile, ...(method.endsWith('-internalize') ? { variant: 'internalize' as const } : {}) },
   }
 }
 
@@ -89,8 +92,12 @@ async function seedHek(base: ResolvedTrainConfig, seed: number, warmDir: string,
     let hek: HierarchicalExperience
     if (given || existsSync(hekFile)) hek = await HierarchicalExperience.load(hekFile)
     else {
-      const builder = await Trainer.create({ ...base, outDir: warmDir, steps: 0, experience: { ...base.experience, enabled: true, hekFile } })
+      // Built by a run of its own that starts from the warm start: the warm start's folder stays that run's.
+      const config = { ...base, outDir: join(dirname(hekFile), 'hek-build'), steps: 0, experience: { ...base.experience, enabled: true, hekFile: undefined } }
+      forkRun(warmDir, config.outDir, parseTrainConfig(config))
+      const builder = await Trainer.create(config)
       hek = (await builder.prepareExperience())!
+      hek.save(hekFile)
       log(`seed ${seed}: HEK built from the warm-started policy (${hekFile})`)
     }
     origin.experiences = hek.level(0).length
@@ -105,13 +112,8 @@ async function seedHek(base: ResolvedTrainConfig, seed: number, warmDir: string,
 /** Trains one method from the seed's warm start (or resumes it), then evaluates it on the test split. */
 async function runMethod(config: ResolvedTrainConfig, method: Method, seed: number, warmDir: string, quiet?: boolean): Promise<MethodResult> {
   const runDir = config.outDir
-  if (!existsSync(join(runDir, 'state.json'))) {
-    mkdirSync(runDir, { recursive: true })
-    cpSync(checkpointDir(warmDir), checkpointDir(runDir), { recursive: true })
-    cpSync(join(warmDir, 'state.json'), join(runDir, 'state.json'))
-    // The warm start's lines (its loss, the step-0 validation) start every method's curves.
-    cpSync(join(warmDir, 'metrics.jsonl'), join(runDir, 'metrics.jsonl'))
-  }
+  // Every method starts from the seed's warm start; its lines (the loss, the step-0 validation) start every curve.
+  forkRun(warmDir, runDir, config)
   const trainer = await Trainer.create(config)
   const started = Date.now()
   await trainer.run({ quiet })
@@ -126,6 +128,7 @@ async function runMethod(config: ResolvedTrainConfig, method: Method, seed: numb
     test,
     ...(testWithExperience ? { testWithExperience } : {}),
     rewardGroupStd: mean(rl.map((r) => num(r, 'rewardGroupStd'))),
+    zeroVarianceGroupShare: mean(rl.map((r) => num(r, 'zeroVarianceGroupShare'))),
     advantageStd: mean(rl.map((r) => num(r, 'advantageStd'))),
     gradNormVariance: windowedVariance(rl.map((r) => num(r, 'gradNorm'))),
     trainSeconds: (Date.now() - started) / 1000,
@@ -213,30 +216,62 @@ export async function writeCompareReport(
   const seeds = [...new Set(results.map((r) => r.seed))]
   lines.push(`# hiexp compare: GRPO / GSPO with and without HiExp`, '')
   lines.push(`Seeds: ${seeds.join(', ')}. Values are mean ± std over seeds; held-out test split, greedy decoding.`, '')
-  lines.push(`## Performance (test, no experience in the prompt)`, '')
-  lines.push(`| method | EM | F1 | ${hops.map((h) => `EM ${h}-${unit}`).join(' | ')} | EM with experience in prompt |`)
-  lines.push(`|---|---|---|${hops.map(() => '---').join('|')}|---|`)
-  for (const m of methods) {
-    const rs = of(m)
-    const withExp = rs.filter((r) => r.testWithExperience).map((r) => r.testWithExperience!.em)
-    lines.push(
-      `| ${m} | ${pm(rs.map((r) => r.test.em))} | ${pm(rs.map((r) => r.test.f1))} | ${hops.map((h) => pm(rs.map((r) => r.test.byHops[h]?.em ?? NaN))).join(' | ')} | ${withExp.length ? pm(withExp) : '–'} |`,
-    )
+  // The HiExp methods' own number is with their HEK at both injection points (docs/method.md §4); without it measures
+  // what the policy internalised.
+  for (const [title, pick] of [
+    ['Performance (test, without the HEK)', (r: MethodResult) => r.test],
+    ['Performance (test, with the HEK at both injection points: the HiExp methods\' own number)', (r: MethodResult) => r.testWithExperience],
+  ] as const) {
+    const rows = methods.filter((m) => of(m).some((r) => pick(r)))
+    if (rows.length === 0) continue
+    lines.push(`## ${title}`, '')
+    lines.push(`| method | EM | F1 | CEM | ${hops.map((h) => `EM ${h}-${unit}`).join(' | ')} |`)
+    lines.push(`|---|---|---|---|${hops.map(() => '---').join('|')}|`)
+    for (const m of rows) {
+      const es = of(m).map(pick).filter((e): e is Evaluation => e !== undefined)
+      lines.push(
+        `| ${m} | ${pm(es.map((e) => e.em))} | ${pm(es.map((e) => e.f1))} | ${pm(es.map((e) => e.cem ?? NaN))} | ${hops.map((h) => pm(es.map((e) => e.byHops[h]?.em ?? NaN))).join(' | ')} |`,
+      )
+    }
+    lines.push('')
   }
-  lines.push('', '`no-search`: the warm-started policy with a retriever that returns nothing; `warm-start`: the warm-started policy before RL.')
+  // Per seed: each HiExp method (with its HEK) against its plain algorithm from the same warm start.
+  const pairs = methods.filter((m) => m.startsWith('hiexp')).map((m) => [m, m.includes('gspo') ? 'gspo' : 'grpo'] as const).filter(([, b]) => of(b).length)
+  if (pairs.length) {
+    lines.push('## Per seed: HiExp (with its HEK) minus its plain algorithm, test EM', '')
+    lines.push(`| comparison | ${seeds.map((s) => `seed ${s}`).join(' | ')} | mean ± std |`, `|---|${seeds.map(() => '---').join('|')}|---|`)
+    for (const [m, b] of pairs) {
+      const diffs = seeds.map((seed) => {
+        const h = of(m).find((r) => r.seed === seed)
+        const g = of(b).find((r) => r.seed === seed)
+        return h && g ? (h.testWithExperience ?? h.test).em - g.test.em : NaN
+      })
+      const cells = seeds.map((seed, i) => {
+        const h = of(m).find((r) => r.seed === seed)
+        const g = of(b).find((r) => r.seed === seed)
+        return h && g ? `${(h.testWithExperience ?? h.test).em.toFixed(3)} − ${g.test.em.toFixed(3)} = ${diffs[i] >= 0 ? '+' : ''}${diffs[i].toFixed(3)}` : '–'
+      })
+      lines.push(`| ${m} − ${b} | ${cells.join(' | ')} | ${pm(diffs.filter(Number.isFinite))} |`)
+    }
+    lines.push('')
+  }
+  lines.push('`no-search`: the warm-started policy with a retriever that returns nothing; `warm-start`: the warm-started policy before RL.')
   lines.push('Wall time counts the RL steps and evaluations this process ran (a resumed run counts only what was left).')
   lines.push('', `## Stability (over RL steps)`, '')
-  lines.push('| method | reward std within groups | advantage std | grad-norm variance (10-step windows) |', '|---|---|---|---|')
+  lines.push('| method | reward std within groups | zero-variance group share | advantage std | grad-norm variance (10-step windows) |', '|---|---|---|---|---|')
   for (const m of methods.filter((x) => !(BASELINES as readonly string[]).includes(x))) {
     const rs = of(m)
-    lines.push(`| ${m} | ${pm(rs.map((r) => r.rewardGroupStd))} | ${pm(rs.map((r) => r.advantageStd))} | ${pm(rs.map((r) => r.gradNormVariance), 4)} |`)
+    lines.push(
+      `| ${m} | ${pm(rs.map((r) => r.rewardGroupStd))} | ${pm(rs.map((r) => r.zeroVarianceGroupShare ?? NaN))} | ${pm(rs.map((r) => r.advantageStd))} | ${pm(rs.map((r) => r.gradNormVariance), 4)} |`,
+    )
   }
   lines.push('', `## Efficiency (test)`, '')
-  lines.push('| method | search calls / question | repeated-search share | response tokens | wall s (RL + eval) |', '|---|---|---|---|---|')
+  lines.push('| method | search calls / question | with the HEK | repeated-search share | response tokens | wall s (RL + eval) |', '|---|---|---|---|---|---|')
   for (const m of methods) {
     const rs = of(m)
+    const withHek = rs.filter((r) => r.testWithExperience).map((r) => r.testWithExperience!.searchCalls)
     lines.push(
-      `| ${m} | ${pm(rs.map((r) => r.test.searchCalls), 2)} | ${pm(rs.map((r) => r.test.repeatedQueryShare))} | ${pm(rs.map((r) => r.test.responseTokens), 1)} | ${pm(rs.map((r) => r.trainSeconds), 0)} |`,
+      `| ${m} | ${pm(rs.map((r) => r.test.searchCalls), 2)} | ${withHek.length ? pm(withHek, 2) : '–'} | ${pm(rs.map((r) => r.test.repeatedQueryShare))} | ${pm(rs.map((r) => r.test.responseTokens), 1)} | ${pm(rs.map((r) => r.trainSeconds), 0)} |`,
     )
   }
   if (heks.length) {
