@@ -2,10 +2,19 @@
 // The `hiexp` command: train, evaluate, benchmark and report. Each subcommand is a thin shell over the library.
 import { Command, InvalidArgumentError } from 'commander'
 import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { benchKernels, kernelTable, writeKernelReport } from './experiments/kernel_bench.js'
 import { launchMain } from './distributed/launch_cli.js'
 import { info } from './native/info.js'
+import { packageRoot } from './native/loader.js'
+import { LAUNCH_USAGE } from './distributed/launch_cli.js'
+import { loadCorpusJsonl } from './env/corpus.js'
+import { generateWorld } from './env/world.js'
+import { Bm25Retriever } from './search/bm25.js'
+import { startRetrievalServer } from './search/server.js'
+import { evaluationTable } from './cli_format.js'
+import { CHECKPOINT_DIR } from './train/task.js'
+import { COMMIT_FILE, RUN_CONFIG_FILE } from './train/run_dir.js'
 import { plotTraining } from './report/training_plot.js'
 import { DISTILLERS, loadTrainConfig, parseTrainConfig } from './train/config.js'
 import { Trainer } from './train/trainer.js'
@@ -28,16 +37,37 @@ function integer(value: string): number {
   return n
 }
 
-async function trainerFrom(opts: { config?: string; out?: string; steps?: number }): Promise<Trainer> {
+function configFrom(opts: { config?: string; out?: string; steps?: number }) {
   const config = opts.config ? loadTrainConfig(opts.config) : parseTrainConfig({})
-  if (opts.out) config.outDir = opts.out
+  if (opts.out !== undefined) config.outDir = opts.out
   if (opts.steps !== undefined) config.steps = opts.steps
-  return Trainer.create(config)
+  return config
+}
+
+/** The package's version (package.json beside lib/ or dist/lib/). */
+function version(): string {
+  return JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version as string
+}
+
+/** The last validation row of a run's metrics.jsonl (a finished run rerun has nothing new to report). */
+function lastValidation(metricsFile: string): { step: number; em: number } | undefined {
+  if (!existsSync(metricsFile)) return undefined
+  let last: { step: number; em: number } | undefined
+  for (const line of readFileSync(metricsFile, 'utf8').split('\n')) {
+    try {
+      const row = JSON.parse(line) as { phase?: string; step?: number; em?: number }
+      if (row.phase === 'validation' && typeof row.em === 'number') last = { step: row.step ?? 0, em: row.em }
+    } catch {
+      // A line cut by a crash is skipped here; the trainer repairs the file on resume.
+    }
+  }
+  return last
 }
 
 const program = new Command()
   .name('hiexp')
   .description('RL for LLM search agents guided by Hierarchical Experience (HiExp)')
+  .version(version(), '-V, --version', 'the hiexp version')
   .showHelpAfterError()
 
 program
@@ -51,33 +81,45 @@ program
   .option('-c, --config <file>', 'run configuration (.json, .yaml)')
   .option('-o, --out <dir>', 'output folder (overrides the config)')
   .option('--steps <n>', 'RL steps (overrides the config)', integer)
+  .option('--resume-with-new-config', 'continue the run in --out although its config.json differs (the changes are printed)')
   .action(async (opts) => {
-    const trainer = await trainerFrom(opts)
+    const trainer = await Trainer.create(configFrom(opts), { resumeWithNewConfig: opts.resumeWithNewConfig === true })
     const started = Date.now()
     const { validation } = await trainer.run()
-    const last = validation.at(-1)
     const metrics = join(trainer.config.outDir, 'metrics.jsonl')
     const plot = await plotTraining([{ name: trainer.config.algorithm, metricsFile: metrics }], join(trainer.config.outDir, 'training'))
-    console.log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s: validation EM ${(last?.em as number)?.toFixed(3)}; metrics ${metrics}; curves ${plot.png}`)
+    const now = validation.at(-1)
+    const last = now ? { step: now.step as number, em: now.em as number } : lastValidation(metrics)
+    const em = last ? `validation EM ${last.em.toFixed(3)} (step ${last.step})` : 'no validation yet'
+    const what = validation.length > 0 ? `done in ${((Date.now() - started) / 1000).toFixed(0)} s` : `already complete at step ${trainer.step} (nothing to do)`
+    console.log(`${what}: ${em}; metrics ${metrics}; curves ${plot.png}`)
   })
 
 program
   .command('eval')
   .description('greedy evaluation of a run (its checkpoint) on the test split: EM, F1, search calls, by hop count')
-  .option('-c, --config <file>', 'the run configuration')
+  .option('-c, --config <file>', "the run configuration (default: the run folder's config.json)")
   .option('-o, --out <dir>', 'the run folder holding checkpoint/')
   .option('--split <name>', 'test | validation | train', 'test')
   .option('--limit <n>', 'at most this many questions', integer)
+  .option('--json', 'print the evaluation as JSON instead of a table')
   .action(async (opts) => {
-    const trainer = await trainerFrom(opts)
-    if (!existsSync(join(trainer.config.outDir, 'checkpoint'))) {
-      console.error(`hiexp eval: no checkpoint in ${trainer.config.outDir}: evaluating the initial policy`)
-    }
     const split = opts.split as 'test' | 'validation' | 'train'
     if (!['test', 'validation', 'train'].includes(split)) throw new InvalidArgumentError(`--split must be test, validation or train`)
+    // The run's own configuration unless one is given (which must then be the run's: Trainer.create checks).
+    const own = opts.out !== undefined && opts.config === undefined ? join(opts.out, RUN_CONFIG_FILE) : undefined
+    const config = configFrom({ ...opts, config: own && existsSync(own) ? own : opts.config })
+    // Only a trained run is evaluated: anything else would score an untrained policy and leave files behind.
+    const ckpt = join(config.outDir, CHECKPOINT_DIR)
+    for (const needed of [join(ckpt, 'hiexp_trainer.json'), join(ckpt, COMMIT_FILE)]) {
+      if (!existsSync(needed)) {
+        fail(`eval: ${resolve(config.outDir)} holds no trained run (${needed} is missing): train one first (hiexp train -o ${config.outDir}) or point -o at a run folder`)
+      }
+    }
+    const trainer = await Trainer.create(config)
     const examples = trainer.task[split].slice(0, opts.limit ?? undefined)
     const result = await trainer.evaluate(examples)
-    console.log(JSON.stringify(result, null, 2))
+    console.log(opts.json ? JSON.stringify(result, null, 2) : `${split} split, ${examples.length} questions, step ${trainer.step} of ${config.outDir}\n${evaluationTable(result)}`)
   })
 
 program
@@ -119,7 +161,10 @@ function distillerFromOptions(opts: { distiller: string; baseUrl?: string; model
 }
 
 async function distillFile(opts: { trajectories: string; distiller: string; baseUrl?: string; model?: string }) {
+  // A missing or empty file must not become an empty experiences file written over a good one.
+  if (!existsSync(opts.trajectories)) fail(`cannot read the trajectories file ${opts.trajectories}: no such file (nothing was written)`)
   const records = new TrajectoryStore(opts.trajectories).read()
+  if (records.length === 0) fail(`the trajectories file ${opts.trajectories} holds no trajectory: nothing to distill (nothing was written)`)
   const experiences = await distillerFromOptions(opts).distill(groupTrajectories(records))
   return { records, experiences }
 }
@@ -184,11 +229,48 @@ program
   .command('bench')
   .description('kernel benchmarks (policy loss, advantages): a table, JSON and a chart')
   .option('--quick', 'two sizes only')
-  .option('-o, --out <dir>', 'where the JSON, table and chart go', 'bench/results')
+  .option('-o, --out <dir>', "where the JSON, table and chart go (default: bench/results of a hiexp checkout, else ./hiexp-bench)")
   .action(async (opts) => {
+    const out = (opts.out as string | undefined) ?? defaultBenchDir()
     const result = await benchKernels({ quick: Boolean(opts.quick), log: (line) => console.error(line) })
     console.log(kernelTable(result))
-    console.error(`wrote ${(await writeKernelReport(result, opts.out)).join(', ')}`)
+    console.error(`wrote ${(await writeKernelReport(result, out)).join(', ')}`)
+  })
+
+/** bench/results of the checkout when run from one; installed as a dependency, a folder of the current directory. */
+function defaultBenchDir(): string {
+  const root = packageRoot()
+  return /[\\/]node_modules[\\/]/.test(root) ? 'hiexp-bench' : join(root, 'bench', 'results')
+}
+
+program
+  .command('serve-retrieval')
+  .description("a BM25 retrieval server with Search-R1's API (POST /retrieve {queries, topk, return_scores}) for task.retrieverUrl")
+  .option('--corpus <file>', 'corpus JSONL ({"id","contents"} per line)')
+  .option('--index <file>', 'a BM25 index written by --save-index')
+  .option('--world <seed>', 'serve the generated world of this seed (the default when no corpus or index is given: seed 0)', integer)
+  .option('--save-index <file>', 'write the BM25 index here before serving')
+  .option('--host <host>', 'interface to listen on', '127.0.0.1')
+  .option('--port <port>', 'port (0: any free port)', integer, 8000)
+  .option('--max-queries <n>', 'most queries in one request', integer)
+  .option('--max-query-chars <n>', 'longest query, in characters', integer)
+  .action(async (opts) => {
+    if (opts.corpus && opts.index) fail('give one of --corpus or --index')
+    const retriever = opts.index
+      ? await Bm25Retriever.load(opts.index)
+      : Bm25Retriever.build(opts.corpus ? await loadCorpusJsonl(opts.corpus) : generateWorld({ seed: opts.world ?? 0 }).corpus)
+    if (opts.saveIndex) await retriever.save(opts.saveIndex)
+    const server = await startRetrievalServer({
+      retriever,
+      host: opts.host,
+      port: opts.port,
+      ...(opts.maxQueries !== undefined ? { maxQueries: opts.maxQueries } : {}),
+      ...(opts.maxQueryChars !== undefined ? { maxQueryChars: opts.maxQueryChars } : {}),
+    })
+    console.log(`listening on ${server.url} (${retriever.size} passages)`)
+    const stop = () => void server.close().then(() => process.exit(0))
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
   })
 
 program
@@ -196,8 +278,24 @@ program
   .description('run a command as N data-parallel ranks (torchrun conventions): launch --nproc N [--nnodes M --node-rank R --master-addr A --master-port P] -- <command…>')
   .allowUnknownOption()
 
-// launch takes everything after it verbatim (its own flags, then `--` and the command), which commander would parse.
-const main = process.argv[2] === 'launch' ? launchMain(process.argv.slice(3)).then((code) => void (process.exitCode = code)) : program.parseAsync()
+// launch takes everything after it verbatim (its own flags, then `--` and the command), which commander would parse;
+// its own help is answered here (a --help after `--` belongs to the launched command).
+function launchHelpAsked(args: string[]): boolean {
+  const own = args.includes('--') ? args.slice(0, args.indexOf('--')) : args
+  return own.length === 0 || own.includes('--help') || own.includes('-h')
+}
+const LAUNCH_HELP = `${LAUNCH_USAGE}
+
+Starts --nproc copies of the command with torchrun's variables (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE,
+GROUP_RANK, MASTER_ADDR, MASTER_PORT), prefixes their output with [rank R], and when one rank fails stops the others
+and exits with its code. Example: hiexp launch --nproc 2 -- npx hiexp train -c run.json`
+const launchArgs = process.argv.slice(3)
+const main =
+  process.argv[2] !== 'launch'
+    ? program.parseAsync()
+    : launchHelpAsked(launchArgs)
+      ? Promise.resolve(void console.log(LAUNCH_HELP))
+      : launchMain(launchArgs).then((code) => void (process.exitCode = code))
 main.catch((error: Error) => {
   console.error(error.message.startsWith('hiexp') ? error.message : `hiexp: ${error.message}`)
   process.exit(1)
