@@ -191,7 +191,7 @@ function buildTypeScript() {
     return
   }
   log('compiling TypeScript to dist/')
-  const r = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root })
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'build-ts.mjs')], { stdio: 'inherit', cwd: root })
   if (r.status !== 0) throw new Error('tsc failed; see its output above')
 }
 

@@ -1,13 +1,15 @@
 // Charts as files people look at: a Vega-Lite spec rendered to SVG (vega, pure JS) and PNG (resvg).
 import { Resvg } from '@resvg/resvg-js'
-import * as vega from 'vega'
-import * as vegaLite from 'vega-lite'
+import type { TopLevelSpec } from 'vega-lite'
 import { writeFileAtomic } from '../util/atomic.js'
 
-export type ChartSpec = vegaLite.TopLevelSpec
+export type ChartSpec = TopLevelSpec
 
 /** Renders a Vega-Lite spec to an SVG string. */
 export async function chartSvg(spec: ChartSpec): Promise<string> {
+  // Loaded on first use: vega's canvas probe is a top-level await, which would make the whole package an async ES
+  // module graph that CommonJS consumers cannot require().
+  const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')])
   const compiled = vegaLite.compile({ background: 'white', ...spec } as ChartSpec).spec
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' })
   try {
