@@ -328,15 +328,22 @@ function informationBlock(
     const ids = tok.encode(text)
     if (ids.length <= room) return { ids, text }
   }
-  const open = tok.encode(INFO_OPEN)
   const close = tok.encode(INFO_CLOSE)
   const exp = experienceLine === '' ? [] : tok.encode(experienceLine)
-  // The experience is kept only when the tags still fit around it.
+  if (exp.length > 0) {
+    // Encoded as the block without experience is (open tag and documents together), the line and the closing tag after.
+    const head = tok.encode(`${INFO_OPEN}${docs}`)
+    if (head.length + exp.length + close.length <= room) {
+      return { ids: [...head, ...exp, ...close], text: `${INFO_OPEN}${docs}${experienceLine}${INFO_CLOSE}`, experience: { text: experienceLine, at: head.length, length: exp.length } }
+    }
+  }
+  const open = tok.encode(INFO_OPEN)
+  // Cut: the experience is kept only when the tags still fit around it.
   const withExp = exp.length > 0 && open.length + exp.length + close.length <= room
   const keep = room - open.length - close.length - (withExp ? exp.length : 0)
   if (keep < 0) return undefined
   const body = tok.encode(docs).slice(0, keep)
-  const bodyText = body.length === tok.encode(docs).length ? docs : tok.decode(body)
+  const bodyText = tok.decode(body)
   if (!withExp) return { ids: [...open, ...body, ...close], text: `${INFO_OPEN}${bodyText}${INFO_CLOSE}` }
   return {
     ids: [...open, ...body, ...exp, ...close],
