@@ -44,7 +44,7 @@ export function formatPassages(passages: readonly Passage[]): string {
 }
 
 /**
- * An experience returned by a search call (HiExp's second injection point, HIEXP.md §2): one line after the documents,
+ * An experience returned by a search call (HiExp's second injection point, docs/method.md §2): one line after the documents,
  * inside the same <information> block, so that it is masked out of the loss like them.
  */
 export const SEARCH_EXPERIENCE_LABEL = 'Experience:'

@@ -37,7 +37,7 @@ export function substringMatch(prediction: string | null | undefined, goldAnswer
   return golds(goldAnswers).some((g) => p.includes(normalizeAnswer(g))) ? 1 : 0
 }
 
-/** CEM, cover exact match (HIEXP.md §3): the normalised gold answer is contained in the normalised prediction. */
+/** CEM, cover exact match (docs/method.md §3): the normalised gold answer is contained in the normalised prediction. */
 export const coverExactMatch = substringMatch
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Case-level experiences (E1, HIEXP.md §1) without an LLM: for each question with both a success and a failure, the
+ * Case-level experiences (E1, docs/method.md §1) without an LLM: for each question with both a success and a failure, the
  * decision point where the two part ways — the first turn whose action differs (another query, an answer instead of a
  * search, a broken format) — written as one experience of that case. Its title is the query the policy has just run
  * when the decision is taken (the last query both attempts share; when they part at the first turn, the successful

@@ -1,5 +1,5 @@
 /**
- * The Hierarchical Experience Knowledge base (HEK, HIEXP.md §1). Level 0 holds the distilled experiences, E1 cases;
+ * The Hierarchical Experience Knowledge base (HEK, docs/method.md §1). Level 0 holds the distilled experiences, E1 cases;
  * their titles (the matching keys) are embedded, clustered by Ward linkage and cut at τ1, and each cluster is
  * summarised into an E2 pattern; the E2 titles are clustered the same way and cut at τ2 into E3 strategies (more
  * levels repeat the last step). Every node keeps its children, its parent one level up, its support (the sum of its
@@ -289,7 +289,7 @@ export class HierarchicalExperience {
   private rebuildOptions: ResolvedHekOptions | undefined
 
   /**
-   * Dynamic HEK (HIEXP.md §6): the tips of this HEK plus `experiences`, deduplicated and re-clustered from scratch
+   * Dynamic HEK (docs/method.md §6): the tips of this HEK plus `experiences`, deduplicated and re-clustered from scratch
    * into a new HEK (this one is unchanged, so a trainer can swap the reference atomically). `buildStats` of the
    * result holds the rebuild's cost.
    */
@@ -373,12 +373,12 @@ export class HierarchicalExperience {
     return retrieveExperiences(this, question, options)
   }
 
-  /** The system-prompt injection (HIEXP.md §2): the top-k E2/E3 by cosine(φ(question), φ(title)). */
+  /** The system-prompt injection (docs/method.md §2): the top-k E2/E3 by cosine(φ(question), φ(title)). */
   async retrieveForPrompt(question: string, options: PromptRetrieveOptions = {}): Promise<PromptRetrieval> {
     return retrieveForPrompt(this, question, options)
   }
 
-  /** The search-call injection (HIEXP.md §2): the best E1 by cosine(φ(query), φ(title)), if ≥ the threshold. */
+  /** The search-call injection (docs/method.md §2): the best E1 by cosine(φ(query), φ(title)), if ≥ the threshold. */
   async retrieveForSearch(query: string, options: SearchRetrieveOptions = {}): Promise<SearchRetrieval> {
     return retrieveForSearch(this, query, options)
   }

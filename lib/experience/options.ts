@@ -1,6 +1,6 @@
-// The `experience` block of a run's configuration (HiExp), with the paper's form as the default (HIEXP.md §1-§4):
+// The `experience` block of a run's configuration (HiExp), with the paper's form as the default (docs/method.md §1-§4):
 // every rollout sampled with the HEK at both injection points, trained under the context it was sampled in, evaluated
-// with the same HEK. hiexp's own variants (HIEXP.md §6) are options, each off by default.
+// with the same HEK. hiexp's own variants (docs/method.md §6) are options, each off by default.
 import { z } from 'zod'
 import { DEFAULT_THRESHOLDS } from './hek.js'
 import { PROMPT_TOP_K, SEARCH_MIN_SIMILARITY } from './retrieve.js'

@@ -1,5 +1,5 @@
 /**
- * Contrastive pairing (HIEXP.md §1). Within one question's group, a trajectory succeeded when its reward is at least τ.
+ * Contrastive pairing (docs/method.md §1). Within one question's group, a trajectory succeeded when its reward is at least τ.
  * A mixed group gives up to k (success, failure) pairs, most similar first — the longest shared prefix of actions,
  * then the closest query sets — so that the difference a distiller explains is local. An all-success or all-failure
  * group gives pattern candidates of its one outcome (or nothing, with `sameOutcome: 'skip'`).

@@ -1,8 +1,8 @@
 /**
- * Experience retrieval. The paper's two injection points (HIEXP.md §2): `retrieveForPrompt` gives the system-prompt
+ * Experience retrieval. The paper's two injection points (docs/method.md §2): `retrieveForPrompt` gives the system-prompt
  * text (the top-k E2/E3 by cosine similarity of question and title), `retrieveForSearch` the best E1 for a search
  * query (only at or above a similarity threshold). `retrieveExperiences` is hiexp's earlier single-point scheme
- * (HIEXP.md §6 family): for a question, the top-k₀ tips by embedding similarity (ties by support),
+ * (docs/method.md §6 family): for a question, the top-k₀ tips by embedding similarity (ties by support),
  * their parent strategies, their principles and the most similar other principle, added in that order of priority —
  * each tip followed by its own ancestors — for as long as the rendered text stays within the token budget. Rendered
  * general to specific (principles, strategies, tips) for the prompt's {experiences} slot.
@@ -54,7 +54,7 @@ export interface Retrieval {
 
 
 export const DEFAULT_HEADER = 'Experience from earlier attempts:'
-/** Defaults of the paper's retrieval (HIEXP.md §2). */
+/** Defaults of the paper's retrieval (docs/method.md §2). */
 export const PROMPT_TOP_K = 5
 export const SEARCH_MIN_SIMILARITY = 0.8
 

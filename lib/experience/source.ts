@@ -14,7 +14,7 @@ import type { Policy } from '../model/policy.js'
 import type { Retriever } from '../search/types.js'
 
 /**
- * Where HiExp plugs into the rollout loop, at the paper's two points (HIEXP.md §2): `render` gives the text of a
+ * Where HiExp plugs into the rollout loop, at the paper's two points (docs/method.md §2): `render` gives the text of a
  * question's prompt slot, `forSearch` the experience returned with the documents of one search call ('' for none).
  * The same source serves training and evaluation, so the injection rules are the same.
  */

@@ -1,5 +1,5 @@
 /**
- * The records of HiExp's experience half (../shared/HIEXP.md §1–2): a stored trajectory, a group of trajectories of one
+ * The records of HiExp's experience half (docs/method.md §1–2): a stored trajectory, a group of trajectories of one
  * question, and an experience. Schemas are zod, checked where data comes in from disk or from an LLM.
  */
 import { z } from 'zod'
@@ -63,7 +63,7 @@ export const ExperienceKindSchema = z.enum(['success-pattern', 'failure-pattern'
 export type ExperienceKind = z.infer<typeof ExperienceKindSchema>
 
 /**
- * The paper's three levels (HIEXP.md §1): E1 cases (what a contrasted question taught), E2 patterns (a cluster of
+ * The paper's three levels (docs/method.md §1): E1 cases (what a contrasted question taught), E2 patterns (a cluster of
  * cases, summarised), E3 strategies (a cluster of patterns). 'case' | 'pattern' | 'strategy' are read as E1 | E2 | E3.
  */
 export const EXPERIENCE_TYPES = ['E1', 'E2', 'E3'] as const
@@ -72,7 +72,7 @@ const TYPE_ALIASES: Record<string, ExperienceType> = { case: 'E1', pattern: 'E2'
 export const ExperienceTypeSchema = z.preprocess((v) => (typeof v === 'string' && v in TYPE_ALIASES ? TYPE_ALIASES[v] : v), z.enum(EXPERIENCE_TYPES))
 
 /**
- * An experience (HIEXP.md §1): the paper's record `{ type, title, tags, description, thinking, sources }` plus hiexp's
+ * An experience (docs/method.md §1): the paper's record `{ type, title, tags, description, thinking, sources }` plus hiexp's
  * statistics. `text` is the paper's `description` (what is injected into the context); the name is kept because the
  * distillers, the printer and the sanitiser read it. `title` is the matching key (the "child chunk"): retrieval compares
  * a question or a search query with the title's embedding; empty means "the text is its own title". Records in the

@@ -1,4 +1,4 @@
-// The layering of lib/ (DESIGN.md "Layout"): every import goes to the same folder or to a lower layer, so the folder
+// The layering of lib/ (README.md "Layout"): every import goes to the same folder or to a lower layer, so the folder
 // graph has no cycle. The import graph comes from madge (type-only imports included: a type cycle is still a cycle).
 import test from 'ava'
 import madge from 'madge'
