@@ -52,7 +52,7 @@ const Doc = z.object({ id: z.union([z.string(), z.number()]).optional(), content
 const Hit = z.union([z.object({ document: Doc, score: z.number().optional() }).passthrough(), Doc])
 const Answer = z.object({ result: z.array(z.array(Hit)) })
 
-const START_HINT = 'is the retrieval server running? Start one with: npx tsx examples/retrieval-server.ts --corpus corpus.jsonl --port 8000'
+const START_HINT = 'is the retrieval server running? Start one with: npx hiexp serve-retrieval --corpus corpus.jsonl --port 8000'
 
 class Retryable extends Error {
   constructor(

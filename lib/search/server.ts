@@ -1,6 +1,6 @@
 /**
  * A retrieval server speaking Search-R1's API (`POST /retrieve {queries, topk, return_scores}`), serving any Retriever
- * (a BM25 index by default in examples/retrieval-server.ts). Used to test the HTTP client on loopback and to share one
+ * (a BM25 index by default: hiexp serve-retrieval, examples/retrieval-server.ts). Used to test the HTTP client on loopback and to share one
  * index between processes. Every request is bounded before any work is done on it: its body size (by the declared
  * length, then while reading), its number of queries and each query's length. One 15 MB query or 200k queries in one
  * request would otherwise hold the retriever for tens of seconds.
