@@ -34,3 +34,16 @@ export function runChild(code: string, timeoutMs = 120_000): ChildResult {
 export function describeChild(r: ChildResult): string {
   return `exit ${r.status} signal ${r.signal}\nstdout: ${r.stdout.slice(-2000)}\nstderr: ${r.stderr.slice(-2000)}`
 }
+
+/** A snippet defining `failure(f)`: runs f (or awaits a promise) and returns 'no error' or 'ErrorClass: message'. */
+export const FAILURE_HELPER = `const failure = async (f: Promise<unknown> | (() => unknown)) => {
+  try { await (typeof f === 'function' ? f() : f); return 'no error' } catch (e) { return (e as Error).constructor.name + ': ' + (e as Error).message }
+}`
+
+/** Runs `code` in a child that must exit 0 and print a JSON object on its last stdout line; returns that object. */
+export function probeChild(t: { is: (a: unknown, b: unknown, message?: string) => void }, code: string): Record<string, string> {
+  const r = runChild(code)
+  t.is(r.status, 0, describeChild(r))
+  const lines = r.stdout.trim().split('\n')
+  return JSON.parse(lines[lines.length - 1]) as Record<string, string>
+}

@@ -4,24 +4,19 @@
 // runs in a child process so that a crash fails the test instead of the runner.
 import test, { type ExecutionContext } from 'ava'
 
-import { describeChild, REPO, runChild } from '../helpers/run_child.js'
+import { FAILURE_HELPER, probeChild, REPO } from '../helpers/run_child.js'
 
 function probe(t: ExecutionContext, body: string): Record<string, string> {
-  const r = runChild(`
+  return probeChild(t, `
 import { native } from '${REPO}/lib/native/loader.js'
 import { tinyConfig } from '${REPO}/lib/model/config.js'
 const n = native()
 const config = tinyConfig(50, { hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2 })
 const policy = await n.policyCreate(config, { device: 'cpu', dtype: 'float32', seed: 1 })
-const failure = async (f: () => unknown) => {
-  try { await f(); return 'no error' } catch (e) { return (e as Error).constructor.name + ': ' + (e as Error).message }
-}
+${FAILURE_HELPER}
 const transfer = (a: ArrayBufferView) => structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] })
 const same = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((x, i) => Object.is(x, b[i]))
 ${body}`)
-  t.is(r.status, 0, describeChild(r))
-  const lines = r.stdout.trim().split('\n')
-  return JSON.parse(lines[lines.length - 1])
 }
 
 test('generateStart: getters that transfer ids or shrink lengths are refused with a message, not a crash', (t) => {

@@ -3,21 +3,16 @@
 // with what happened, and the test checks the messages.
 import test, { type ExecutionContext } from 'ava'
 
-import { describeChild, REPO, runChild } from '../../helpers/run_child.js'
+import { FAILURE_HELPER, probeChild, REPO } from '../../helpers/run_child.js'
 
 // Runs `body` (which ends by printing a JSON value on the last stdout line) in a child; it must exit 0.
 function probe(t: ExecutionContext, body: string): Record<string, string> {
-  const r = runChild(`
+  return probeChild(t, `
 import { linkage, pdist } from '${REPO}/lib/ops/cluster/index.js'
-const failure = async (p: Promise<unknown> | (() => unknown)) => {
-  try { await (typeof p === 'function' ? p() : p); return 'no error' } catch (e) { return (e as Error).constructor.name + ': ' + (e as Error).message }
-}
+${FAILURE_HELPER}
 const points = (n: number, d: number) => Float64Array.from({ length: n * d }, (_, i) => Math.round(Math.sin(i * 7.1) * 10) / 10)
 const same = (a: Float64Array, b: Float64Array) => a.length === b.length && a.every((x, i) => Object.is(x, b[i]))
 ${body}`)
-  t.is(r.status, 0, describeChild(r))
-  const lines = r.stdout.trim().split('\n')
-  return JSON.parse(lines[lines.length - 1])
 }
 
 test('an option getter that transfers the points buffer: refused (detached), no use of freed memory', (t) => {
