@@ -1,7 +1,7 @@
 // `hiexp compare`: plain GRPO, plain GSPO, HiExp-GRPO and HiExp-GSPO from the same warm-started policy, with the
 // same budget, over several seeds; then held-out EM/F1 by hop count, stability (reward, advantage and gradient-norm
 // variance) and efficiency (search calls, repeated searches, tokens), as a markdown report with plots.
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { Evaluation } from '../agent/evaluate.js'
 import { writeFileAtomic } from '../util/atomic.js'
@@ -150,8 +150,13 @@ export async function compare(options: CompareOptions): Promise<MethodResult[]> 
     const missing = seeds.map((seed) => givenFor(seed)!).filter((f) => !existsSync(f))
     if (missing.length) throw new RangeError(`compare: experience.hekFile: no HEK file at ${missing.join(', ')}`)
   }
-  const results: MethodResult[] = []
-  const heks: HekOrigin[] = []
+  // Results of an earlier compare into the same folder (other seeds or methods, e.g. an ablation added later) are kept;
+  // what this run measures again replaces them.
+  const earlier = <T>(file: string): T[] => (existsSync(join(options.outDir, file)) ? (JSON.parse(readFileSync(join(options.outDir, file), 'utf8')) as T[]) : [])
+  const results: MethodResult[] = earlier<MethodResult>('results.json').filter(
+    (r) => !seeds.includes(r.seed) || !([...BASELINES, ...methods] as readonly string[]).includes(r.method),
+  )
+  const heks: HekOrigin[] = earlier<HekOrigin>('heks.json').filter((h) => !(seeds.includes(h.seed) && wantsHek))
   const save = () => {
     writeFileAtomic(join(options.outDir, 'results.json'), JSON.stringify(results, null, 2))
     if (heks.length) writeFileAtomic(join(options.outDir, 'heks.json'), JSON.stringify(heks, null, 2))

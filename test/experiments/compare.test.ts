@@ -42,6 +42,18 @@ test('compare runs each method from one shared warm start and writes the report,
   t.regex(report, /## Stability/)
   t.regex(report, /\| no-search \| [0-9.]+ \|/)
   for (const f of ['results.json', 'training.png', 'training.svg', 'em-by-hops.png']) t.true(existsSync(join(dir, f)), f)
+
+  // An ablation added later into the same folder: the warm start and the HEK are reused, earlier results kept.
+  const more = await hx.compare({ outDir: dir, seeds: [5], methods: ['hiexp-grpo-internalize'], log: () => {}, quiet: true, base: { ...tinyRun(dir), checkpointEvery: 20 } })
+  t.deepEqual(more.map((r) => r.method).sort(), ['grpo', 'hiexp-grpo-internalize', 'hiexp-gspo', 'no-search', 'warm-start'])
+  t.deepEqual(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')).map((r: { method: string }) => r.method).sort(), more.map((r) => r.method).sort())
+  const config = JSON.parse(readFileSync(join(dir, 'seed-5', 'hiexp-grpo-internalize', 'config.json'), 'utf8'))
+  t.like(config, { algorithm: 'grpo', experience: { enabled: true, variant: 'internalize' } })
+  // The per-seed table pairs each HiExp method with its plain algorithm from the same warm start (gspo was not run).
+  const report2 = readFileSync(join(dir, 'report.md'), 'utf8')
+  t.regex(report2, /## Per seed: HiExp \(with its HEK\) minus its plain algorithm/)
+  t.regex(report2, /\| hiexp-grpo-internalize − grpo \| [0-9.]+ − [0-9.]+ = [+-][0-9.]+ \|/)
+  t.notRegex(report2, /hiexp-gspo − gspo/)
 })
 
 test('a HEK given by path ({seed} filled in) is used as is; a missing one is refused before any training', async (t) => {
