@@ -3,10 +3,9 @@
  * A reader keeps a byte offset and ignores a last line that has no newline yet (a write in progress), so tailing the
  * file during a run never sees half a record.
  */
-import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs'
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { cutPartialLastLine } from '../util/append_only.js'
-import { faultPoint } from '../util/fault.js'
+import { AppendOnlyFile } from '../util/append_only.js'
 import type { QaExample } from '../env/types.js'
 import type { RewardParts } from '../agent/reward.js'
 import type { Rollout } from '../agent/rollout.js'
@@ -58,9 +57,10 @@ export function recordFromRollout(rollout: Rollout, ctx: RecordContext): Traject
 
 /** Append-only JSONL writer. Each `append` is one write call, so concurrent readers see whole lines or nothing new. */
 export class TrajectoryStore {
-  private repaired = false
+  private readonly file: AppendOnlyFile
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true })
+    this.file = new AppendOnlyFile(path, 'trajectories:append')
   }
 
   append(records: TrajectoryRecordInput | readonly TrajectoryRecordInput[]): void {
@@ -71,12 +71,7 @@ export class TrajectoryStore {
       if (!parsed.success) throw new TypeError(`TrajectoryStore.append: records[${i}]: ${firstIssue(parsed.error)}`)
       return JSON.stringify(parsed.data) + '\n'
     })
-    // A record cut short by a crash would swallow the next one: cut it first (it never was a whole record).
-    if (!this.repaired) cutPartialLastLine(this.path)
-    this.repaired = true
-    const text = lines.join('')
-    faultPoint('trajectories:append', () => appendFileSync(this.path, text.slice(0, text.length >> 1)))
-    appendFileSync(this.path, text)
+    this.file.append(lines.join(''))
   }
 
   /** Every complete record so far. */

@@ -1,26 +1,21 @@
 // Metrics as JSON lines, one object a step: appended and flushed as they come, so a crash loses at most the line
 // being written, and a reader (a plot while training runs) skips a partial last line.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { cutPartialLastLine } from '../util/append_only.js'
-import { faultPoint } from '../util/fault.js'
+import { AppendOnlyFile } from '../util/append_only.js'
 
 export type MetricsRow = Record<string, number | string | boolean | null | Record<string, number>>
 
 export class MetricsLog {
-  private repaired = false
+  private readonly file: AppendOnlyFile
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true })
     if (!existsSync(path)) writeFileSync(path, '')
+    this.file = new AppendOnlyFile(path, 'metrics:append')
   }
 
   append(row: MetricsRow): void {
-    // A line cut short by a crash would swallow this one: cut it first (it never was a whole row).
-    if (!this.repaired) cutPartialLastLine(this.path)
-    this.repaired = true
-    const line = JSON.stringify(row) + '\n'
-    faultPoint('metrics:append', () => appendFileSync(this.path, line.slice(0, line.length >> 1)))
-    appendFileSync(this.path, line)
+    this.file.append(JSON.stringify(row) + '\n')
   }
 }
 

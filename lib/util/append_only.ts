@@ -4,7 +4,8 @@
  * append (it was never a record: its writer died before finishing it), and a run resuming from a checkpoint cuts the
  * file back to the length it had when that checkpoint was committed.
  */
-import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readSync, statSync } from 'node:fs'
+import { appendFileSync, closeSync, existsSync, fstatSync, ftruncateSync, openSync, readSync, statSync } from 'node:fs'
+import { faultPoint } from './fault.js'
 
 /** Bytes in the file (0 when it does not exist). */
 export function fileLength(path: string): number {
@@ -60,5 +61,22 @@ export function truncateToCommitted(path: string, length: number, what: string):
     ftruncateSync(fd, length)
   } finally {
     closeSync(fd)
+  }
+}
+
+/**
+ * The writer of an append-only JSON-lines file: each `append` is one write call of whole lines. Before its first append
+ * it cuts a partial last line, which a crash left and which would otherwise swallow the next record. `faultName` is
+ * the fault point (lib/util/fault.ts) where a crash test tears a write in half.
+ */
+export class AppendOnlyFile {
+  private repaired = false
+  constructor(readonly path: string, private readonly faultName: string) {}
+
+  append(text: string): void {
+    if (!this.repaired) cutPartialLastLine(this.path)
+    this.repaired = true
+    faultPoint(this.faultName, () => appendFileSync(this.path, text.slice(0, text.length >> 1)))
+    appendFileSync(this.path, text)
   }
 }
