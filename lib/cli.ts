@@ -4,10 +4,9 @@ import { Command, InvalidArgumentError } from 'commander'
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { benchKernels, kernelTable, writeKernelReport } from './experiments/kernel_bench.js'
-import { launchMain } from './distributed/launch_cli.js'
+import { LAUNCH_USAGE, launchMain } from './distributed/launch_cli.js'
 import { info } from './native/info.js'
 import { packageRoot } from './native/loader.js'
-import { LAUNCH_USAGE } from './distributed/launch_cli.js'
 import { loadCorpusJsonl } from './env/corpus.js'
 import { generateWorld } from './env/world.js'
 import { Bm25Retriever } from './search/bm25.js'
@@ -15,6 +14,7 @@ import { startRetrievalServer } from './search/server.js'
 import { evaluationTable } from './cli_format.js'
 import { CHECKPOINT_DIR } from './train/task.js'
 import { COMMIT_FILE, RUN_CONFIG_FILE } from './train/run_dir.js'
+import { readMetrics } from './report/metrics.js'
 import { plotTraining } from './report/training_plot.js'
 import { DISTILLERS, loadTrainConfig, parseTrainConfig } from './train/config.js'
 import { Trainer } from './train/trainer.js'
@@ -26,6 +26,7 @@ import { formatHek, writeHekPictures } from './experience/show.js'
 import { TrajectoryStore } from './experience/store.js'
 import { ExperienceSchema, groupTrajectories } from './experience/types.js'
 import { writeFileAtomic } from './util/atomic.js'
+import { readJsonFileSync } from './util/json_file.js'
 
 function fail(message: string): never {
   throw new InvalidArgumentError(message)
@@ -46,22 +47,13 @@ function configFrom(opts: { config?: string; out?: string; steps?: number }) {
 
 /** The package's version (package.json beside lib/ or dist/lib/). */
 function version(): string {
-  return JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version as string
+  return (readJsonFileSync(join(packageRoot(), 'package.json')) as { version: string }).version
 }
 
 /** The last validation row of a run's metrics.jsonl (a finished run rerun has nothing new to report). */
 function lastValidation(metricsFile: string): { step: number; em: number } | undefined {
-  if (!existsSync(metricsFile)) return undefined
-  let last: { step: number; em: number } | undefined
-  for (const line of readFileSync(metricsFile, 'utf8').split('\n')) {
-    try {
-      const row = JSON.parse(line) as { phase?: string; step?: number; em?: number }
-      if (row.phase === 'validation' && typeof row.em === 'number') last = { step: row.step ?? 0, em: row.em }
-    } catch {
-      // A line cut by a crash is skipped here; the trainer repairs the file on resume.
-    }
-  }
-  return last
+  const row = readMetrics(metricsFile).filter((r) => r.phase === 'validation' && typeof r.em === 'number').at(-1)
+  return row && { step: typeof row.step === 'number' ? row.step : 0, em: row.em as number }
 }
 
 const program = new Command()

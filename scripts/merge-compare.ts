@@ -6,11 +6,12 @@
  *
  * Each seed's run folders are linked under the merged folder (seed-N/…), so the training curves read their metrics.
  */
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs'
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { writeCompareReport, type MethodResult } from '../lib/experiments/compare.js'
 import { writeFileAtomic } from '../lib/util/atomic.js'
+import { readJsonFileSync } from '../lib/util/json_file.js'
 
 const { values, positionals } = parseArgs({ options: { out: { type: 'string' } }, allowPositionals: true })
 if (!values.out || positionals.length === 0) throw new RangeError('merge-compare: --out <dir> and at least one compare folder are required')
@@ -22,7 +23,7 @@ const seen = new Set<number>()
 for (const dir of positionals) {
   const file = join(dir, 'results.json')
   if (!existsSync(file)) throw new Error(`merge-compare: ${file} is missing (is ${dir} a compare folder?)`)
-  const rs = JSON.parse(readFileSync(file, 'utf8')) as MethodResult[]
+  const rs = readJsonFileSync(file) as MethodResult[]
   for (const seed of new Set(rs.map((r) => r.seed))) {
     if (seen.has(seed)) throw new Error(`merge-compare: seed ${seed} appears in two folders`)
     seen.add(seed)
@@ -30,7 +31,7 @@ for (const dir of positionals) {
     if (!existsSync(link)) symlinkSync(resolve(dir, `seed-${seed}`), link)
   }
   results.push(...rs)
-  if (existsSync(join(dir, 'heks.json'))) heks.push(...(JSON.parse(readFileSync(join(dir, 'heks.json'), 'utf8')) as unknown[]))
+  if (existsSync(join(dir, 'heks.json'))) heks.push(...(readJsonFileSync(join(dir, 'heks.json')) as unknown[]))
 }
 writeFileAtomic(join(out, 'results.json'), JSON.stringify(results, null, 2))
 if (heks.length) writeFileAtomic(join(out, 'heks.json'), JSON.stringify(heks, null, 2))

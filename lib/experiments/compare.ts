@@ -1,10 +1,11 @@
 // `hiexp compare`: plain GRPO, plain GSPO, HiExp-GRPO and HiExp-GSPO from the same warm-started policy, with the
 // same budget, over several seeds; then held-out EM/F1 by hop count, stability (reward, advantage and gradient-norm
 // variance) and efficiency (search calls, repeated searches, tokens), as a markdown report with plots.
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { Evaluation } from '../agent/evaluate.js'
 import { writeFileAtomic } from '../util/atomic.js'
+import { readJsonFileSync } from '../util/json_file.js'
 import { mean as meanOf, std, variance } from '../util/stats.js'
 import { writeChart } from '../report/charts.js'
 import { readMetrics, type MetricsRow } from '../report/metrics.js'
@@ -152,7 +153,7 @@ export async function compare(options: CompareOptions): Promise<MethodResult[]> 
   }
   // Results of an earlier compare into the same folder (other seeds or methods, e.g. an ablation added later) are kept;
   // what this run measures again replaces them.
-  const earlier = <T>(file: string): T[] => (existsSync(join(options.outDir, file)) ? (JSON.parse(readFileSync(join(options.outDir, file), 'utf8')) as T[]) : [])
+  const earlier = <T>(file: string): T[] => (existsSync(join(options.outDir, file)) ? (readJsonFileSync(join(options.outDir, file)) as T[]) : [])
   const results: MethodResult[] = earlier<MethodResult>('results.json').filter(
     (r) => !seeds.includes(r.seed) || !([...BASELINES, ...methods] as readonly string[]).includes(r.method),
   )
