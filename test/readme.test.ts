@@ -2,17 +2,15 @@
 // child process (with `from 'hiexp'` pointed at this checkout, in an empty temporary folder), so that the README
 // cannot drift from the API. Signature listings are not marked and are not run.
 import test from 'ava'
-import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { runScript } from './helpers/run_child.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8')
 const ENTRY = pathToFileURL(join(ROOT, 'lib', 'index.ts')).href
-// tsx's loader by its own resolved URL: the examples run in an empty folder, where a bare 'tsx' resolves to nothing.
-const TSX = import.meta.resolve('tsx')
 
 /** The marked examples, with the README line each starts on. */
 function examples(): Array<{ line: number; code: string }> {
@@ -39,11 +37,7 @@ for (const { line, code } of found) {
     t.teardown(() => rmSync(dir, { recursive: true, force: true }))
     const file = join(dir, 'example.mts')
     writeFileSync(file, code.replaceAll(/from 'hiexp'/g, `from '${ENTRY}'`))
-    const result = await new Promise<{ code: number | null; output: string }>((done) => {
-      execFile(process.execPath, [`--import=${TSX}`, file], { cwd: dir, timeout: 300_000, env: process.env }, (error, stdout, stderr) => {
-        done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, output: `${stdout}\n${stderr}` })
-      })
-    })
+    const result = await runScript(file, [], { cwd: dir, timeoutMs: 300_000 })
     t.is(result.code, 0, `README.md line ${line}:\n${result.output.slice(-3000)}`)
   })
 }

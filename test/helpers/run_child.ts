@@ -1,6 +1,6 @@
 // Runs a TypeScript snippet in a fresh Node.js process (with tsx, and the same HIEXP_ADDON), so that a test of hostile
 // input survives a segfault or an abort: the test sees the exit status and the output instead of dying with the runner.
-import { spawnSync } from 'node:child_process'
+import { execFile, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -46,4 +46,26 @@ export function probeChild(t: { is: (a: unknown, b: unknown, message?: string) =
   t.is(r.status, 0, describeChild(r))
   const lines = r.stdout.trim().split('\n')
   return JSON.parse(lines[lines.length - 1]) as Record<string, string>
+}
+
+/** tsx's loader by its resolved URL, so that a child started in any folder (an empty temporary one) finds it. */
+const TSX = import.meta.resolve('tsx')
+
+export interface ScriptResult {
+  /** The exit code; null when a signal ended it. */
+  code: number | null
+  signal: NodeJS.Signals | null
+  /** stdout, then stderr. */
+  output: string
+}
+
+/** Runs a TypeScript file with tsx in a child process, without blocking (tests run side by side), and says how it ended. */
+export function runScript(file: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<ScriptResult> {
+  const { cwd, env = process.env, timeoutMs = 240_000 } = options
+  return new Promise((done) => {
+    execFile(process.execPath, [`--import=${TSX}`, file, ...args], { cwd, env, timeout: timeoutMs }, (error, stdout, stderr) => {
+      const e = error as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null
+      done({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, signal: e?.signal ?? null, output: `${stdout}\n${stderr}` })
+    })
+  })
 }

@@ -2,7 +2,6 @@
 // its commit protocol, then resumed, ends in the state of a run that was never interrupted: the same metrics (timings
 // aside), the same trajectories (their wall-clock time aside), the same commit record and the same final weights.
 import test from 'ava'
-import { execFile } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -10,29 +9,19 @@ import { fileURLToPath } from 'node:url'
 import * as hx from '../../lib/index.js'
 import { plantedGroups } from '../experience/helpers.js'
 import { tinyRun } from './fixtures/tiny_run.js'
+import { runScript, type ScriptResult } from '../helpers/run_child.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const CHILD = join(ROOT, 'test', 'train', 'fixtures', 'train_child.ts')
 const base = mkdtempSync(join(tmpdir(), 'hiexp-protocol-'))
 test.after.always(() => rmSync(base, { recursive: true, force: true }))
 
-interface Ended {
-  code: number | null
-  signal: NodeJS.Signals | null
-  output: string
-}
-
 /** Trains `config` in a child process, killed at `fault` when given. */
-function train(config: hx.TrainConfig, fault?: string): Promise<Ended> {
+async function train(config: hx.TrainConfig, fault?: string): Promise<ScriptResult> {
   const file = join(config.outDir!, '..', `${Math.random().toString(36).slice(2)}.config.json`)
   writeFileSync(file, JSON.stringify(config))
-  const env = { ...process.env, HIEXP_FAULT: fault ?? '' }
-  return new Promise((done) => {
-    execFile(process.execPath, ['--import=tsx', CHILD, file], { cwd: ROOT, env, timeout: 240_000 }, (error, stdout, stderr) => {
-      const e = error as (Error & { code?: number; signal?: NodeJS.Signals }) | null
-      done({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, signal: e?.signal ?? null, output: `${stdout}\n${stderr}`.slice(-3000) })
-    })
-  })
+  const ended = await runScript(CHILD, [file], { cwd: ROOT, env: { ...process.env, HIEXP_FAULT: fault ?? '' } })
+  return { ...ended, output: ended.output.slice(-3000) }
 }
 
 // A HiExp run from a HEK file, with a dynamic-HEK refresh between checkpoints, so that the HEK, the refresh input and
