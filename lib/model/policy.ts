@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ProcessGroup } from '../distributed/group.js'
-import type { GenerationSessionHandle, NativeSamplingOptions, PolicyHandle, TrainerHandle } from '../native/binding.js'
+import type { GenerationSessionHandle, NativeSampled, NativeSamplingOptions, PolicyHandle, TrainerHandle } from '../native/binding.js'
 import { native, type NativeAddon } from '../native/loader.js'
 import type { PolicyLossOptions } from '../ops/rl/types.js'
 import { checkConfigFitsMemory, configFromHf, configToHf, parameterCount, type Qwen2Config } from './config.js'
@@ -13,6 +13,7 @@ import { checkpointWeightFiles } from './shard_paths.js'
 import { readJsonFile } from '../util/json_file.js'
 import { writeFileAtomic } from '../util/atomic.js'
 import { Tokenizer } from './tokenizer.js'
+import { tokenPieces, type TokenPieces } from './token_pieces.js'
 
 export type PolicyDtype = 'float32' | 'bfloat16' | 'float16'
 
@@ -39,8 +40,14 @@ export interface OptimizerOptions {
   minLrRatio?: number
   /** Clip the global gradient L2 norm to this (default 1; 0 turns clipping off). */
   maxGradNorm?: number
-  /** Rows per forward/backward pass; gradients accumulate over the batch (default: the whole batch). */
+  /** Rows per forward/backward pass at most; gradients accumulate over the batch (default: no row limit). */
   microBatchSize?: number
+  /**
+   * Padded tokens (rows x longest row) per forward/backward pass at most. Rows are taken longest first and each
+   * micro-batch is cut to its own longest row, so padding shrinks to about the sum of the lengths. Default: 4096 on
+   * the CPU, 16384 on a GPU (capped so that one micro-batch's logits stay under 1 GiB).
+   */
+  microBatchTokens?: number
 }
 
 /**
@@ -154,11 +161,18 @@ export class Policy implements GenerationPolicy {
    * sequences (the agent appending <information>…) prefills only the new tokens. Dropped when the weights change.
    */
   prefixCache = true
+  /**
+   * Run each generate() call's decode loop natively, stop strings matched on the tokens' text pieces
+   * (native/model/decode_loop.h): one native call per turn instead of one per token. Same tokens as the step-wise loop
+   * (false), which is kept for tokenizers whose pieces do not join into their decoded text, and for comparison.
+   */
+  nativeDecode = true
   /** What the last generate() call prefilled: all prompt tokens, or (resumed) only those after the cached prefixes. */
   lastPrefill: { resumed: boolean; tokens: number } = { resumed: false, tokens: 0 }
   private trainer?: TrainerHandle
   private optimizer: OptimizerOptions = {}
   private parked?: ParkedGeneration
+  private piecesSet = false
   private group?: ProcessGroup
 
   private constructor(
@@ -279,7 +293,7 @@ export class Policy implements GenerationPolicy {
   /**
    * Continues each sequence until a stop string, an EOS id (tokenizer.eosIds) or maxNewTokens. Prompts of different
    * lengths share one left-padded batch and a KV cache; finished rows leave the batch. Stop strings are matched on the
-   * decoded text of the last tokens after every step. A call whose every sequence extends one of the previous call's
+   * text of the last tokens after every step: natively on their pieces (nativeDecode), else on decoded text. A call whose every sequence extends one of the previous call's
    * sequences (the agent appended <information>…) starts from that call's KV caches and prefills only the new tokens
    * (see prefixCache); otherwise everything is prefilled. Unseeded calls draw their seed from the policy's RNG, which
    * checkpoints save.
@@ -294,8 +308,6 @@ export class Policy implements GenerationPolicy {
     const eos = new Set(this.tokenizer.eosIds)
     const n = Policy.n()
     const out: Generation[] = sequences.map(() => ({ tokens: [], logprobs: [], text: '', finish: 'length' }))
-    const done = new Array<boolean>(sequences.length).fill(false)
-    let rows = sequences.map((_, i) => i) // batch row -> sequence index
     const options = {
       maxNewTokens: opts.maxNewTokens,
       temperature: opts.temperature ?? 1,
@@ -311,42 +323,26 @@ export class Policy implements GenerationPolicy {
     }
     const park = this.prefixCache
     const session = first.session
-    let step: { tokens: Int32Array; logprobs: Float32Array } = first
+    const pieces = this.nativeDecode ? this.piecesFor(stops) : null
     try {
-      for (;;) {
-        rows.forEach((i, r) => {
-          const g = out[i]
-          const token = step.tokens[r]
-          g.tokens.push(token)
-          g.logprobs.push(step.logprobs[r])
-          if (eos.has(token)) {
-            g.finish = 'eos'
-            done[i] = true
-            return
-          }
-          if (window > 0) {
-            const tail = this.tokenizer.decode(g.tokens.slice(-window))
-            const hit = stops.find((s) => tail.includes(s))
-            if (hit !== undefined) {
-              g.finish = 'stop'
-              g.stopString = hit
-              done[i] = true
-              return
-            }
-          }
-          if (g.tokens.length >= opts.maxNewTokens) {
-            g.finish = 'length'
-            done[i] = true
-          }
+      if (pieces) {
+        const r = await n.generateDecode(session, this.handle, {
+          maxNewTokens: opts.maxNewTokens,
+          ...(stops.length ? { stops, window } : {}),
+          eosIds: Int32Array.from(eos),
+          park,
         })
-        const keep: number[] = []
-        rows.forEach((i, r) => {
-          if (!done[i]) keep.push(r)
+        let at = 0
+        out.forEach((g, i) => {
+          const len = r.lengths[i]
+          g.tokens = Array.from(r.tokens.subarray(at, at + len))
+          g.logprobs = Array.from(r.logprobs.subarray(at, at + len))
+          at += len
+          g.finish = r.finish[i] === 1 ? 'eos' : r.finish[i] === 2 ? 'stop' : 'length'
+          if (g.finish === 'stop') g.stopString = stops[r.stop[i]]
         })
-        if (keep.length === 0) break
-        const compact = keep.length < rows.length
-        step = await n.generateStep(session, compact ? Int32Array.from(keep) : undefined, park)
-        if (compact) rows = keep.map((r) => rows[r])
+      } else {
+        await this.decodeStepwise(session, first, out, { stops, window, eos, maxNewTokens: opts.maxNewTokens, park })
       }
     } catch (error) {
       await n.generateEnd(session, false)
@@ -364,7 +360,74 @@ export class Policy implements GenerationPolicy {
       const visible = g.finish === 'eos' ? g.tokens.slice(0, -1) : g.tokens
       g.text = this.tokenizer.decode(visible)
     }
+    if (pieces && out.some((g) => (g.finish === 'stop' ? !g.text.includes(g.stopString!) : stops.some((s) => g.text.includes(s))))) {
+      // The piece table passed its check yet disagrees with decoded text: trust text from now on.
+      this.nativeDecode = false
+      process.emitWarning('hiexp: native stop-string matching disagreed with decoded text; this policy decodes step by step from now on')
+    }
     return out
+  }
+
+  /** The JavaScript-driven decode loop: one native step per token, stop strings checked on decoded text. */
+  private async decodeStepwise(
+    session: GenerationSessionHandle,
+    first: NativeSampled,
+    out: Generation[],
+    o: { stops: string[]; window: number; eos: Set<number>; maxNewTokens: number; park: boolean },
+  ): Promise<void> {
+    const n = Policy.n()
+    const done = new Array<boolean>(out.length).fill(false)
+    let rows = out.map((_, i) => i) // batch row -> sequence index
+    let step = first
+    for (;;) {
+      rows.forEach((i, r) => {
+        const g = out[i]
+        const token = step.tokens[r]
+        g.tokens.push(token)
+        g.logprobs.push(step.logprobs[r])
+        if (o.eos.has(token)) {
+          g.finish = 'eos'
+          done[i] = true
+          return
+        }
+        if (o.window > 0) {
+          const tail = this.tokenizer.decode(g.tokens.slice(-o.window))
+          const hit = o.stops.find((s) => tail.includes(s))
+          if (hit !== undefined) {
+            g.finish = 'stop'
+            g.stopString = hit
+            done[i] = true
+            return
+          }
+        }
+        if (g.tokens.length >= o.maxNewTokens) {
+          g.finish = 'length'
+          done[i] = true
+        }
+      })
+      const keep: number[] = []
+      rows.forEach((i, r) => {
+        if (!done[i]) keep.push(r)
+      })
+      if (keep.length === 0) return
+      const compact = keep.length < rows.length
+      step = await n.generateStep(session, compact ? Int32Array.from(keep) : undefined, o.park)
+      if (compact) rows = keep.map((r) => rows[r])
+    }
+  }
+
+  /**
+   * The tokenizer's piece table, handed to the addon once; null (the step-wise loop) when its pieces do not join into
+   * decoded text, or when a stop string starts with whitespace (a piece's leading separator could then decide).
+   */
+  private piecesFor(stops: readonly string[]): TokenPieces | null {
+    if (stops.some((s) => /^\s/.test(s))) return null
+    const table = tokenPieces(this.tokenizer, this.tokenizer.padId)
+    if (table && !this.piecesSet) {
+      Policy.n().policySetPieces(this.handle, table.bytes, table.offsets)
+      this.piecesSet = true
+    }
+    return table
   }
 
   /** Starts from the parked caches when every sequence extends a sequence of the last call; undefined otherwise. */

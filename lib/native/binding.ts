@@ -193,6 +193,31 @@ export interface NativeSampled {
   logprobs: Float32Array
 }
 
+export interface NativeDecodeOptions {
+  maxNewTokens: number
+  /** Stop strings (non-empty), matched on the pieces of the last `window` tokens. */
+  stops?: string[]
+  window?: number
+  eosIds?: Int32Array
+  /** Keep finished rows' caches for generateResume. */
+  park?: boolean
+}
+
+/** Row b's tokens are tokens[sum(lengths[<b]) …]; finish 0 = length, 1 = EOS, 2 = stop string stops[stop[b]]. */
+export interface NativeDecoded {
+  tokens: Int32Array
+  logprobs: Float32Array
+  lengths: Int32Array
+  finish: Int32Array
+  stop: Int32Array
+}
+
+export interface NativeProfile {
+  /** libtorch ops dispatched (nested ops included). */
+  ops: number
+  phases: Record<string, { ms: number; count: number }>
+}
+
 export interface NativeGenerationStart extends NativeSampled {
   session: GenerationSessionHandle
 }
@@ -213,6 +238,7 @@ export interface NativeOptimizerOptions {
   minLrRatio?: number
   maxGradNorm?: number
   microBatchSize?: number
+  microBatchTokens?: number
 }
 
 export interface NativeRlBatch {
@@ -342,6 +368,13 @@ export interface HiexpAddon {
   /** One more token for the rows in keep (all rows when absent); with park the dropped rows' caches are kept. */
   generateStep(session: GenerationSessionHandle, keep?: Int32Array, park?: boolean): Promise<NativeSampled>
   generateEnd(session: GenerationSessionHandle, park?: boolean): Promise<void>
+  /** The rest of the turn of every row of a just started/resumed session, natively (native/model/decode_loop.h). */
+  generateDecode(session: GenerationSessionHandle, policy: PolicyHandle, options: NativeDecodeOptions): Promise<NativeDecoded>
+  /** Sets the text piece of every token id (bytes[offsets[v], offsets[v + 1])), read by generateDecode's stop strings. */
+  policySetPieces(policy: PolicyHandle, bytes: Uint8Array, offsets: Int32Array): void
+  /** Starts recording native phase times and the count of libtorch ops (common/profile.h). */
+  profileStart(): void
+  profileStop(): NativeProfile
 
   // train
   trainerCreate(policy: PolicyHandle, optimizer: NativeOptimizerOptions): TrainerHandle
@@ -387,6 +420,10 @@ export const NATIVE_FUNCTIONS = [
   'generateResume',
   'generateStep',
   'generateEnd',
+  'generateDecode',
+  'policySetPieces',
+  'profileStart',
+  'profileStop',
   'trainerCreate',
   'trainerSetOptions',
   'trainerStep',

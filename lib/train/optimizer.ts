@@ -18,6 +18,7 @@ export const OptimizerOptionsSchema = z
     minLrRatio: z.number().min(0).max(1).optional(),
     maxGradNorm: z.number().min(0).optional(),
     microBatchSize: z.number().int().min(1).optional(),
+    microBatchTokens: z.number().int().min(1).optional(),
   })
   .strict()
 

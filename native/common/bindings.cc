@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "common/napi_args.h"
+#include "common/profile.h"
 #include "common/runtime.h"
 
 namespace hiexp {
@@ -33,6 +34,28 @@ Napi::Value setThreadsBinding(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// profileStart(): records native phase times and counts libtorch ops from now on (see common/profile.h).
+Napi::Value profileStartBinding(const Napi::CallbackInfo& info) {
+  profile::start();
+  return info.Env().Undefined();
+}
+
+// profileStop() -> { ops, phases: { [name]: { ms, count } } } since profileStart().
+Napi::Value profileStopBinding(const Napi::CallbackInfo& info) {
+  const auto snap = profile::stop();
+  auto out = Napi::Object::New(info.Env());
+  out.Set("ops", static_cast<double>(snap.ops));
+  auto phases = Napi::Object::New(info.Env());
+  for (const auto& [name, p] : snap.phases) {
+    auto o = Napi::Object::New(info.Env());
+    o.Set("ms", p.ms);
+    o.Set("count", static_cast<double>(p.count));
+    phases.Set(name, o);
+  }
+  out.Set("phases", phases);
+  return out;
+}
+
 }  // namespace
 
 void registerCommon(Napi::Env env, Napi::Object exports) {
@@ -45,6 +68,8 @@ void registerCommon(Napi::Env env, Napi::Object exports) {
 
   napi::exportFunction(env, exports, "info", runtimeInfoBinding);
   napi::exportFunction(env, exports, "setThreads", setThreadsBinding);
+  napi::exportFunction(env, exports, "profileStart", profileStartBinding);
+  napi::exportFunction(env, exports, "profileStop", profileStopBinding);
 }
 
 }  // namespace hiexp

@@ -10,6 +10,7 @@
 #include "common/napi_args.h"
 #include "common/napi_tensors.h"
 #include "common/runtime.h"
+#include "model/decode_loop.h"
 #include "model/generation.h"
 #include "model/handles.h"
 #include "model/policy_core.h"
@@ -352,6 +353,90 @@ Napi::Value generateStep(const Napi::CallbackInfo& info) {
       [](Napi::Env env, model::Sampled& s) -> Napi::Value { return sampledToJs(env, s); });
 }
 
+// policySetPieces(handle, bytes: Uint8Array, offsets: Int32Array(V + 1)): token id v's text piece is
+// bytes[offsets[v], offsets[v + 1]), UTF-8. Stop strings of generateDecode are matched on these pieces.
+Napi::Value policySetPieces(const Napi::CallbackInfo& info) {
+  auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
+  auto bytes = napi::typedArray<uint8_t>(info[1], "bytes");
+  auto offsets = napi::typedArray<int32_t>(info[2], "offsets");
+  const int64_t V = core->model->config().vocabSize;
+  HX_CHECK_RANGE(static_cast<int64_t>(offsets.size) == V + 1, "offsets must hold vocabSize + 1 = ", V + 1,
+                 " entries, got ", offsets.size);
+  auto pieces = std::make_shared<std::vector<std::string>>();
+  pieces->reserve(static_cast<size_t>(V));
+  for (int64_t v = 0; v < V; ++v) {
+    const int32_t a = offsets.data[v], b = offsets.data[v + 1];
+    HX_CHECK_RANGE(a >= 0 && a <= b && static_cast<size_t>(b) <= bytes.size, "offsets[", v, "..", v + 1, "] = ", a,
+                   "..", b, " must be ascending and within bytes (", bytes.size, ")");
+    pieces->emplace_back(reinterpret_cast<const char*>(bytes.data) + a, static_cast<size_t>(b - a));
+  }
+  std::lock_guard<std::mutex> lock(core->piecesMutex);
+  core->pieces = std::move(pieces);
+  return info.Env().Undefined();
+}
+
+// generateDecode(session, policy, { stops: string[], eosIds: Int32Array, maxNewTokens, window, park? }) ->
+// Promise<{ tokens: Int32Array, logprobs: Float32Array, lengths: Int32Array, finish: Int32Array, stop: Int32Array }>:
+// the rest of the turn of every row of a session just started or resumed (its first token already sampled), run
+// natively; row b's tokens are tokens[sum(lengths[<b]) …]; finish 0 = length, 1 = EOS, 2 = stop string stop[b].
+Napi::Value generateDecode(const Napi::CallbackInfo& info) {
+  auto session = napi::unwrapHandle<model::GenerationSession>(info[0], "session");
+  auto core = napi::unwrapHandle<PolicyCore>(info[1], "policy");
+  auto opts = napi::object(info[2], "options");
+  model::StopRules rules;
+  rules.maxNewTokens = napi::integer(opts, "maxNewTokens", "options", 1, 1 << 20);
+  rules.window = napi::has(opts, "window") ? napi::integer(opts, "window", "options", 0, 1 << 16) : 0;
+  const bool park = napi::optionalBool(opts, "park", false, "options");
+  if (napi::has(opts, "stops")) rules.stops = stringArray(opts.Get("stops"), "options.stops");
+  for (size_t k = 0; k < rules.stops.size(); ++k)
+    HX_CHECK_RANGE(!rules.stops[k].empty(), "options.stops[", k, "] is empty");
+  HX_CHECK_RANGE(rules.stops.empty() || rules.window >= 1, "options.window must be at least 1 with stop strings");
+  if (napi::has(opts, "eosIds")) {
+    auto eos = napi::typedArray<int32_t>(opts.Get("eosIds"), "options.eosIds");
+    rules.eosIds.assign(eos.data, eos.data + eos.size);
+  }
+  std::shared_ptr<const std::vector<std::string>> pieces;
+  {
+    std::lock_guard<std::mutex> lock(core->piecesMutex);
+    pieces = core->pieces;
+  }
+  HX_CHECK_RANGE(rules.stops.empty() || pieces, "options.stops needs the policy's token pieces (policySetPieces)");
+  static const std::vector<std::string> none;
+  using Rows = std::vector<model::DecodedRow>;
+  return napi::runAsync<Rows>(
+      info.Env(),
+      [session, pieces, rules, park] {
+        std::lock_guard<std::mutex> lock(session->model->mutex());
+        return model::decodeUntil(*session, pieces ? *pieces : none, rules, park);
+      },
+      [](Napi::Env env, Rows& rows) -> Napi::Value {
+        size_t total = 0;
+        for (const auto& r : rows) total += r.tokens.size();
+        auto tokens = Napi::Int32Array::New(env, total);
+        auto logprobs = Napi::Float32Array::New(env, total);
+        auto lengths = Napi::Int32Array::New(env, rows.size());
+        auto finish = Napi::Int32Array::New(env, rows.size());
+        auto stop = Napi::Int32Array::New(env, rows.size());
+        size_t at = 0;
+        for (size_t b = 0; b < rows.size(); ++b) {
+          const auto& r = rows[b];
+          std::copy(r.tokens.begin(), r.tokens.end(), tokens.Data() + at);
+          std::copy(r.logprobs.begin(), r.logprobs.end(), logprobs.Data() + at);
+          at += r.tokens.size();
+          lengths[b] = static_cast<int32_t>(r.tokens.size());
+          finish[b] = static_cast<int32_t>(r.finish);
+          stop[b] = r.stop;
+        }
+        auto out = Napi::Object::New(env);
+        out.Set("tokens", tokens);
+        out.Set("logprobs", logprobs);
+        out.Set("lengths", lengths);
+        out.Set("finish", finish);
+        out.Set("stop", stop);
+        return out;
+      });
+}
+
 // generateEnd(session, park?: boolean): parks the remaining rows (park) or frees everything now rather than at
 // garbage collection.
 Napi::Value generateEnd(const Napi::CallbackInfo& info) {
@@ -384,6 +469,8 @@ void registerModel(Napi::Env env, Napi::Object exports) {
   napi::exportFunction(env, exports, "generateStart", generateStart);
   napi::exportFunction(env, exports, "generateResume", generateResume);
   napi::exportFunction(env, exports, "generateStep", generateStep);
+  napi::exportFunction(env, exports, "generateDecode", generateDecode);
+  napi::exportFunction(env, exports, "policySetPieces", policySetPieces);
   napi::exportFunction(env, exports, "generateEnd", generateEnd);
 }
 

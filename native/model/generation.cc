@@ -1,11 +1,13 @@
 #include "model/generation.h"
 
 #include "common/errors.h"
+#include "common/profile.h"
 
 namespace hiexp::model {
 
 Sampled startGeneration(GenerationSession& s, const std::vector<std::vector<int64_t>>& sequences, int64_t maxNewTokens) {
   at::NoGradGuard noGrad;
+  profile::Scope timed("generate.prefill");
   const Qwen2& m = *s.model;
   const int64_t B = static_cast<int64_t>(sequences.size());
   HX_CHECK_RANGE(B >= 1, "sequences must hold at least one sequence");
@@ -42,6 +44,7 @@ Sampled startGeneration(GenerationSession& s, const std::vector<std::vector<int6
   for (const auto& seq : sequences) lengths.push_back(static_cast<int64_t>(seq.size()));
   s.nextPos = at::tensor(lengths, at::kLong).to(m.device());
   s.lastTokens = out.tokens.to(m.device());
+  s.last = out;
   s.rowIds.resize(B);
   for (int64_t b = 0; b < B; ++b) s.rowIds[b] = b;
   return out;
@@ -72,6 +75,7 @@ void parkAll(GenerationSession& s) {
 Sampled resumeGeneration(GenerationSession& s, const GenerationSession& prev, const std::vector<int64_t>& from,
                          const std::vector<std::vector<int64_t>>& suffixes, int64_t maxNewTokens) {
   at::NoGradGuard noGrad;
+  profile::Scope timed("generate.prefill");
   const Qwen2& m = *s.model;
   const int64_t B = static_cast<int64_t>(from.size());
   HX_CHECK_RANGE(B >= 1 && suffixes.size() == from.size(), "resume needs one suffix per row");
@@ -118,6 +122,7 @@ Sampled resumeGeneration(GenerationSession& s, const GenerationSession& prev, co
   Sampled out = sampleNext(logits, s.sampling, s.rng);
   s.nextPos = at::tensor(nextPos, at::kLong).to(m.device());
   s.lastTokens = out.tokens.to(m.device());
+  s.last = out;
   s.rowIds.resize(B);
   for (int64_t b = 0; b < B; ++b) s.rowIds[b] = b;
   return out;
@@ -125,6 +130,7 @@ Sampled resumeGeneration(GenerationSession& s, const GenerationSession& prev, co
 
 Sampled stepGeneration(GenerationSession& s, const std::vector<int64_t>* keep, bool park) {
   at::NoGradGuard noGrad;
+  profile::Scope timed("generate.decode");
   const Qwen2& m = *s.model;
   HX_CHECK_RANGE(s.cache.length < s.cache.capacity, "generation ran past its maxNewTokens (KV cache is full)");
   if (keep && static_cast<int64_t>(keep->size()) != s.rows) {
@@ -157,6 +163,7 @@ Sampled stepGeneration(GenerationSession& s, const std::vector<int64_t>* keep, b
   Sampled out = sampleNext(logits, s.sampling, s.rng);
   s.nextPos = s.nextPos + 1;
   s.lastTokens = out.tokens.to(m.device());
+  s.last = out;
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Batched generation with a KV cache. Prompts of different lengths are left-padded into one batch; each row's
-// positions count its real tokens only, so a padded row computes what it would alone. The JavaScript side drives the
-// loop one step at a time (it owns the tokenizer and checks stop strings on text) and may drop finished rows.
+// positions count its real tokens only, so a padded row computes what it would alone. A caller drives the loop one
+// step at a time and may drop finished rows: the JavaScript side (stop strings checked on decoded text), or
+// decode_loop.h, which runs a whole turn natively.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -25,6 +26,7 @@ struct GenerationSession {
   KvCache cache;
   at::Tensor nextPos;     // [B] int64 on the device: position of the next token of each row
   at::Tensor lastTokens;  // [B] int64 on the device
+  Sampled last;           // the last sampled token of each row and its log-prob, on the CPU
   SamplingOptions sampling;
   Rng rng;
   int64_t rows = 0;

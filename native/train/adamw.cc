@@ -17,6 +17,7 @@ void OptimizerOptions::check() const {
   HX_CHECK_RANGE(minLrRatio >= 0 && minLrRatio <= 1, "minLrRatio must be in [0, 1], got ", minLrRatio);
   HX_CHECK_RANGE(maxGradNorm >= 0, "maxGradNorm must be >= 0, got ", maxGradNorm);
   HX_CHECK_RANGE(microBatchSize >= 0, "microBatchSize must be >= 0, got ", microBatchSize);
+  HX_CHECK_RANGE(microBatchTokens >= 0, "microBatchTokens must be >= 0, got ", microBatchTokens);
 }
 
 double learningRate(const OptimizerOptions& o, int64_t step) {

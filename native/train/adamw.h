@@ -24,7 +24,10 @@ struct OptimizerOptions {
   int64_t totalSteps = 0;    // cosine: the step at which lr reaches minLrRatio * lr
   double minLrRatio = 0.0;
   double maxGradNorm = 1.0;  // 0: no clipping
-  int64_t microBatchSize = 0;  // rows per forward/backward; 0: the whole batch at once
+  int64_t microBatchSize = 0;  // rows per forward/backward at most; 0: no row limit
+  // Padded tokens (rows x longest row) per forward/backward at most; rows are taken longest first, so that a
+  // micro-batch pads to its own longest row, not the batch's. 0: auto (train/micro_batches.h).
+  int64_t microBatchTokens = 0;
   void check() const;
 };
 

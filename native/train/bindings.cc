@@ -34,6 +34,7 @@ train::OptimizerOptions parseOptimizer(const Napi::Object& o) {
   r.minLrRatio = napi::optionalNumber(o, "minLrRatio", owner).value_or(r.minLrRatio);
   r.maxGradNorm = napi::optionalNumber(o, "maxGradNorm", owner).value_or(r.maxGradNorm);
   if (napi::has(o, "microBatchSize")) r.microBatchSize = napi::integer(o, "microBatchSize", owner, 0, 1ll << 30);
+  if (napi::has(o, "microBatchTokens")) r.microBatchTokens = napi::integer(o, "microBatchTokens", owner, 0, 1ll << 40);
   r.check();
   return r;
 }

@@ -1,10 +1,13 @@
 #include "train/trainer.h"
 
 #include <cmath>
+#include <tuple>
 
 #include "common/errors.h"
 #include "distributed/data_parallel.h"
+#include "common/profile.h"
 #include "model/safetensors.h"
+#include "train/micro_batches.h"
 
 namespace hiexp::train {
 
@@ -21,9 +24,6 @@ void Trainer::resetReference() {
 
 namespace {
 
-// Rows [begin, begin + n) of every [B, ...] tensor.
-at::Tensor rows(const at::Tensor& t, int64_t begin, int64_t n) { return t.defined() ? t.narrow(0, begin, n) : t; }
-
 at::Tensor forwardLogits(const Qwen2& m, const at::Tensor& tokens, const std::map<std::string, at::Tensor>* weights) {
   const int64_t B = tokens.size(0), T = tokens.size(1);
   // Right padding needs no key mask: causal attention never lets a real token see the padding after it.
@@ -38,15 +38,14 @@ void zeroGrads(const std::vector<at::Tensor>& params) {
   }
 }
 
-// Runs `step(b0, n)` on each micro-batch of a B-row batch with gradients on, so that they accumulate; on an
-// exception the gradients are cleared and requires-grad is restored before it propagates.
+// Runs `step(mb)` on each micro-batch with gradients on, so that they accumulate; on an exception the gradients are
+// cleared and requires-grad is restored before it propagates.
 template <typename Step>
-void overMicroBatches(Qwen2& m, int64_t B, int64_t microBatchSize, Step&& step) {
-  const int64_t micro = microBatchSize > 0 ? std::min(microBatchSize, B) : B;
+void overMicroBatches(Qwen2& m, const std::vector<MicroBatch>& plan, Step&& step) {
   zeroGrads(m.parameters());
   m.setRequiresGrad(true);
   try {
-    for (int64_t b0 = 0; b0 < B; b0 += micro) step(b0, std::min(micro, B - b0));
+    for (const MicroBatch& mb : plan) step(mb);
   } catch (...) {
     m.setRequiresGrad(false);
     zeroGrads(m.parameters());
@@ -60,6 +59,7 @@ void overMicroBatches(Qwen2& m, int64_t B, int64_t microBatchSize, Step&& step) 
 void Trainer::applyUpdate(StepStats& stats) {
   const auto params = core_->model->parameters();
   if (group_) dist::allReduceGradients(*group_, params);  // data parallel: the global batch's gradient
+  profile::Scope timed("train.optimizer");
   stats.gradNorm = clipGradNorm(params, opts_.maxGradNorm);
   stats.lr = learningRate(opts_, step_);
   if (!std::isfinite(stats.gradNorm)) {
@@ -95,8 +95,9 @@ StepStats Trainer::rlStep(const RlBatch& batchIn, const rl::PolicyLossOptions& l
   StepStats stats;
   stats.tokens = static_cast<int64_t>(totalTokens);
   double entropySum = 0;
-  overMicroBatches(m, B, opts_.microBatchSize, [&](int64_t b0, int64_t n) {
-    at::Tensor mask = rows(batch.mask, b0, n);
+  const auto plan = planMicroBatches(batch.mask, opts_.microBatchSize, opts_.microBatchTokens, m.config().vocabSize);
+  overMicroBatches(m, plan, [&](const MicroBatch& mb) {
+    at::Tensor mask = take(batch.mask, mb);
     at::Tensor mRows = mask.sum(1);
     const double tok = mRows.sum().item<double>();
     if (tok == 0) return;
@@ -107,23 +108,35 @@ StepStats Trainer::rlStep(const RlBatch& batchIn, const rl::PolicyLossOptions& l
       case rl::Aggregation::SeqMeanTokenSum: weight = (mRows > 0).sum().item<double>() / totalRows; break;
       case rl::Aggregation::SeqMeanTokenSumNorm: weight = 1; break;
     }
-    at::Tensor tokens = rows(batch.tokens, b0, n);
-    auto [logp, entropy] = model::tokenLogprobs(forwardLogits(m, tokens, nullptr), tokens, true);
-    entropySum += (entropy * mask).sum().item<double>();
+    at::Tensor tokens = take(batch.tokens, mb);
+    at::Tensor logp, entropy;
+    {
+      profile::Scope timed("train.forward");
+      std::tie(logp, entropy) = model::tokenLogprobs(forwardLogits(m, tokens, nullptr), tokens, true);
+      entropySum += (entropy * mask).sum().item<double>();
+    }
     at::Tensor refLogp;
     if (useKl && batch.refLogp.defined()) {
-      refLogp = rows(batch.refLogp, b0, n);
+      refLogp = take(batch.refLogp, mb);
     } else if (useKl) {
+      profile::Scope timed("train.reference-forward");
       at::NoGradGuard noGrad;
       refLogp = model::tokenLogprobs(forwardLogits(m, tokens, &reference_), tokens, false).first;
     }
-    at::Tensor old = batch.oldLogp.defined() ? rows(batch.oldLogp, b0, n) : logp.detach();
-    at::Tensor adv = rows(batch.advantages, b0, n);
+    at::Tensor old = batch.oldLogp.defined() ? take(batch.oldLogp, mb) : logp.detach();
+    at::Tensor adv = take(batch.advantages, mb);
     rl::PolicyLossOptions o = lossOpts;
     if (o.aggregation == rl::Aggregation::SeqMeanTokenSumNorm && o.normLength == 0) o.normLength = normT;
     rl::PolicyLossStats s;
-    at::Tensor loss = rl::policyLoss(logp, old, adv, mask, refLogp, o, &s);
-    (loss * weight).backward();
+    at::Tensor loss;
+    {
+      profile::Scope timed("train.loss");
+      loss = rl::policyLoss(logp, old, adv, mask, refLogp, o, &s);
+    }
+    {
+      profile::Scope timed("train.backward");
+      (loss * weight).backward();
+    }
     const double share = tok / totalTokens;
     stats.loss += weight * s.loss;
     stats.pgLoss += weight * s.pgLoss;
@@ -148,14 +161,14 @@ StepStats Trainer::sftStep(const at::Tensor& tokensIn, const at::Tensor& maskIn)
   std::lock_guard<std::mutex> lock(m.mutex());
   const at::Device dev = m.device();
   at::Tensor tokensAll = tokensIn.to(dev, at::kLong), maskAll = maskIn.to(dev, at::kFloat);
-  const int64_t B = tokensAll.size(0);
   const double totalTokens = dist::sumOverRanks(group_.get(), {maskAll.sum().item<double>()}, dev)[0];
   HX_CHECK_RANGE(totalTokens > 0, "mask selects no token: sftStep needs at least one target token");
   StepStats stats;
   stats.tokens = static_cast<int64_t>(totalTokens);
   double entropySum = 0;
-  overMicroBatches(m, B, opts_.microBatchSize, [&](int64_t b0, int64_t n) {
-    at::Tensor tokens = rows(tokensAll, b0, n), mask = rows(maskAll, b0, n);
+  const auto plan = planMicroBatches(maskAll, opts_.microBatchSize, opts_.microBatchTokens, m.config().vocabSize);
+  overMicroBatches(m, plan, [&](const MicroBatch& mb) {
+    at::Tensor tokens = take(tokensAll, mb), mask = take(maskAll, mb);
     if (mask.sum().item<double>() == 0) return;
     auto [logp, entropy] = model::tokenLogprobs(forwardLogits(m, tokens, nullptr), tokens, true);
     entropySum += (entropy * mask).sum().item<double>();
