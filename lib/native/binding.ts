@@ -372,6 +372,8 @@ export interface HiexpAddon {
   generateDecode(session: GenerationSessionHandle, policy: PolicyHandle, options: NativeDecodeOptions): Promise<NativeDecoded>
   /** Sets the text piece of every token id (bytes[offsets[v], offsets[v + 1])), read by generateDecode's stop strings. */
   policySetPieces(policy: PolicyHandle, bytes: Uint8Array, offsets: Int32Array): void
+  /** One packed (unpadded) forward, then one packed forward+backward, of the sequences: bench/rl_step.ts's bound. */
+  policyPackedBound(policy: PolicyHandle, ids: Int32Array, lengths: Int32Array): Promise<{ forwardMs: number; forwardBackwardMs: number; logprobs: Float32Array }>
   /** Starts recording native phase times and the count of libtorch ops (common/profile.h). */
   profileStart(): void
   profileStop(): NativeProfile
@@ -422,6 +424,7 @@ export const NATIVE_FUNCTIONS = [
   'generateEnd',
   'generateDecode',
   'policySetPieces',
+  'policyPackedBound',
   'profileStart',
   'profileStop',
   'trainerCreate',

@@ -5,6 +5,7 @@
 // those copies, never JavaScript memory.
 #include "bindings.h"
 
+#include <chrono>
 #include <cstring>
 
 #include "common/napi_args.h"
@@ -437,6 +438,69 @@ Napi::Value generateDecode(const Napi::CallbackInfo& info) {
       });
 }
 
+// policyPackedBound(handle, ids: Int32Array (concatenated), lengths: Int32Array) -> Promise<{ forwardMs,
+// forwardBackwardMs, logprobs }>: one forward of the sequences packed without padding (no grad), then one
+// forward+backward of the same tokens (the sum of their log-probs as the loss; gradients dropped after).
+// bench/rl_step.ts's bound. logprobs (N): the packed forward's log-prob of each token given the tokens before it in its
+// own sequence (0 at each sequence's first token), for checking the packing against policyScore.
+Napi::Value policyPackedBound(const Napi::CallbackInfo& info) {
+  auto core = napi::unwrapHandle<PolicyCore>(info[0], "policy");
+  const auto seqs = splitSequences(napi::typedArray<int32_t>(info[1], "ids"), napi::typedArray<int32_t>(info[2], "lengths"));
+  HX_CHECK_RANGE(!seqs.empty(), "lengths must name at least one sequence");
+  std::vector<int64_t> lengths, flat;
+  for (const auto& s : seqs) {
+    HX_CHECK_RANGE(!s.empty(), "every packed sequence needs at least one token");
+    for (int64_t t : s)
+      HX_CHECK_RANGE(t >= 0 && t < core->model->config().vocabSize, "ids holds token id ", t, " outside the vocabulary");
+    lengths.push_back(static_cast<int64_t>(s.size()));
+    flat.insert(flat.end(), s.begin(), s.end());
+  }
+  struct Times {
+    double forward, forwardBackward;
+    at::Tensor logprobs;
+  };
+  return napi::runAsync<Times>(
+      info.Env(),
+      [core, lengths, flat] {
+        Qwen2& m = *core->model;
+        std::lock_guard<std::mutex> lock(m.mutex());
+        at::Tensor ids = at::tensor(flat, at::kLong).to(m.device());
+        auto logprobs = [&] {
+          at::Tensor logits = m.lmHead(m.hiddenPacked(lengths, ids));
+          return model::tokenLogprobs(logits, ids.unsqueeze(0), false).first.squeeze(0);
+        };
+        using Clock = std::chrono::steady_clock;
+        auto t0 = Clock::now();
+        at::Tensor lp;
+        {
+          at::NoGradGuard noGrad;
+          lp = logprobs();
+          lp.sum().item<double>();
+        }
+        auto t1 = Clock::now();
+        m.setRequiresGrad(true);
+        logprobs().sum().backward();
+        for (const auto& p : m.parameters()) const_cast<at::Tensor&>(p).mutable_grad() = at::Tensor();
+        m.setRequiresGrad(false);
+        auto t2 = Clock::now();
+        // A sequence's first token is predicted across the boundary from the previous one: not a log-prob of its own.
+        int64_t at0 = 0;
+        for (int64_t L : lengths) {
+          lp[at0] = 0;
+          at0 += L;
+        }
+        return Times{std::chrono::duration<double, std::milli>(t1 - t0).count(),
+                     std::chrono::duration<double, std::milli>(t2 - t1).count(), lp};
+      },
+      [](Napi::Env env, Times& t) -> Napi::Value {
+        auto out = Napi::Object::New(env);
+        out.Set("forwardMs", t.forward);
+        out.Set("forwardBackwardMs", t.forwardBackward);
+        out.Set("logprobs", toFloat32(env, t.logprobs));
+        return out;
+      });
+}
+
 // generateEnd(session, park?: boolean): parks the remaining rows (park) or frees everything now rather than at
 // garbage collection.
 Napi::Value generateEnd(const Napi::CallbackInfo& info) {
@@ -471,6 +535,7 @@ void registerModel(Napi::Env env, Napi::Object exports) {
   napi::exportFunction(env, exports, "generateStep", generateStep);
   napi::exportFunction(env, exports, "generateDecode", generateDecode);
   napi::exportFunction(env, exports, "policySetPieces", policySetPieces);
+  napi::exportFunction(env, exports, "policyPackedBound", policyPackedBound);
   napi::exportFunction(env, exports, "generateEnd", generateEnd);
 }
 

@@ -192,10 +192,60 @@ KvCache Qwen2::newCache(int64_t batch, int64_t capacity) const {
   return cache;
 }
 
+namespace {
+
+// softmax(q k^T / sqrt(D) where allowed) v for q [B, H, T, D], k and v [B, Hkv, Tk, D], allowed [B, T, Tk] bool.
+at::Tensor maskedAttention(const at::Tensor& q, at::Tensor k, at::Tensor v, const at::Tensor& allowed, int64_t rep) {
+  if (rep > 1) {
+    k = k.repeat_interleave(rep, 1);
+    v = v.repeat_interleave(rep, 1);
+  }
+#if TORCH_VERSION_MAJOR >= 2
+  // libtorch 2.x: the fused kernel (flash / memory-efficient on GPU), same mask, same default scale 1/sqrt(D).
+  return at::scaled_dot_product_attention(q, k, v, allowed.unsqueeze(1));
+#else
+  // transformers' eager attention: scores in the model dtype, softmax in float32.
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  at::Tensor mask = at::zeros(allowed.sizes(), q.options())
+                        .masked_fill(allowed.logical_not(), -std::numeric_limits<double>::infinity())
+                        .unsqueeze(1);
+  at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) * scale + mask;
+  return at::matmul(at::softmax(scores, -1, at::kFloat).to(q.scalar_type()), v);
+#endif
+}
+
+}  // namespace
+
+at::Tensor Qwen2::decoderStack(const at::Tensor& ids, const at::Tensor& positions, const Attend& attend,
+                               const std::map<std::string, at::Tensor>& W) const {
+  const auto& c = config_;
+  const int64_t B = ids.size(0), T = ids.size(1);
+  // Rotary embedding (transformers' rotate_half form): angles in float32, then cast.
+  at::Tensor freqs = positions.to(device_, at::kFloat).unsqueeze(-1) * invFreq_;  // [B, T, D/2]
+  at::Tensor emb = at::cat({freqs, freqs}, -1);
+  at::Tensor cosT = emb.cos().to(dtype_).unsqueeze(1), sinT = emb.sin().to(dtype_).unsqueeze(1);  // [B, 1, T, D]
+
+  const int64_t H = c.numHeads, Hkv = c.numKvHeads, D = c.headDim;
+  at::Tensor x = at::embedding(W.at("model.embed_tokens.weight"), ids.to(device_, at::kLong));
+  for (int64_t i = 0; i < c.numLayers; ++i) {
+    auto L = [&](const char* rest) -> const at::Tensor& { return W.at(layerName(i, rest)); };
+    at::Tensor h = rmsNorm(x, L("input_layernorm.weight"), c.rmsNormEps);
+    at::Tensor q = at::linear(h, L("self_attn.q_proj.weight"), L("self_attn.q_proj.bias")).view({B, T, H, D}).transpose(1, 2);
+    at::Tensor k = at::linear(h, L("self_attn.k_proj.weight"), L("self_attn.k_proj.bias")).view({B, T, Hkv, D}).transpose(1, 2);
+    at::Tensor v = at::linear(h, L("self_attn.v_proj.weight"), L("self_attn.v_proj.bias")).view({B, T, Hkv, D}).transpose(1, 2);
+    q = q * cosT + rotateHalf(q) * sinT;
+    k = k * cosT + rotateHalf(k) * sinT;
+    at::Tensor o = attend(i, q, k, v).transpose(1, 2).reshape({B, T, H * D});
+    x = x + at::linear(o, L("self_attn.o_proj.weight"));
+    h = rmsNorm(x, L("post_attention_layernorm.weight"), c.rmsNormEps);
+    at::Tensor gate = at::silu(at::linear(h, L("mlp.gate_proj.weight")));
+    x = x + at::linear(gate * at::linear(h, L("mlp.up_proj.weight")), L("mlp.down_proj.weight"));
+  }
+  return rmsNorm(x, W.at("model.norm.weight"), c.rmsNormEps);
+}
+
 at::Tensor Qwen2::hidden(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& keyMask, KvCache* cache,
                          const std::map<std::string, at::Tensor>* weights) const {
-  const auto& W = weights ? *weights : weights_;
-  const auto& c = config_;
   const int64_t B = ids.size(0), T = ids.size(1);
   const int64_t past = cache ? cache->length : 0;
   const int64_t Tk = past + T;
@@ -216,55 +266,45 @@ at::Tensor Qwen2::hidden(const at::Tensor& ids, const at::Tensor& positions, con
   at::Tensor kPos = at::arange(0, Tk, at::TensorOptions().dtype(at::kLong).device(device_)).unsqueeze(0);
   at::Tensor allowed = (kPos <= qPos).unsqueeze(0) & valid.unsqueeze(1);  // [B, T, Tk]
   allowed = allowed | (kPos == qPos).unsqueeze(0);
-#if TORCH_VERSION_MAJOR < 2
-  at::Tensor mask = at::zeros({B, 1, T, Tk}, at::TensorOptions().dtype(dtype_).device(device_))
-                        .masked_fill(allowed.logical_not().unsqueeze(1), -std::numeric_limits<double>::infinity());
-#endif
-
-  // Rotary embedding (transformers' rotate_half form): angles in float32, then cast.
-  at::Tensor freqs = positions.to(device_, at::kFloat).unsqueeze(-1) * invFreq_;  // [B, T, D/2]
-  at::Tensor emb = at::cat({freqs, freqs}, -1);
-  at::Tensor cosT = emb.cos().to(dtype_).unsqueeze(1), sinT = emb.sin().to(dtype_).unsqueeze(1);  // [B, 1, T, D]
-
-  const int64_t H = c.numHeads, Hkv = c.numKvHeads, D = c.headDim, rep = H / Hkv;
-  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
-  at::Tensor x = at::embedding(W.at("model.embed_tokens.weight"), ids.to(device_, at::kLong));
-  for (int64_t i = 0; i < c.numLayers; ++i) {
-    auto L = [&](const char* rest) -> const at::Tensor& { return W.at(layerName(i, rest)); };
-    at::Tensor h = rmsNorm(x, L("input_layernorm.weight"), c.rmsNormEps);
-    at::Tensor q = at::linear(h, L("self_attn.q_proj.weight"), L("self_attn.q_proj.bias")).view({B, T, H, D}).transpose(1, 2);
-    at::Tensor k = at::linear(h, L("self_attn.k_proj.weight"), L("self_attn.k_proj.bias")).view({B, T, Hkv, D}).transpose(1, 2);
-    at::Tensor v = at::linear(h, L("self_attn.v_proj.weight"), L("self_attn.v_proj.bias")).view({B, T, Hkv, D}).transpose(1, 2);
-    q = q * cosT + rotateHalf(q) * sinT;
-    k = k * cosT + rotateHalf(k) * sinT;
+  const int64_t rep = config_.numHeads / config_.numKvHeads;
+  at::Tensor out = decoderStack(ids, positions, [&](int64_t i, const at::Tensor& q, at::Tensor k, at::Tensor v) {
     if (cache) {
       cache->keys[i].narrow(2, past, T).copy_(k);
       cache->values[i].narrow(2, past, T).copy_(v);
       k = cache->keys[i].narrow(2, 0, Tk);
       v = cache->values[i].narrow(2, 0, Tk);
     }
-    if (rep > 1) {
-      k = k.repeat_interleave(rep, 1);
-      v = v.repeat_interleave(rep, 1);
-    }
-    at::Tensor o;
-#if TORCH_VERSION_MAJOR >= 2
-    // libtorch 2.x: the fused kernel (flash / memory-efficient on GPU), same mask, same default scale 1/sqrt(D).
-    (void)scale;
-    o = at::scaled_dot_product_attention(q, k, v, allowed.unsqueeze(1));
-#else
-    // transformers' eager attention: scores in the model dtype, softmax in float32.
-    at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) * scale + mask;
-    o = at::matmul(at::softmax(scores, -1, at::kFloat).to(dtype_), v);
-#endif
-    o = o.transpose(1, 2).reshape({B, T, H * D});
-    x = x + at::linear(o, L("self_attn.o_proj.weight"));
-    h = rmsNorm(x, L("post_attention_layernorm.weight"), c.rmsNormEps);
-    at::Tensor gate = at::silu(at::linear(h, L("mlp.gate_proj.weight")));
-    x = x + at::linear(gate * at::linear(h, L("mlp.up_proj.weight")), L("mlp.down_proj.weight"));
-  }
+    return maskedAttention(q, k, v, allowed, rep);
+  }, weights ? *weights : weights_);
   if (cache) cache->length = Tk;
-  return rmsNorm(x, W.at("model.norm.weight"), c.rmsNormEps);
+  return out;
+}
+
+at::Tensor Qwen2::hiddenPacked(const std::vector<int64_t>& lengths, const at::Tensor& ids) const {
+  int64_t N = 0;
+  for (int64_t L : lengths) {
+    HX_CHECK_RANGE(L >= 1, "packed sequences must be non-empty");
+    N += L;
+  }
+  HX_CHECK_RANGE(ids.dim() == 1 && ids.size(0) == N, "packed ids must hold the ", N, " tokens of the sequences");
+  std::vector<int64_t> pos;
+  pos.reserve(static_cast<size_t>(N));
+  for (int64_t L : lengths)
+    for (int64_t t = 0; t < L; ++t) pos.push_back(t);
+  at::Tensor positions = at::tensor(pos, at::kLong).to(device_).unsqueeze(0);
+  const int64_t rep = config_.numHeads / config_.numKvHeads;
+  std::map<int64_t, at::Tensor> causalOf;
+  for (int64_t L : lengths)
+    if (!causalOf.count(L)) causalOf[L] = at::ones({L, L}, at::TensorOptions().dtype(at::kBool).device(device_)).tril().unsqueeze(0);
+  return decoderStack(ids.unsqueeze(0), positions, [&](int64_t, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+    std::vector<at::Tensor> parts;
+    int64_t at0 = 0;
+    for (int64_t L : lengths) {
+      parts.push_back(maskedAttention(q.narrow(2, at0, L), k.narrow(2, at0, L), v.narrow(2, at0, L), causalOf.at(L), rep));
+      at0 += L;
+    }
+    return at::cat(parts, 2);
+  }, weights_);
 }
 
 at::Tensor Qwen2::lmHead(const at::Tensor& hidden, const std::map<std::string, at::Tensor>* weights) const {

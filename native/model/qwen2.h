@@ -5,6 +5,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -68,6 +69,10 @@ class Qwen2 {
   at::Tensor hidden(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& keyMask, KvCache* cache,
                     const std::map<std::string, at::Tensor>* weights = nullptr) const;
   at::Tensor lmHead(const at::Tensor& hidden, const std::map<std::string, at::Tensor>* weights = nullptr) const;
+  // Hidden states [1, N, hidden] of sequences packed back to back without padding (ids [N], the sequences' lengths
+  // summing to N): linear layers run over all N tokens at once, attention within each sequence. What a packed
+  // forward costs is the arithmetic bound bench/rl_step.ts measures an RL step against.
+  at::Tensor hiddenPacked(const std::vector<int64_t>& lengths, const at::Tensor& ids) const;
 
   KvCache newCache(int64_t batch, int64_t capacity) const;
 
@@ -76,6 +81,11 @@ class Qwen2 {
 
  private:
   const at::Tensor& w(const std::map<std::string, at::Tensor>& m, const std::string& name) const;
+  // One layer's attention: (layer, q [B, H, T, D], k, v [B, Hkv, T, D], rotated) -> [B, H, T, D].
+  using Attend = std::function<at::Tensor(int64_t, const at::Tensor&, at::Tensor, at::Tensor)>;
+  // Embedding, the decoder layers (attention as `attend` does it) and the final norm.
+  at::Tensor decoderStack(const at::Tensor& ids, const at::Tensor& positions, const Attend& attend,
+                          const std::map<std::string, at::Tensor>& W) const;
   Qwen2Config config_;
   at::Device device_;
   at::ScalarType dtype_;
