@@ -13,7 +13,7 @@ import { checkpointWeightFiles } from './shard_paths.js'
 import { readJsonFile } from '../util/json_file.js'
 import { writeFileAtomic } from '../util/atomic.js'
 import { Tokenizer } from './tokenizer.js'
-import { tokenPieces, type TokenPieces } from './token_pieces.js'
+import { matchesLikeText, tokenPieces, type TokenPieces } from './token_pieces.js'
 
 export type PolicyDtype = 'float32' | 'bfloat16' | 'float16'
 
@@ -418,12 +418,12 @@ export class Policy implements GenerationPolicy {
 
   /**
    * The tokenizer's piece table, handed to the addon once; null (the step-wise loop) when its pieces do not join into
-   * decoded text, or when a stop string starts with whitespace (a piece's leading separator could then decide).
+   * decoded text, or when a stop string could match pieces and text differently (token_pieces.ts, matchesLikeText).
    */
   private piecesFor(stops: readonly string[]): TokenPieces | null {
-    if (stops.some((s) => /^\s/.test(s))) return null
     const table = tokenPieces(this.tokenizer, this.tokenizer.padId)
-    if (table && !this.piecesSet) {
+    if (!table || !stops.every((s) => matchesLikeText(table, s))) return null
+    if (!this.piecesSet) {
       Policy.n().policySetPieces(this.handle, table.bytes, table.offsets)
       this.piecesSet = true
     }

@@ -13,6 +13,11 @@ export interface PieceSource {
 }
 
 export interface TokenPieces {
+  /**
+   * Joined pieces are the decoded text exactly (true), or differ only in whitespace (false: decoders that clean up
+   * tokenization spaces, as transformers' clean_up_tokenization_spaces drops the space before . , ! ? ' n't …).
+   */
+  exact: boolean
   /** Bytes of every piece, back to back. */
   bytes: Uint8Array
   /** vocabSize + 1 offsets: piece v is bytes[offsets[v], offsets[v + 1]). */
@@ -27,9 +32,19 @@ export function tokenPieces(tok: PieceSource, probeId = 0): TokenPieces | null {
   const known = cache.get(tok)
   if (known !== undefined) return known
   const pieces = byteLevelPieces(tok) ?? probedPieces(tok, probeId)
-  const table = pieces && joinsIntoText(tok, pieces, probeId) ? pack(pieces) : null
+  const verdict = pieces ? joinsIntoText(tok, pieces, probeId) : 'no'
+  const table = pieces && verdict !== 'no' ? pack(pieces, verdict === 'exact') : null
   cache.set(tok, table)
   return table
+}
+
+/**
+ * Whether a stop string is found in joined pieces exactly when it is found in decoded text: always for an exact
+ * table; for a whitespace-cleaning decoder, when the string holds no whitespace and none of the characters before
+ * which spaces are dropped.
+ */
+export function matchesLikeText(table: TokenPieces, stop: string): boolean {
+  return !/^\s/.test(stop) && (table.exact || !/[\s.,!?']/.test(stop))
 }
 
 /** Piece v of a table, as bytes. */
@@ -90,13 +105,15 @@ function probedPieces(tok: PieceSource, probeId: number): Uint8Array[] | null {
   return pieces
 }
 
-// Joined pieces must decode to the text after the probe, on sequences drawn across the vocabulary by a fixed
-// generator (the verdict is the same on every run). Only sequences whose bytes are valid UTF-8 are compared: decoders
-// differ in how they replace broken characters, which no stop string is made of.
-function joinsIntoText(tok: PieceSource, pieces: Uint8Array[], probeId: number): boolean {
+// Joined pieces must decode to the text after the probe ('exact'), or to it up to whitespace ('whitespace'), on
+// sequences drawn across the vocabulary by a fixed generator (the verdict is the same on every run). Only sequences
+// whose bytes are valid UTF-8 are compared: decoders differ in how they replace broken characters, which no stop
+// string is made of.
+function joinsIntoText(tok: PieceSource, pieces: Uint8Array[], probeId: number): 'exact' | 'whitespace' | 'no' {
   const V = tok.vocabSize
   const head = tok.decode([probeId])
   const strict = new TextDecoder('utf-8', { fatal: true })
+  const squeeze = (x: string) => x.replace(/\s+/g, '')
   let state = 0x9e3779b9
   const next = () => {
     state ^= state << 13
@@ -105,6 +122,7 @@ function joinsIntoText(tok: PieceSource, pieces: Uint8Array[], probeId: number):
     return (state >>> 0) % V
   }
   let compared = 0
+  let exact = true
   for (let trial = 0; trial < 4096 && compared < 256; trial++) {
     const seq = Array.from({ length: 2 + (trial % 6) }, next)
     let joined: string
@@ -113,10 +131,14 @@ function joinsIntoText(tok: PieceSource, pieces: Uint8Array[], probeId: number):
     } catch {
       continue
     }
-    if (tok.decode([probeId, ...seq]).slice(head.length) !== joined) return false
+    const text = tok.decode([probeId, ...seq]).slice(head.length)
+    if (text !== joined) {
+      if (squeeze(text) !== squeeze(joined)) return 'no'
+      exact = false
+    }
     compared++
   }
-  return compared >= 64
+  return compared < 64 ? 'no' : exact ? 'exact' : 'whitespace'
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -129,8 +151,8 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out
 }
 
-function pack(pieces: Uint8Array[]): TokenPieces {
+function pack(pieces: Uint8Array[], exact: boolean): TokenPieces {
   const offsets = new Int32Array(pieces.length + 1)
   pieces.forEach((p, v) => (offsets[v + 1] = offsets[v] + p.length))
-  return { bytes: concat(pieces), offsets }
+  return { exact, bytes: concat(pieces), offsets }
 }

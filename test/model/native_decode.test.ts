@@ -2,7 +2,7 @@
 // JavaScript loop (stop strings matched on decoded text): same seed, same weights -> the same generations.
 import test from 'ava'
 import { Policy, tinyConfig, type Tokenizer } from '../../lib/index.js'
-import { piece, tokenPieces, type PieceSource } from '../../lib/model/token_pieces.js'
+import { matchesLikeText, piece, tokenPieces, type PieceSource } from '../../lib/model/token_pieces.js'
 import { tinyPolicy, tinyTokenizer } from './fixtures.js'
 import { qwenStyleTokenizer } from './qwen_style_tokenizer.js'
 
@@ -101,4 +101,26 @@ test('generateDecode refuses stop strings without a piece table and an empty sto
   const otherHandle = (other as unknown as { handle: import('../../lib/native/binding.js').PolicyHandle }).handle
   t.throws(() => n.generateDecode(start.session, otherHandle, { maxNewTokens: 4, stops: ['x'], window: 3 }), { message: /policySetPieces/ })
   await n.generateEnd(start.session, false)
+})
+
+test('the generated world’s tokenizer decodes natively with the agent’s stop strings', async (t) => {
+  const { generateWorld, worldTexts } = await import('../../lib/env/world.js')
+  const { DEFAULT_TEMPLATE, promptVocabularyTexts, STOP_STRINGS } = await import('../../lib/agent/prompt.js')
+  const { Tokenizer } = await import('../../lib/index.js')
+  const world = generateWorld({ seed: 3 })
+  const tok = Tokenizer.wordLevel([...worldTexts(world), ...promptVocabularyTexts(DEFAULT_TEMPLATE, 3)])
+  const table = tokenPieces(tok, tok.padId)
+  if (!table) return t.fail('no piece table')
+  t.true(STOP_STRINGS.every((s) => matchesLikeText(table, s)))
+  t.false(matchesLikeText(table, 'born .'), 'a stop string with a space is matched on text')
+  t.false(matchesLikeText(table, "x's"), 'a stop string with a character before which spaces are dropped is matched on text')
+  const p = await Policy.create({ ...tinyConfig(tok.vocabSize, { hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2 }), initializerRange: 0.3 }, tok, { seed: 8 })
+  const prompts = world.questions.train.slice(0, 6).map((q) => tok.encode(q.question))
+  let stopped = 0
+  for (const seed of [1, 2, 3]) {
+    const { stepwise, native } = await both(p, prompts, { maxNewTokens: 40, temperature: 1, seed, stop: [...STOP_STRINGS] })
+    t.deepEqual(native, stepwise, `seed ${seed}`)
+    stopped += native.filter((g) => g.finish === 'stop').length
+  }
+  t.true(stopped > 0, 'some generation ended on </search> or </answer>')
 })
