@@ -123,8 +123,14 @@ function joinsIntoText(tok: PieceSource, pieces: Uint8Array[], probeId: number):
   }
   let compared = 0
   let exact = true
-  for (let trial = 0; trial < 4096 && compared < 256; trial++) {
-    const seq = Array.from({ length: 2 + (trial % 6) }, next)
+  // Every token once after another (a decoder that treats a token by what precedes it, as cleaning the space before
+  // punctuation does, shows there), then longer sequences.
+  const sequences = (function* () {
+    for (let v = 0; v < V; v++) yield [next(), v]
+    for (let trial = 0; trial < 4096; trial++) yield Array.from({ length: 2 + (trial % 6) }, next)
+  })()
+  for (const seq of sequences) {
+    if (compared >= V + 256) break
     let joined: string
     try {
       joined = strict.decode(concat(seq.map((id) => pieces[id])))
@@ -138,7 +144,7 @@ function joinsIntoText(tok: PieceSource, pieces: Uint8Array[], probeId: number):
     }
     compared++
   }
-  return compared < 64 ? 'no' : exact ? 'exact' : 'whitespace'
+  return compared < Math.min(64, V) ? 'no' : exact ? 'exact' : 'whitespace'
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

@@ -108,9 +108,11 @@ test('the generated world’s tokenizer decodes natively with the agent’s stop
   const { DEFAULT_TEMPLATE, promptVocabularyTexts, STOP_STRINGS } = await import('../../lib/agent/prompt.js')
   const { Tokenizer } = await import('../../lib/index.js')
   const world = generateWorld({ seed: 3 })
-  const tok = Tokenizer.wordLevel([...worldTexts(world), ...promptVocabularyTexts(DEFAULT_TEMPLATE, 3)])
+  // An apostrophe token: transformers' space clean-up turns " ' " into "'", so joined pieces differ from text there.
+  const tok = Tokenizer.wordLevel([...worldTexts(world), ...promptVocabularyTexts(DEFAULT_TEMPLATE, 3), "the director ' s film"])
   const table = tokenPieces(tok, tok.padId)
   if (!table) return t.fail('no piece table')
+  t.false(table.exact)
   t.true(STOP_STRINGS.every((s) => matchesLikeText(table, s)))
   t.false(matchesLikeText(table, 'born .'), 'a stop string with a space is matched on text')
   t.false(matchesLikeText(table, "x's"), 'a stop string with a character before which spaces are dropped is matched on text')
