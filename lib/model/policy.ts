@@ -44,7 +44,7 @@ export interface OptimizerOptions {
   microBatchSize?: number
   /**
    * Padded tokens (rows x longest row) per forward/backward pass at most. Rows are taken longest first and each
-   * micro-batch is cut to its own longest row, so padding shrinks to about the sum of the lengths. Default: 4096 on
+   * micro-batch is cut to its own longest row, so padding shrinks to about the sum of the lengths. Default: 2048 on
    * the CPU, 16384 on a GPU (capped so that one micro-batch's logits stay under 1 GiB).
    */
   microBatchTokens?: number

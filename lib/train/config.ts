@@ -34,6 +34,18 @@ const TrainRolloutSchema = RolloutOptionsSchema.extend({
   maxTurnTokens: rolloutShape.maxTurnTokens.removeDefault().default(24),
   maxTotalTokens: rolloutShape.maxTotalTokens.removeDefault().default(640),
   maxInfoTokens: rolloutShape.maxInfoTokens.removeDefault().default(192),
+  /**
+   * DAPO's dynamic sampling: groups whose rewards are all equal (no gradient) are dropped and more questions are
+   * drawn, questionsPerStep at a time, until the step holds questionsPerStep groups with reward variance or maxDraws
+   * draws were made (then it trains on what it kept). Off when absent.
+   */
+  dynamicSampling: z
+    .object({
+      /** Rollout batches drawn per step at most, the first included (verl's max_num_gen_batches). */
+      maxDraws: z.number().int().min(1).max(64).default(4),
+    })
+    .strict()
+    .optional(),
 })
 
 // Rewards: the reward module's defaults, with a small format reward and malformed penalty for the run.

@@ -38,6 +38,8 @@ const RunCommitSchema = z
     lastRefreshStep: z.number().int().min(0),
     /** The run's HEK at this step is committed beside the weights (checkpoint/hek.json). */
     hek: z.boolean(),
+    /** Dynamic sampling: train questions drawn so far (the next draw starts there). */
+    questionCursor: z.number().int().min(0).optional(),
   })
   .strict()
 

@@ -7,7 +7,7 @@ import { generateDemonstrations } from '../agent/demonstrations.js'
 import { evaluateRollouts, type Evaluation } from '../agent/evaluate.js'
 import { DEFAULT_TEMPLATE, renderPrompt } from '../agent/prompt.js'
 import { computeReward, parseRewardConfig, type ResolvedRewardConfig, type RewardParts } from '../agent/reward.js'
-import { parseRolloutOptions, runRollouts, withPrompt, type ResolvedRolloutOptions, type Rollout } from '../agent/rollout.js'
+import { parseRolloutOptions, runRollouts, withPrompt, type ResolvedRolloutOptions, type Rollout, type RolloutTiming } from '../agent/rollout.js'
 import { mean, std } from '../util/stats.js'
 import { Random } from '../util/random.js'
 import type { QaExample } from '../env/types.js'
@@ -41,6 +41,16 @@ interface RunState {
   warmStartDone: boolean
   /** The step of the last dynamic-HEK refresh. */
   lastRefreshStep: number
+  /** Dynamic sampling: train questions drawn so far. */
+  questionCursor: number
+}
+
+/** One group of G rollouts of a question, as drawn, with its rewards. */
+interface DrawnGroup {
+  question: QaExample
+  rollouts: Rollout[]
+  parts: RewardParts[]
+  rewards: number[]
 }
 
 export interface TrainerCreateOptions {
@@ -52,6 +62,7 @@ export class Trainer {
   /** HiExp's experiences for guided rollouts; without it every rollout is experience-free (plain GRPO / GSPO). */
   experience?: ExperienceSource
   private readonly rollout: ResolvedRolloutOptions
+  private readonly dynamicSampling: ResolvedTrainConfig['rollout']['dynamicSampling']
   private readonly reward: ResolvedRewardConfig
   private readonly metrics: MetricsLog
   private order: QaExample[] = []
@@ -73,7 +84,9 @@ export class Trainer {
     /** The checkpoint this run resumed from (its HEK is the run's HEK). */
     private readonly resumedFrom: RunCommit | undefined,
   ) {
-    this.rollout = parseRolloutOptions(config.rollout as never)
+    const { dynamicSampling, ...rollout } = config.rollout
+    this.rollout = parseRolloutOptions(rollout as never)
+    this.dynamicSampling = dynamicSampling
     this.reward = parseRewardConfig(config.reward as never)
     this.metrics = new MetricsLog(join(config.outDir, METRICS_FILE))
     this.trajectories = new TrajectoryStore(join(config.outDir, trajectoriesFile(this.rank)))
@@ -95,6 +108,9 @@ export class Trainer {
   static async create(config: TrainConfig | ResolvedTrainConfig, options: TrainerCreateOptions = {}): Promise<Trainer> {
     const c = parseTrainConfig(config)
     // Data parallel (hiexp launch, torchrun's variables): rank 0 owns the folder and tells the others what it found.
+    if (c.rollout.dynamicSampling && readDistEnv().worldSize > 1) {
+      throw new Error('train config: rollout.dynamicSampling runs on one process only (WORLD_SIZE > 1 here): ranks would draw different numbers of batches')
+    }
     const group = readDistEnv().worldSize > 1 ? (getProcessGroup() ?? (await initProcessGroup())) : undefined
     const isMain = !group || group.isMain
     let commit: RunCommit | undefined
@@ -110,8 +126,8 @@ export class Trainer {
       : await initialPolicy(c, task)
     if (group) await policy.attachProcessGroup(group)
     const state = commit
-      ? { step: commit.step, warmStartDone: commit.warmStartDone, lastRefreshStep: commit.lastRefreshStep }
-      : { step: 0, warmStartDone: false, lastRefreshStep: 0 }
+      ? { step: commit.step, warmStartDone: commit.warmStartDone, lastRefreshStep: commit.lastRefreshStep, questionCursor: commit.questionCursor ?? 0 }
+      : { step: 0, warmStartDone: false, lastRefreshStep: 0, questionCursor: 0 }
     const trainer = new Trainer(c, task, policy, state, group, commit)
     // The rollouts since the last refresh are the next refresh's input, as they were before the interruption.
     if (commit && c.experience.enabled && c.experience.refreshEvery > 0) {
@@ -151,7 +167,7 @@ export class Trainer {
         return i >= guided && hops > 0 && flawed.chance(w.flawedShare) ? flawed.int(0, hops - 1) : undefined
       })
     }
-    const demos = await generateDemonstrations(questions, this.task.retriever, this.policy.tokenizer, this.config.rollout as never, {
+    const demos = await generateDemonstrations(questions, this.task.retriever, this.policy.tokenizer, this.rollout, {
       ...(experiences ? { experiences } : {}),
       ...(stopAfter ? { stopAfter } : {}),
     })
@@ -182,6 +198,49 @@ export class Trainer {
     return this.order.slice(at, at + Q)
   }
 
+  /** Dynamic sampling's draws: the next `count` train questions of the same seeded passes, from the run's cursor. */
+  private drawQuestions(count: number): QaExample[] {
+    const N = this.task.train.length
+    const out: QaExample[] = []
+    for (let k = 0; k < count; k++) {
+      const i = this.state.questionCursor++
+      const pass = Math.floor(i / N)
+      if (this.passOf !== pass) {
+        this.order = new Random(this.config.seed).fork(`pass-${pass}`).shuffle(this.task.train)
+        this.passOf = pass
+      }
+      out.push(this.order[i % N])
+    }
+    return out
+  }
+
+  /** Rolls out G times each question (the first `guided` of each group with the HEK), rewards, and records them. */
+  private async drawGroups(questions: QaExample[], guided: number, draw: number): Promise<{ groups: DrawnGroup[]; timing: RolloutTiming }> {
+    const c = this.config
+    const G = c.groupSize
+    // Guided rollouts carry the HEK at both points (prompt and search calls); the others are experience-free.
+    const withHek = guided > 0 ? await Promise.all(questions.map((q) => guidedRequest(q, this.experience))) : []
+    const requests = questions.flatMap((q, j) => Array.from({ length: G }, (_, k) => (k < guided ? withHek[j] : { question: q.question })))
+    const { rollouts, timing } = await runRollouts(this.policy, this.task.retriever, requests, {
+      ...this.rollout,
+      seed: c.seed * 100_003 + this.state.step * 17 + draw * 1_000_003,
+    })
+    const parts: RewardParts[] = rollouts.map((r, i) => computeReward(r, questions[Math.floor(i / G)].goldAnswers, this.reward))
+    const records = rollouts.map((r, i) =>
+      recordFromRollout(r, { example: questions[Math.floor(i / G)], reward: { ...parts[i] }, step: this.state.step + 1, guided: i % G < guided }),
+    )
+    this.trajectories.append(records)
+    faultPoint('step:trajectories-written')
+    this.sinceRefresh.push(...records)
+    const groups = questions.map((question, j) => ({
+      question,
+      rollouts: rollouts.slice(j * G, (j + 1) * G),
+      parts: parts.slice(j * G, (j + 1) * G),
+      rewards: parts.slice(j * G, (j + 1) * G).map((p) => p.total),
+    }))
+    return { groups, timing }
+  }
+
   /** The experience-free prompt of a question, as runRollouts encodes it. */
   private promptIds(q: QaExample): number[] {
     return this.policy.tokenizer.encode(renderPrompt(this.rollout.template ?? DEFAULT_TEMPLATE, { question: q.question }))
@@ -192,26 +251,35 @@ export class Trainer {
     const c = this.config
     const G = c.groupSize
     const t0 = performance.now()
-    // Data parallel: each rank rolls out whole groups of its share of the step's questions.
-    const questions = this.group ? shard(this.questionsFor(this.state.step), this.group) : this.questionsFor(this.state.step)
     const guided = this.experience && c.experience.enabled ? Math.round(c.experience.guidedFraction * G) : 0
-    // Guided rollouts carry the HEK at both points (prompt and search calls); the others are experience-free.
-    const withHek = guided > 0 ? await Promise.all(questions.map((q) => guidedRequest(q, this.experience))) : []
-    const requests = questions.flatMap((q, j) => Array.from({ length: G }, (_, k) => (k < guided ? withHek[j] : { question: q.question })))
-    const { rollouts, timing } = await runRollouts(this.policy, this.task.retriever, requests, {
-      ...this.rollout,
-      seed: c.seed * 100_003 + this.state.step * 17,
-    })
+    // Dynamic sampling (DAPO) draws batches until questionsPerStep groups have reward variance (or maxDraws); without
+    // it one batch: the step's questions (data parallel: this rank's share, whole groups).
+    const draws = this.dynamicSampling?.maxDraws ?? 1
+    const timing: RolloutTiming = { generateMs: 0, retrieveMs: 0, totalMs: 0, generateCalls: 0, retrieveCalls: 0 }
+    const drawn: DrawnGroup[] = []
+    let kept: DrawnGroup[] = []
+    let drawsMade = 0
+    for (let d = 0; d < draws; d++) {
+      const questions = this.dynamicSampling
+        ? this.drawQuestions(c.questionsPerStep)
+        : this.group
+          ? shard(this.questionsFor(this.state.step), this.group)
+          : this.questionsFor(this.state.step)
+      const batch = await this.drawGroups(questions, guided, d)
+      drawsMade++
+      for (const k of Object.keys(timing) as (keyof RolloutTiming)[]) timing[k] += batch.timing[k]
+      drawn.push(...batch.groups)
+      kept.push(...(this.dynamicSampling ? batch.groups.filter((g) => std(g.rewards) > 1e-9) : batch.groups))
+      if (kept.length >= c.questionsPerStep) break
+    }
+    if (this.dynamicSampling) kept = kept.slice(0, c.questionsPerStep)
     const t1 = performance.now()
-    const parts: RewardParts[] = rollouts.map((r, i) => computeReward(r, questions[Math.floor(i / G)].goldAnswers, this.reward))
-    const rewards = Float32Array.from(parts.map((p) => p.total))
-    const records = rollouts.map((r, i) =>
-      recordFromRollout(r, { example: questions[Math.floor(i / G)], reward: { ...parts[i] }, step: this.state.step + 1, guided: i % G < guided }),
-    )
-    this.trajectories.append(records)
-    faultPoint('step:trajectories-written')
-    this.sinceRefresh.push(...records)
-    const advantages = groupAdvantages(rewards, { groupSize: G, estimator: c.advantage.estimator, zeroSingletons: c.advantage.zeroSingletons })
+    const questions = kept.map((g) => g.question)
+    const rollouts = kept.flatMap((g) => g.rollouts)
+    const parts = kept.flatMap((g) => g.parts)
+    const rewards = Float32Array.from(kept.flatMap((g) => g.rewards))
+    const advantages =
+      rewards.length > 0 ? groupAdvantages(rewards, { groupSize: G, estimator: c.advantage.estimator, zeroSingletons: c.advantage.zeroSingletons }) : new Float32Array(0)
 
     // The update batch: every rollout as sampled, its prompt and tool responses (experiences included) in the context
     // and masked out (the paper: the ratio is taken under the sampling context). hiexp's internalisation variant
@@ -220,11 +288,12 @@ export class Trainer {
     const inner = internalization(c.experience)
     const rows = rollouts.map((r, i) => (isGuided[i] && inner.align ? withPrompt(r, this.promptIds(questions[Math.floor(i / G)])) : r))
     const regularize = guided > 0 && inner.klCoef > 0
-    const stats = await this.update(rows, advantages, regularize ? inner.klCoef : 0)
+    const stats = rows.length > 0 ? await this.update(rows, advantages, regularize ? inner.klCoef : 0) : []
     const t2 = performance.now()
     this.state.step++
 
     const groupStd = questions.map((_, g) => std(Array.from(rewards.subarray(g * G, (g + 1) * G))))
+    const drawnStd = drawn.map((g) => std(g.rewards))
     const queries = rollouts.flatMap((r) => r.queries.length)
     const repeated = rollouts.reduce((s, _r, i) => s + parts[i].repeatedQueries, 0)
     const row: MetricsRow = {
@@ -233,8 +302,8 @@ export class Trainer {
       rewardMean: mean(Array.from(rewards)),
       rewardStd: std(Array.from(rewards)),
       rewardGroupStd: mean(groupStd),
-      // Groups whose rewards are all equal give no gradient (every advantage is 0).
-      zeroVarianceGroupShare: mean(groupStd.map((s) => (s < 1e-9 ? 1 : 0))),
+      // Groups whose rewards are all equal give no gradient (every advantage is 0); with dynamic sampling, of those drawn.
+      zeroVarianceGroupShare: mean(drawnStd.map((s) => (s < 1e-9 ? 1 : 0))),
       advantageStd: std(Array.from(advantages)),
       em: mean(parts.map((p) => p.em)),
       f1: mean(parts.map((p) => p.f1)),
@@ -256,6 +325,13 @@ export class Trainer {
       retrieveSeconds: timing.retrieveMs / 1000,
       trainSeconds: (t2 - t1) / 1000,
       stepSeconds: (t2 - t0) / 1000,
+    }
+    if (this.dynamicSampling) {
+      row.draws = drawsMade
+      row.groupsDrawn = drawn.length
+      row.groupsDropped = drawn.filter((g) => std(g.rewards) <= 1e-9).length
+      row.effectiveBatch = rollouts.length
+      row.rewardMeanDrawn = mean(drawn.flatMap((g) => g.rewards))
     }
     if (guided > 0) {
       row.searchExperienceShare = searchExperienceShare(rollouts.filter((_, i) => isGuided[i]))
@@ -379,6 +455,7 @@ export class Trainer {
       trajectoryBytes,
       lastRefreshStep: this.state.lastRefreshStep,
       hek: hek !== undefined,
+      ...(this.dynamicSampling ? { questionCursor: this.state.questionCursor } : {}),
     }
     await commitCheckpoint(outDir, (dir) => this.policy.saveCheckpoint(dir), commit, hek)
     this.hekChanged = false

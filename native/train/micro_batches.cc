@@ -17,7 +17,7 @@ std::vector<MicroBatch> planMicroBatches(const at::Tensor& mask, int64_t maxRows
   const std::vector<int64_t> len = neededLengths(mask);
   const int64_t B = static_cast<int64_t>(len.size());
   if (maxTokens <= 0) {
-    const int64_t base = mask.is_cuda() ? 16384 : 4096;
+    const int64_t base = mask.is_cuda() ? 16384 : 2048;
     const int64_t logitsCap = std::max<int64_t>(1, (int64_t{1} << 28) / std::max<int64_t>(1, vocabSize));
     maxTokens = std::min(base, logitsCap);
   }

@@ -20,7 +20,7 @@ std::vector<int64_t> neededLengths(const at::Tensor& mask);
 
 // Micro-batches of at most maxRows rows (0: no limit) and at most maxTokens padded tokens (0: auto, below), longest
 // rows first; a row longer than the budget gets a micro-batch of its own.
-// Auto budget: 4096 tokens on the CPU (per-op overhead is paid once per micro-batch; more rows buy little) and
+// Auto budget: 2048 tokens on the CPU (per-op overhead is paid once per micro-batch; more rows buy little) and
 // 16384 on a GPU, capped so that one micro-batch's float32 logits stay under 1 GiB.
 std::vector<MicroBatch> planMicroBatches(const at::Tensor& mask, int64_t maxRows, int64_t maxTokens, int64_t vocabSize);
 
