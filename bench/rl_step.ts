@@ -72,6 +72,7 @@ interface StepMeasure {
   nativeCalls: number
   nativeCallsBy: Record<string, number>
   torchOps: number
+  topOps: [string, number][]
   tokens: number
   paddedTrainTokens: number
   boundForwardMs: number
@@ -167,6 +168,7 @@ async function measure(path: PathName, repeat: number, calls: ReturnType<typeof 
         nativeCalls: Object.values(byFn).reduce((a, b) => a + b, 0) - 1, // less the bound's own call
         nativeCallsBy: byFn,
         torchOps: prof.ops,
+        topOps: Object.entries(prof.opsByName).sort((a, b) => b[1] - a[1]).slice(0, 12),
         tokens: captured.reduce((a, q) => a + q.length, 0),
         paddedTrainTokens: captured.length * longest,
         boundForwardMs: bound.forwardMs,

@@ -216,6 +216,8 @@ export interface NativeProfile {
   /** libtorch ops dispatched (nested ops included). */
   ops: number
   phases: Record<string, { ms: number; count: number }>
+  /** The same count by operator name. */
+  opsByName: Record<string, number>
 }
 
 export interface NativeGenerationStart extends NativeSampled {

@@ -53,6 +53,9 @@ Napi::Value profileStopBinding(const Napi::CallbackInfo& info) {
     phases.Set(name, o);
   }
   out.Set("phases", phases);
+  auto byName = Napi::Object::New(info.Env());
+  for (const auto& [name, n] : snap.opsByName) byName.Set(name, static_cast<double>(n));
+  out.Set("opsByName", byName);
   return out;
 }
 

@@ -15,8 +15,12 @@ std::mutex mutex;
 std::map<std::string, Phase> phases;
 std::optional<at::CallbackHandle> opCounter;
 
-std::unique_ptr<at::ObserverContext> countOp(const at::RecordFunction&) {
+std::map<std::string, int64_t> opsByName;
+
+std::unique_ptr<at::ObserverContext> countOp(const at::RecordFunction& fn) {
   ops.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(mutex);
+  ++opsByName[fn.name()];
   return nullptr;
 }
 
@@ -27,6 +31,7 @@ bool enabled() { return on.load(std::memory_order_relaxed); }
 void start() {
   std::lock_guard<std::mutex> lock(mutex);
   phases.clear();
+  opsByName.clear();
   ops.store(0);
   if (!opCounter) opCounter = at::addGlobalCallback(at::RecordFunctionCallback(countOp).scopes({at::RecordScope::FUNCTION}));
   on.store(true);
@@ -39,7 +44,7 @@ Snapshot stop() {
     at::removeCallback(*opCounter);
     opCounter.reset();
   }
-  return Snapshot{ops.load(), phases};
+  return Snapshot{ops.load(), phases, opsByName};
 }
 
 void record(const char* phase, double ms) {

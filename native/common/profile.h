@@ -17,6 +17,7 @@ struct Phase {
 struct Snapshot {
   int64_t ops = 0;  // libtorch ops dispatched while profiling (RecordFunction, nested ops included)
   std::map<std::string, Phase> phases;
+  std::map<std::string, int64_t> opsByName;  // the same count, by operator ("aten::linear", …)
 };
 
 bool enabled();
