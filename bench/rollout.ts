@@ -5,6 +5,8 @@
  *   npx tsx bench/rollout.ts --policy tiny            # the tiny from-scratch policy, with a train step
  *   npx tsx bench/rollout.ts --retriever http         # BM25 behind the loopback Search-R1 server
  *
+ *   npx tsx bench/rollout.ts --policy tiny --decode stepwise   # the JavaScript-driven decode loop, for comparison
+ *
  * Options: --questions N (per step, default 8) --group G (rollouts per question, default 4) --steps S (default 3)
  * --topk K (default 3) --seed N. Prints one table row per configuration.
  */
@@ -31,8 +33,9 @@ const cli = new Command()
   .option('--steps <n>', 'steps', (v) => Number.parseInt(v, 10), 3)
   .option('--topk <n>', 'passages per search', (v) => Number.parseInt(v, 10), 3)
   .option('--seed <n>', 'world seed', (v) => Number.parseInt(v, 10), 0)
+  .option('--decode <loop>', 'native | stepwise (the tiny policy\'s decode loop)', 'native')
   .parse()
-const o = cli.opts<{ policy: string; retriever: string; questions: number; group: number; steps: number; topk: number; seed: number }>()
+const o = cli.opts<{ policy: string; retriever: string; questions: number; group: number; steps: number; topk: number; seed: number; decode: string }>()
 
 async function main() {
   const world = generateWorld({ seed: o.seed })
@@ -52,6 +55,7 @@ async function main() {
   if (o.policy === 'tiny') {
     trainable = await Policy.create(tinyConfig(tokenizer.vocabSize), tokenizer, { seed: 0 })
     trainable.configureTraining({ lr: 1e-4 })
+    trainable.nativeDecode = o.decode !== 'stepwise'
     policy = trainable
   } else {
     const oracle = new OraclePolicy(tokenizer)
@@ -84,7 +88,7 @@ async function main() {
   const pct = (x: number) => `${((100 * x) / total).toFixed(1)}%`
   console.table([
     {
-      policy: o.policy,
+      policy: o.policy + (trainable ? ` (${o.decode})` : ''),
       retriever: o.retriever,
       rollouts: n,
       'rollouts/s': (n / (total / 1000)).toFixed(1),

@@ -1,5 +1,7 @@
 #include "model/generation.h"
 
+#include <map>
+
 #include "common/errors.h"
 #include "common/profile.h"
 
@@ -19,26 +21,44 @@ Sampled startGeneration(GenerationSession& s, const std::vector<std::vector<int6
                      " outside the vocabulary [0, ", m.config().vocabSize, ")");
     longest = std::max<int64_t>(longest, sequences[b].size());
   }
-  // Left padding: row b's tokens end at column longest - 1.
-  at::Tensor ids = at::zeros({B, longest}, at::kLong);
-  at::Tensor valid = at::zeros({B, longest}, at::kBool);
-  at::Tensor pos = at::zeros({B, longest}, at::kLong);
+  // Identical sequences (a group's G rollouts of one question share their prompt) are prefilled once; the other rows
+  // start as copies of that row's cache and logits, so every row samples as it would have alone.
+  std::map<std::vector<int64_t>, int64_t> firstRow;
+  std::vector<int64_t> source(static_cast<size_t>(B));
+  std::vector<const std::vector<int64_t>*> distinct;
+  for (int64_t b = 0; b < B; ++b) {
+    auto [it, added] = firstRow.emplace(sequences[b], static_cast<int64_t>(distinct.size()));
+    if (added) distinct.push_back(&sequences[b]);
+    source[b] = it->second;
+  }
+  const int64_t U = static_cast<int64_t>(distinct.size());
+  // Left padding: row u's tokens end at column longest - 1.
+  at::Tensor ids = at::zeros({U, longest}, at::kLong);
+  at::Tensor valid = at::zeros({U, longest}, at::kBool);
+  at::Tensor pos = at::zeros({U, longest}, at::kLong);
   auto idsA = ids.accessor<int64_t, 2>();
   auto validA = valid.accessor<bool, 2>();
   auto posA = pos.accessor<int64_t, 2>();
-  for (int64_t b = 0; b < B; ++b) {
-    const auto& seq = sequences[b];
+  for (int64_t u = 0; u < U; ++u) {
+    const auto& seq = *distinct[u];
     const int64_t pad = longest - static_cast<int64_t>(seq.size());
     for (size_t t = 0; t < seq.size(); ++t) {
-      idsA[b][pad + t] = seq[t];
-      validA[b][pad + t] = true;
-      posA[b][pad + t] = static_cast<int64_t>(t);
+      idsA[u][pad + t] = seq[t];
+      validA[u][pad + t] = true;
+      posA[u][pad + t] = static_cast<int64_t>(t);
     }
   }
   s.rows = B;
-  s.cache = m.newCache(B, longest + maxNewTokens);
+  s.cache = m.newCache(U, longest + maxNewTokens);
   at::Tensor h = m.hidden(ids.to(m.device()), pos.to(m.device()), valid.to(m.device()), &s.cache);
   at::Tensor logits = m.lmHead(h.narrow(1, longest - 1, 1)).squeeze(1);
+  if (U < B) {
+    at::Tensor rows = at::tensor(source, at::kLong).to(m.device());
+    for (auto& k : s.cache.keys) k = k.index_select(0, rows);
+    for (auto& v : s.cache.values) v = v.index_select(0, rows);
+    s.cache.keyValid = s.cache.keyValid.index_select(0, rows);
+    logits = logits.index_select(0, rows);
+  }
   Sampled out = sampleNext(logits, s.sampling, s.rng);
   std::vector<int64_t> lengths;
   for (const auto& seq : sequences) lengths.push_back(static_cast<int64_t>(seq.size()));

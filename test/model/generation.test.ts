@@ -169,3 +169,16 @@ test('resuming from the prefix cache gives what a fresh prefill gives', async (t
     })
   }
 })
+
+test('identical prompts (a group of rollouts) are prefilled once yet sample independently, each as it would alone', async (t) => {
+  const p = await tinyPolicy(15, { initializerRange: 0.05 })
+  const group = [PROMPTS[0], PROMPTS[1], PROMPTS[0], PROMPTS[0], PROMPTS[2], PROMPTS[1]]
+  const greedyAlone = await Promise.all(PROMPTS.map(async (s) => (await p.generate([s], { maxNewTokens: 8, temperature: 0 }))[0].tokens))
+  const greedy = await p.generate(group, { maxNewTokens: 8, temperature: 0 })
+  t.is(p.lastPrefill.tokens, group.reduce((a, s) => a + s.length, 0))
+  greedy.forEach((g, i) => t.deepEqual(g.tokens, greedyAlone[PROMPTS.indexOf(group[i])], `row ${i}`))
+  const sampled = await p.generate(group, { maxNewTokens: 12, temperature: 1.5, seed: 4 })
+  t.notDeepEqual(sampled[0].tokens, sampled[2].tokens, 'copies of one prompt draw their own tokens')
+  const scored = await p.score(group.map((s, i) => [...s, ...sampled[i].tokens]))
+  sampled.forEach((g, i) => t.true(maxAbsDiff(g.logprobs, scored.logprobs[i].slice(group[i].length)) < 1e-4, `row ${i}`))
+})
