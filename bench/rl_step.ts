@@ -6,9 +6,10 @@
  *
  * The policy is the comparison's warm-started one (examples/configs/compare.json's warm start, trained on first use into
  * --warm). Each measurement starts from a copy of that folder, so every path begins from the same weights and seeds.
- * Paths: "old" = the decode loop driven from JavaScript one token at a time and one micro-batch padded to the batch's
- * longest row (the code before the throughput work, kept behind Policy.nativeDecode = false and microBatchTokens);
- * "new" = the native decode loop and length-bucketed micro-batches (the defaults).
+ * Paths: "old" = the decode loop driven from JavaScript one token at a time, every prompt prefilled, and one
+ * micro-batch padded to the batch's longest row (the code before the throughput work, kept behind
+ * Policy.nativeDecode = false, Policy.sharePrompts = false and microBatchTokens); "new" = the native decode loop, a
+ * group's shared prompt prefilled once, and length-bucketed micro-batches (the defaults).
  * Bound: one packed forward of the step's sequences (no padding, no grad) + one packed forward+backward of the same
  * tokens, on the same threads (policyPackedBound). Memory: peak RSS of one step beside the config-time estimate, for
  * --memory group sizes (each in a fresh child process).
@@ -116,6 +117,7 @@ async function measure(path: PathName, repeat: number, calls: ReturnType<typeof 
     const config: TrainConfig = path === 'old' ? { ...warmConfig, optimizer: { ...warmConfig.optimizer, microBatchTokens: OLD_PATH_TOKENS } } : warmConfig
     const trainer = await Trainer.create(config, { resumeWithNewConfig: true })
     trainer.policy.nativeDecode = path === 'new'
+    trainer.policy.sharePrompts = path === 'new'
     const captured: number[][] = []
     const trainStep = trainer.policy.trainStep.bind(trainer.policy)
     trainer.policy.trainStep = async (batch, loss) => {

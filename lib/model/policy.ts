@@ -167,6 +167,8 @@ export class Policy implements GenerationPolicy {
    * (false), which is kept for tokenizers whose pieces do not join into their decoded text, and for comparison.
    */
   nativeDecode = true
+  /** Prefill identical prompts of one call once (a group's rollouts share theirs); false prefills every row. */
+  sharePrompts = true
   /** What the last generate() call prefilled: all prompt tokens, or (resumed) only those after the cached prefixes. */
   lastPrefill: { resumed: boolean; tokens: number } = { resumed: false, tokens: 0 }
   private trainer?: TrainerHandle
@@ -314,6 +316,7 @@ export class Policy implements GenerationPolicy {
       topP: opts.topP ?? 1,
       topK: opts.topK ?? 0,
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+      sharePrompts: this.sharePrompts,
     }
     const parkedBefore = this.parked
     let first = await this.resume(sequences, options)

@@ -181,6 +181,8 @@ export interface NativeScoreResult {
 
 export interface NativeSamplingOptions {
   maxNewTokens: number
+  /** Prefill identical sequences once (default true). */
+  sharePrompts?: boolean
   temperature?: number
   topP?: number
   topK?: number

@@ -264,6 +264,7 @@ struct GenerationOptions {
   int64_t maxNewTokens = 0;
   model::SamplingOptions sampling;
   std::optional<uint64_t> seed;
+  bool sharePrompts = true;
 };
 GenerationOptions parseGenerationOptions(const Napi::Value& v) {
   auto opts = napi::object(v, "options");
@@ -271,6 +272,7 @@ GenerationOptions parseGenerationOptions(const Napi::Value& v) {
   g.maxNewTokens = napi::integer(opts, "maxNewTokens", "options", 1, 1 << 20);
   g.sampling = parseSampling(opts);
   if (napi::has(opts, "seed")) g.seed = static_cast<uint64_t>(napi::integer(opts, "seed", "options", 0, (1ll << 53)));
+  g.sharePrompts = napi::optionalBool(opts, "sharePrompts", true, "options");
   return g;
 }
 
@@ -298,11 +300,12 @@ Napi::Value generateStart(const Napi::CallbackInfo& info) {
   session->sampling = g.sampling;
   session->rng = sessionRng(g, *core);
   const int64_t maxNew = g.maxNewTokens;
+  const bool share = g.sharePrompts;
   return napi::runAsync<Started>(
       info.Env(),
-      [session, seqs, maxNew] {
+      [session, seqs, maxNew, share] {
         std::lock_guard<std::mutex> lock(session->model->mutex());
-        return Started{session, model::startGeneration(*session, seqs, maxNew)};
+        return Started{session, model::startGeneration(*session, seqs, maxNew, share)};
       },
       startedToJs);
 }

@@ -7,7 +7,8 @@
 
 namespace hiexp::model {
 
-Sampled startGeneration(GenerationSession& s, const std::vector<std::vector<int64_t>>& sequences, int64_t maxNewTokens) {
+Sampled startGeneration(GenerationSession& s, const std::vector<std::vector<int64_t>>& sequences, int64_t maxNewTokens,
+                        bool sharePrompts) {
   at::NoGradGuard noGrad;
   profile::Scope timed("generate.prefill");
   const Qwen2& m = *s.model;
@@ -27,6 +28,11 @@ Sampled startGeneration(GenerationSession& s, const std::vector<std::vector<int6
   std::vector<int64_t> source(static_cast<size_t>(B));
   std::vector<const std::vector<int64_t>*> distinct;
   for (int64_t b = 0; b < B; ++b) {
+    if (!sharePrompts) {
+      source[b] = static_cast<int64_t>(distinct.size());
+      distinct.push_back(&sequences[b]);
+      continue;
+    }
     auto [it, added] = firstRow.emplace(sequences[b], static_cast<int64_t>(distinct.size()));
     if (added) distinct.push_back(&sequences[b]);
     source[b] = it->second;

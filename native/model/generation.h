@@ -35,7 +35,9 @@ struct GenerationSession {
 };
 
 // Prefills `sequences` (each non-empty) and samples the first new token of each. capacity = longest + maxNewTokens.
-Sampled startGeneration(GenerationSession& s, const std::vector<std::vector<int64_t>>& sequences, int64_t maxNewTokens);
+// With sharePrompts, identical sequences are prefilled once and their rows copied.
+Sampled startGeneration(GenerationSession& s, const std::vector<std::vector<int64_t>>& sequences, int64_t maxNewTokens,
+                        bool sharePrompts = true);
 // Keeps only `keep` (indices into the current rows, ascending) when given, then feeds each row's last token and
 // samples the next. Throws when the cache is full. With `park`, the dropped rows' caches are kept in s.parked.
 Sampled stepGeneration(GenerationSession& s, const std::vector<int64_t>* keep, bool park = false);

@@ -177,8 +177,12 @@ test('identical prompts (a group of rollouts) are prefilled once yet sample inde
   const greedy = await p.generate(group, { maxNewTokens: 8, temperature: 0 })
   t.is(p.lastPrefill.tokens, group.reduce((a, s) => a + s.length, 0))
   greedy.forEach((g, i) => t.deepEqual(g.tokens, greedyAlone[PROMPTS.indexOf(group[i])], `row ${i}`))
+  p.sharePrompts = false
+  const unshared = await p.generate(group, { maxNewTokens: 12, temperature: 1.5, seed: 4 })
+  p.sharePrompts = true
   const sampled = await p.generate(group, { maxNewTokens: 12, temperature: 1.5, seed: 4 })
   t.notDeepEqual(sampled[0].tokens, sampled[2].tokens, 'copies of one prompt draw their own tokens')
+  t.deepEqual(sampled.map((g) => g.tokens), unshared.map((g) => g.tokens), 'the same draws as prefilling every row')
   const scored = await p.score(group.map((s, i) => [...s, ...sampled[i].tokens]))
   sampled.forEach((g, i) => t.true(maxAbsDiff(g.logprobs, scored.logprobs[i].slice(group[i].length)) < 1e-4, `row ${i}`))
 })
