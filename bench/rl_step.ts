@@ -202,6 +202,22 @@ async function memoryChild(groupSize: number): Promise<void> {
   }
 }
 
+interface MemoryMeasure {
+  groupSize: number
+  peakRssBytes: number
+  rssBeforeStepBytes: number
+  estimateBytes: number
+}
+
+function memoryTable(rows: MemoryMeasure[]): string {
+  const mb = (b: number) => (b / 2 ** 20).toFixed(0)
+  return [
+    '| groupSize (1 question) | RSS before the step (MB) | peak RSS (MB) | estimate (MB) | estimate / peak |',
+    '|---:|---:|---:|---:|---:|',
+    ...rows.map((m) => `| ${m.groupSize} | ${mb(m.rssBeforeStepBytes)} | ${mb(m.peakRssBytes)} | ${mb(m.estimateBytes)} | ${(m.estimateBytes / m.peakRssBytes).toFixed(2)} |`),
+  ].join('\n') + '\n'
+}
+
 function summarize(rows: StepMeasure[]) {
   const by = (p: PathName) => rows.filter((r) => r.path === p)
   const summary: Record<string, unknown> = {}
@@ -253,17 +269,25 @@ async function main() {
   if (o.memoryChild !== undefined) return memoryChild(int(o.memoryChild))
   await ensureWarmStart()
   const calls = countNativeCalls()
-  const paths = o.paths.split(',').map((p) => p.trim()) as PathName[]
+  const paths = o.paths.split(',').map((p) => p.trim()).filter((p) => p !== '') as PathName[]
   for (const p of paths) if (p !== 'old' && p !== 'new') throw new Error(`--paths: expected old and/or new, got '${p}'`)
   const rows: StepMeasure[] = []
   for (let rep = 0; rep < o.repeats; rep++) for (const p of paths) rows.push(...(await measure(p, rep, calls)))
-  const memory: unknown[] = []
+  const memory: MemoryMeasure[] = []
   for (const g of o.memory.split(',').filter((x) => x.trim() !== '').map(int)) {
     const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--warm', o.warm, '--memory-child', String(g)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
-    const m = JSON.parse(out.trim().split('\n').at(-1)!) as { groupSize: number; peakRssBytes: number; estimateBytes: number }
+    const m = JSON.parse(out.trim().split('\n').at(-1)!) as MemoryMeasure
     memory.push(m)
     console.error(`memory: groupSize ${g}: peak RSS ${(m.peakRssBytes / 2 ** 30).toFixed(2)} GiB, estimate ${(m.estimateBytes / 2 ** 30).toFixed(2)} GiB`)
   }
+  mkdirSync(o.out, { recursive: true })
+  if (memory.length > 0) {
+    writeFileSync(join(o.out, 'rl-step-memory.json'), JSON.stringify({ command: `npx tsx bench/rl_step.ts ${process.argv.slice(2).join(' ')}`.trim(), memory }, null, 2) + '\n')
+    const md = memoryTable(memory)
+    writeFileSync(join(o.out, 'rl-step-memory.md'), md)
+    console.log(md)
+  }
+  if (paths.length === 0) return
   const info = native().info()
   const summary = summarize(rows)
   const result = {
@@ -271,10 +295,8 @@ async function main() {
     machine: { threads: info.threads, torch: info.torchVersion, node: process.version },
     config: { questions: o.questions, group: o.group, steps: o.steps, repeats: o.repeats },
     summary,
-    memory,
     steps: rows,
   }
-  mkdirSync(o.out, { recursive: true })
   writeFileSync(join(o.out, 'rl-step.json'), JSON.stringify(result, null, 2) + '\n')
   const md = `${table(summary)}\n\nfirst step, same rollouts on both paths: ${summary.firstStepSameRollouts ? 'yes' : 'NO'}; speed-up (rollouts/s): ${typeof summary.speedup === 'number' ? summary.speedup.toFixed(2) + 'x' : '-'}\n`
   writeFileSync(join(o.out, 'rl-step.md'), md)

@@ -5,11 +5,15 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/errors.h"
 
 namespace hiexp::model {
+
+// Float bytes of attention scores one cached prefill slice may hold (see Qwen2::hidden).
+constexpr int64_t kPrefillScoreBytes = int64_t{32} << 20;
 
 void Qwen2Config::check() const {
   HX_CHECK_RANGE(vocabSize >= 1, "config.vocab_size must be >= 1, got ", vocabSize);
@@ -250,6 +254,27 @@ at::Tensor Qwen2::hidden(const at::Tensor& ids, const at::Tensor& positions, con
   const int64_t past = cache ? cache->length : 0;
   const int64_t Tk = past + T;
   if (cache) HX_CHECK_RANGE(Tk <= cache->capacity, "KV cache overflow: ", Tk, " positions, capacity ", cache->capacity);
+  // A cached prefill's attention holds [rows, heads, T, Tk] float scores, several copies at once: 1000 rollouts
+  // resuming after a 150-token <information> block would need gigabytes for a few milliseconds. Rows are independent,
+  // so they run in slices whose scores stay under a fixed budget, which is what the config-time memory estimate counts
+  // (lib/train/memory.ts, PREFILL_SCORE_BYTES).
+  const int64_t rowsPerSlice = std::max<int64_t>(1, kPrefillScoreBytes / (config_.numHeads * T * Tk * 4));
+  if (cache && T > 1 && rowsPerSlice < B) {
+    std::vector<at::Tensor> parts;
+    for (int64_t b0 = 0; b0 < B; b0 += rowsPerSlice) {
+      const int64_t n = std::min(rowsPerSlice, B - b0);
+      KvCache slice;  // views of the rows: the slice's writes land in the batch's cache
+      for (const auto& k : cache->keys) slice.keys.push_back(k.narrow(0, b0, n));
+      for (const auto& v : cache->values) slice.values.push_back(v.narrow(0, b0, n));
+      slice.keyValid = cache->keyValid.narrow(0, b0, n);
+      slice.length = past;
+      slice.capacity = cache->capacity;
+      parts.push_back(hidden(ids.narrow(0, b0, n), positions.narrow(0, b0, n),
+                             keyMask.defined() ? keyMask.narrow(0, b0, n) : at::Tensor(), &slice, weights));
+    }
+    cache->length = Tk;
+    return at::cat(parts, 0);
+  }
   const auto boolOpts = at::TensorOptions().dtype(at::kBool).device(device_);
 
   // Which keys each query may see: key j is at or before the query (causal) and real; a query always sees itself, so

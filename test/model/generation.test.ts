@@ -186,3 +186,21 @@ test('identical prompts (a group of rollouts) are prefilled once yet sample inde
   const scored = await p.score(group.map((s, i) => [...s, ...sampled[i].tokens]))
   sampled.forEach((g, i) => t.true(maxAbsDiff(g.logprobs, scored.logprobs[i].slice(group[i].length)) < 1e-4, `row ${i}`))
 })
+
+test('prefills too large for one attention slice (many rows, long prompts) run in row slices and equal the scoring pass', async (t) => {
+  // 40 rows x 4 heads x 300 x ~300 float scores is about 58 MB, over the 32 MB slice budget of Qwen2::hidden: two
+  // slices for the prompts, more for the 300-token resume below. Each row's log-probs must still be the scoring pass's.
+  const p = await tinyPolicy(19)
+  const V = p.config.vocabSize
+  let state = 12345
+  const next = () => (state = (state * 1103515245 + 12345) % 2 ** 31)
+  const randomTokens = (n: number) => Array.from({ length: n }, () => 3 + (next() % (V - 3)))
+  const prompts = Array.from({ length: 40 }, (_, i) => randomTokens(280 + (i % 7) * 3))
+  const first = await p.generate(prompts, { maxNewTokens: 3, temperature: 1, seed: 5 })
+  const firstScored = await p.score(prompts.map((s, i) => [...s, ...first[i].tokens]))
+  first.forEach((g, i) => t.true(maxAbsDiff(g.logprobs, firstScored.logprobs[i].slice(prompts[i].length)) < 1e-4, `prompt row ${i}`))
+  const resumed = prompts.map((s, i) => [...s, ...first[i].tokens, ...randomTokens(300)])
+  const second = await p.generate(resumed, { maxNewTokens: 3, temperature: 1, seed: 6 })
+  const scored = await p.score(resumed.map((s, i) => [...s, ...second[i].tokens]))
+  second.forEach((g, i) => t.true(maxAbsDiff(g.logprobs, scored.logprobs[i].slice(resumed[i].length)) < 1e-4, `resumed row ${i}`))
+})

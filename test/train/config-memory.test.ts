@@ -32,7 +32,9 @@ test('the estimate: KV cache per token of the tiny policy, logits per row, linea
   const e = estimateRolloutMemory(c, size)
   t.is(e.rollouts, 40)
   t.true(e.bytesPerRollout >= 640 * kvPerToken + 8192 * 4)
-  t.is(estimateRolloutMemory({ ...c, groupSize: 50 }, size).bytes, 10 * e.bytes)
+  const e50 = estimateRolloutMemory({ ...c, groupSize: 50 }, size)
+  t.is(e50.bytes - e50.fixedBytes, 10 * (e.bytes - e.fixedBytes))
+  t.is(e.bytes, e.fixedBytes + 40 * e.bytesPerRollout)
   // On a GPU the KV cache is not in host memory.
   t.true(estimateRolloutMemory({ ...c, policy: { ...c.policy, device: 'cuda' } }, size).bytesPerRollout < 640 * kvPerToken)
 })
@@ -43,6 +45,18 @@ test('the largest batch decides: the HEK build and validation count too', (t) =>
   t.is(e.rollouts, 3200)
   t.is(e.batch, 'experience.buildQuestions × experience.buildGroupSize')
   t.throws(() => checkRolloutMemory(c, 1 * GB), { message: /^train config: experience.buildQuestions × experience.buildGroupSize = 3200 rollouts/ })
+})
+
+test('the fixed share: the runtime, one prefill slice of attention scores, one training micro-batch of logits', (t) => {
+  const c = parseTrainConfig({})
+  const size = decoderSizeOf(c.policy)
+  const fixed = (microBatchTokens?: number) => estimateRolloutMemory({ ...c, optimizer: { ...c.optimizer, microBatchTokens } }, size).fixedBytes
+  // 3 float32 copies (logits, log-softmax, gradient) per micro-batch token and vocabulary entry.
+  t.is(fixed(4096) - fixed(2048), 3 * 2048 * 8192 * 4)
+  // The unset budget is the policy's CPU default, 2048 tokens; one micro-batch never holds more than the batch's tokens.
+  t.is(fixed(undefined), fixed(2048))
+  t.is(fixed(1e12), fixed(estimateRolloutMemory(c, size).rollouts * c.rollout.maxTotalTokens))
+  t.true(fixed(2048) > 300 * 2 ** 20)
 })
 
 test("a checkpoint's config.json sizes the estimate", (t) => {
