@@ -26,17 +26,25 @@ import { formatHek, writeHekPictures } from './experience/show.js'
 import { TrajectoryStore } from './experience/store.js'
 import { ExperienceSchema, groupTrajectories } from './experience/types.js'
 import { writeFileAtomic } from './util/atomic.js'
+import { parseIntegerArg, parseIntegerListArg, type IntegerRange } from './util/integer_args.js'
 import { readJsonFileSync } from './util/json_file.js'
 
 function fail(message: string): never {
   throw new InvalidArgumentError(message)
 }
 
-function integer(value: string): number {
-  const n = Number(value)
-  if (!Number.isInteger(n)) throw new InvalidArgumentError(`expected an integer, got '${value}'`)
-  return n
+/** A commander parser for an integer option in range (lib/util/integer_args.ts; its error becomes commander's). */
+function integer(name: string, range: IntegerRange = {}): (value: string) => number {
+  return (value) => asOptionError(() => parseIntegerArg(value, name, range))
 }
+function asOptionError<T>(parse: () => T): T {
+  try {
+    return parse()
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message)
+  }
+}
+const SEED_RANGE: IntegerRange = { min: 0, max: 2 ** 32 - 1 }
 
 function configFrom(opts: { config?: string; out?: string; steps?: number }) {
   const config = opts.config ? loadTrainConfig(opts.config) : parseTrainConfig({})
@@ -72,7 +80,7 @@ program
   .description('warm start then GRPO/GSPO (with HiExp when the config enables it); resumes from --out')
   .option('-c, --config <file>', 'run configuration (.json, .yaml)')
   .option('-o, --out <dir>', 'output folder (overrides the config)')
-  .option('--steps <n>', 'RL steps (overrides the config)', integer)
+  .option('--steps <n>', 'RL steps (overrides the config)', integer('--steps', { min: 0 }))
   .option('--resume-with-new-config', 'continue the run in --out although its config.json differs (the changes are printed)')
   .action(async (opts) => {
     const trainer = await Trainer.create(configFrom(opts), { resumeWithNewConfig: opts.resumeWithNewConfig === true })
@@ -93,7 +101,7 @@ program
   .option('-c, --config <file>', "the run configuration (default: the run folder's config.json)")
   .option('-o, --out <dir>', 'the run folder holding checkpoint/')
   .option('--split <name>', 'test | validation | train', 'test')
-  .option('--limit <n>', 'at most this many questions', integer)
+  .option('--limit <n>', 'at most this many questions', integer('--limit', { min: 1 }))
   .option('--json', 'print the evaluation as JSON instead of a table')
   .action(async (opts) => {
     const split = opts.split as 'test' | 'validation' | 'train'
@@ -120,7 +128,7 @@ program
   .option('-c, --config <file>', 'base run configuration shared by every method')
   .option('-o, --out <dir>', 'output folder', 'runs/compare')
   .option('--seeds <list>', 'comma-separated seeds', '0,1,2')
-  .option('--steps <n>', 'RL steps per method (overrides the config)', integer)
+  .option('--steps <n>', 'RL steps per method (overrides the config)', integer('--steps', { min: 0 }))
   .option('--methods <list>', `comma-separated subset of ${METHODS.join(', ')}`, METHODS.join(','))
   .option('--hek <file>', "HiExp methods use this HEK instead of building one ('{seed}' becomes the seed): e.g. one built on another task")
   .option('--distiller <kind>', `who distils the HEK built per seed: ${DISTILLERS.join(' | ')} (overrides the config)`)
@@ -137,7 +145,9 @@ program
     }
     const methods = String(opts.methods).split(',') as Method[]
     for (const m of methods) if (!METHODS.includes(m)) throw new InvalidArgumentError(`unknown method '${m}' (known: ${METHODS.join(', ')})`)
-    const seeds = String(opts.seeds).split(',').map((x) => integer(x))
+    const twice = methods.find((m, i) => methods.indexOf(m) !== i)
+    if (twice) throw new InvalidArgumentError(`--methods repeats ${twice}: each method once`)
+    const seeds = asOptionError(() => parseIntegerListArg(opts.seeds, '--seeds', SEED_RANGE))
     const started = Date.now()
     const results = await compare({ outDir: opts.out, seeds, methods, base })
     console.log(`${results.length} runs in ${((Date.now() - started) / 60000).toFixed(1)} min: ${join(opts.out, 'report.md')}`)
@@ -240,12 +250,12 @@ program
   .description("a BM25 retrieval server with Search-R1's API (POST /retrieve {queries, topk, return_scores}) for task.retrieverUrl")
   .option('--corpus <file>', 'corpus JSONL ({"id","contents"} per line)')
   .option('--index <file>', 'a BM25 index written by --save-index')
-  .option('--world <seed>', 'serve the generated world of this seed (the default when no corpus or index is given: seed 0)', integer)
+  .option('--world <seed>', 'serve the generated world of this seed (the default when no corpus or index is given: seed 0)', integer('--world', SEED_RANGE))
   .option('--save-index <file>', 'write the BM25 index here before serving')
   .option('--host <host>', 'interface to listen on', '127.0.0.1')
-  .option('--port <port>', 'port (0: any free port)', integer, 8000)
-  .option('--max-queries <n>', 'most queries in one request', integer)
-  .option('--max-query-chars <n>', 'longest query, in characters', integer)
+  .option('--port <port>', 'port (0: any free port)', integer('--port', { min: 0, max: 65535 }), 8000)
+  .option('--max-queries <n>', 'most queries in one request', integer('--max-queries', { min: 1 }))
+  .option('--max-query-chars <n>', 'longest query, in characters', integer('--max-query-chars', { min: 1 }))
   .action(async (opts) => {
     if (opts.corpus && opts.index) fail('give one of --corpus or --index')
     const retriever = opts.index

@@ -25,9 +25,23 @@ export interface PromptSlots {
   experiences?: string
 }
 
+// The agent's tags and chat templates' special tokens (`<|im_start|>`, `<|endoftext|>`): written inside data, they
+// would read (and tokenize) as structure: a document holding `</information>` would close the block early.
+const AGENT_TAG = /<(\/?(?:think|search|answer|information|experience))>/g
+const SPECIAL_TOKEN = /<\|([^|<>\s]{0,64})\|>/g
+
+/**
+ * Data text (a retrieved document, an experience) made inert before it enters a prompt: each agent tag and special
+ * token keeps its letters but takes single guillemets for its angle brackets (`‹/information›`, `‹|im_start|›`), so no
+ * tokenizer matches it as the tag or the special token.
+ */
+export function inertText(text: string): string {
+  return text.replace(AGENT_TAG, '‹$1›').replace(SPECIAL_TOKEN, '‹|$1|›')
+}
+
 export function renderPrompt(template: string, slots: PromptSlots): string {
   if (!template.includes('{question}')) throw new RangeError('template must contain the {question} slot')
-  let exp = slots.experiences?.trim() ?? ''
+  let exp = inertText(slots.experiences?.trim() ?? '')
   if (exp !== '') exp += '\n'
   // One pass with a function replacer: "$&" or a "{question}" inside a question or an experience is kept literally.
   return template.replace(/\{(experiences|question)\}/g, (_, slot: string) => (slot === 'question' ? slots.question : exp))
@@ -38,7 +52,7 @@ export function formatPassages(passages: readonly Passage[]): string {
   return passages
     .map((p, i) => {
       const { title, text } = splitContents(p.contents)
-      return `Doc ${i + 1}(Title: ${title}) ${text}\n`
+      return `Doc ${i + 1}(Title: ${inertText(title)}) ${inertText(text)}\n`
     })
     .join('')
 }
@@ -49,7 +63,7 @@ export function formatPassages(passages: readonly Passage[]): string {
  */
 export const SEARCH_EXPERIENCE_LABEL = 'Experience:'
 export function formatSearchExperience(text: string): string {
-  const t = text.replace(/\s+/g, ' ').trim()
+  const t = inertText(text.replace(/\s+/g, ' ').trim())
   return t === '' ? '' : `${SEARCH_EXPERIENCE_LABEL} ${t}\n`
 }
 

@@ -76,17 +76,17 @@ export const RewardConfigSchema = z
   .object({
     /** Outcome metric of the answer ('cem' is 'subem' under the paper's name). */
     metric: z.enum(['em', 'f1', 'subem', 'cem']).default('em'),
-    answerWeight: z.number().min(0).default(1),
+    answerWeight: z.number().finite().min(0).default(1),
     /** Added when the rollout answered and every turn was well-formed. */
-    formatWeight: z.number().min(0).default(0),
+    formatWeight: z.number().finite().min(0).default(0),
     /** Format also requires a <think> block in every turn. */
     requireThink: z.boolean().default(false),
     /** Subtracted when the rollout ended malformed. */
-    malformedPenalty: z.number().min(0).default(0),
+    malformedPenalty: z.number().finite().min(0).default(0),
     /** coef × max(0, response tokens − freeTokens) is subtracted. */
-    lengthPenalty: z.object({ coef: z.number().min(0), freeTokens: z.number().int().min(0).default(0) }).strict().optional(),
+    lengthPenalty: z.object({ coef: z.number().finite().min(0), freeTokens: z.number().int().min(0).default(0) }).strict().optional(),
     /** Subtracted per query that repeats an earlier query of the same rollout (after normalisation). */
-    repeatedQueryPenalty: z.number().min(0).default(0),
+    repeatedQueryPenalty: z.number().finite().min(0).default(0),
   })
   .strict()
 
@@ -145,5 +145,7 @@ export function computeReward(rollout: RewardInput, goldAnswers: readonly string
   const repeatedQueryPenalty = c.repeatedQueryPenalty * repeatedQueries
   const total =
     c.answerWeight * answer + c.formatWeight * format - c.malformedPenalty * malformed - lengthPenalty - repeatedQueryPenalty
+  // Finite weights can still overflow together; an infinite reward would turn every advantage of its group into NaN.
+  if (!Number.isFinite(total)) throw new RangeError(`reward: the total is ${total} (the weights and penalties overflow); use weights of ordinary size`)
   return { total, answer, em, f1, cem, format, malformed, lengthPenalty, repeatedQueries, repeatedQueryPenalty }
 }

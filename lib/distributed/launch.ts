@@ -78,6 +78,9 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   })
 }
 
+/** How long a rank's pipes are read after it exited (its last lines), before whatever still holds them is let go. */
+const PIPE_GRACE_MS = 1000
+
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGTERM: 15 }
 
 function prefixLines(source: NodeJS.ReadableStream, sink: Writable, prefix: string): Promise<void> {
@@ -121,14 +124,18 @@ export async function launch(options: LaunchOptions, command: string[]): Promise
   let failed: RankExit | undefined
   let killTimer: NodeJS.Timeout | undefined
 
+  // A rank's pipes stay open while anything in its process group still holds them (a program it started in the
+  // background): such a group is signalled too, after its leader exited.
+  const pipesOpen: boolean[] = new Array(o.nproc).fill(true)
   const signalAll = (signal: NodeJS.Signals) => {
     for (let i = 0; i < children.length; i++) {
       const c = children[i]
-      if (exits[i] || c.pid === undefined) continue
+      if ((exits[i] && !pipesOpen[i]) || c.pid === undefined) continue
       // Each rank leads its own process group, so that the programs it started (npx -> node) get the signal too.
       try {
         process.kill(-c.pid, signal)
       } catch {
+        if (exits[i]) continue
         try {
           c.kill(signal)
         } catch {
@@ -176,7 +183,9 @@ export async function launch(options: LaunchOptions, command: string[]): Promise
       const child = spawn(command[0], command.slice(1), { env, cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
       children.push(child)
       const prefix = `[rank ${rank}] `
-      const streams = Promise.all([prefixLines(child.stdout!, stdout, prefix), prefixLines(child.stderr!, stderr, prefix)])
+      const streams = Promise.all([prefixLines(child.stdout!, stdout, prefix), prefixLines(child.stderr!, stderr, prefix)]).then(() => {
+        pipesOpen[localRank] = false
+      })
       return new Promise<RankExit>((resolve, reject) => {
         child.on('error', (error) => {
           stopAll()
@@ -192,7 +201,18 @@ export async function launch(options: LaunchOptions, command: string[]): Promise
             )
             stopAll()
           }
-          streams.then(() => resolve(exit), () => resolve(exit))
+          // The rank's own last output arrives at once; pipes held longer belong to a program it left behind, which
+          // is not waited for (a failed job has signalled its group by now).
+          let grace: NodeJS.Timeout | undefined
+          const leftBehind = new Promise<void>((done) => (grace = setTimeout(done, PIPE_GRACE_MS)))
+          void Promise.race([streams, leftBehind]).then(() => {
+            clearTimeout(grace)
+            if (pipesOpen[localRank]) {
+              child.stdout?.destroy()
+              child.stderr?.destroy()
+            }
+            resolve(exit)
+          })
         })
       })
     })

@@ -1,10 +1,20 @@
 // `hiexp launch` arguments, torchrun-style: parsed here so that lib/cli.ts only forwards argv.
 //   hiexp launch --nproc N [--nnodes M --node-rank R --master-addr A --master-port P] [--timeout-ms T] -- <command…>
+import { parseIntegerArg, type IntegerRange } from '../util/integer_args.js'
 import { launch, type LaunchOptions } from './launch.js'
 
 export const LAUNCH_USAGE =
   'usage: hiexp launch --nproc N [--nnodes M] [--node-rank R] [--master-addr ADDR] [--master-port PORT] ' +
   '[--timeout-ms MS] [--kill-grace-ms MS] -- <program> [args…]'
+
+const RANGES: Partial<Record<keyof LaunchOptions, IntegerRange>> = {
+  nproc: { min: 1, max: 1024 },
+  nnodes: { min: 1 },
+  nodeRank: { min: 0 },
+  masterPort: { min: 1, max: 65535 },
+  timeoutMs: { min: 1 },
+  killGraceMs: { min: 0 },
+}
 
 const FLAGS: Record<string, keyof LaunchOptions> = {
   '--nproc': 'nproc',
@@ -39,9 +49,8 @@ export function parseLaunchArgs(argv: readonly string[]): { options: LaunchOptio
     if (key === 'masterAddr') {
       options[key] = raw
     } else {
-      const n = Number(raw)
-      if (!Number.isInteger(n)) throw new RangeError(`hiexp launch: ${name} must be an integer, got '${raw}'`)
-      options[key] = n
+      if (options[key] !== undefined) throw new RangeError(`hiexp launch: ${name} is given twice`)
+      options[key] = parseIntegerArg(raw, `hiexp launch: ${name}`, RANGES[key])
     }
   }
   if (options.nproc === undefined) throw new RangeError(`hiexp launch: --nproc is required\n${LAUNCH_USAGE}`)

@@ -51,8 +51,13 @@ export async function loadQaJson(file: string, options: LoadQaOptions = {}): Pro
 }
 
 export async function loadQaParquet(file: string, options: LoadQaOptions = {}): Promise<QaExample[]> {
-  const buffer = await asyncBufferFromFile(file)
-  const rows = await parquetReadObjects({ file: buffer, rowEnd: options.limit })
+  let rows: Record<string, unknown>[]
+  try {
+    rows = await parquetReadObjects({ file: await asyncBufferFromFile(file), rowEnd: options.limit })
+  } catch (e) {
+    // hyparquet's own messages ("parquet file invalid (footer != PAR1)") do not say which file.
+    throw new DataFormatError(file, undefined, undefined, `not a readable parquet file (${(e as Error).message})`)
+  }
   // Parquet has no lines: errors name the row, counted from 1.
   return rows.map((row, i) => qaFromRow(row, file, i + 1, i, options))
 }

@@ -7,6 +7,7 @@
  */
 import OpenAI from 'openai'
 import { z } from 'zod'
+import { boundedFetch, findBadReply } from './reply.js'
 import { rng, stemmedTerms } from './text.js'
 
 export interface Embedder {
@@ -22,9 +23,9 @@ export interface Embedder {
 export const TfidfSvdStateSchema = z.object({
   kind: z.literal('tfidf-svd'),
   vocabulary: z.array(z.string()),
-  idf: z.array(z.number()),
+  idf: z.array(z.number().finite()),
   /** dim × vocabulary, row-major (the right singular vectors); empty when dim = 0. */
-  components: z.array(z.number()),
+  components: z.array(z.number().finite()),
   dim: z.number().int().min(0),
   bigrams: z.boolean().default(true),
 })
@@ -36,6 +37,20 @@ export const OpenAIEmbedderStateSchema = z.object({
 })
 export const EmbedderStateSchema = z.discriminatedUnion('kind', [TfidfSvdStateSchema, OpenAIEmbedderStateSchema])
 export type EmbedderState = z.infer<typeof EmbedderStateSchema>
+
+/**
+ * What the schema cannot say about a saved embedder: its arrays agree in length (a short idf or components would make
+ * every similarity 0, a read past their end). Returns the first problem, or undefined.
+ */
+export function embedderStateProblem(s: EmbedderState): string | undefined {
+  if (s.kind !== 'tfidf-svd') return undefined
+  const V = s.vocabulary.length
+  if (new Set(s.vocabulary).size !== V) return 'embedder.vocabulary repeats a term'
+  if (s.idf.length !== V) return `embedder.idf has ${s.idf.length} numbers, the vocabulary has ${V} terms`
+  if (s.dim > V) return `embedder.dim is ${s.dim}, more than the vocabulary's ${V} terms`
+  if (s.components.length !== s.dim * V) return `embedder.components has ${s.components.length} numbers, expected dim × vocabulary = ${s.dim} × ${V} = ${s.dim * V}`
+  return undefined
+}
 
 export interface TfidfSvdOptions {
   /** SVD dimensions (default min(64, n / 2); at most n - 1 and the vocabulary size). */
@@ -86,8 +101,10 @@ export class TfidfSvdEmbedder implements Embedder {
     return {
       kind: 'tfidf-svd',
       vocabulary,
-      idf: Array.from(this.idf, round),
-      components: Array.from(this.components, round),
+      // Exactly what embed() uses (JSON writes every float64 so that it reads back the same): a loaded HEK embeds a
+      // question to the same vector as the live one, so equal-looking cosines sort the same after a resume.
+      idf: Array.from(this.idf),
+      components: Array.from(this.components),
       dim: this.k,
       bigrams: this.bigrams,
     }
@@ -145,10 +162,6 @@ export class TfidfSvdEmbedder implements Embedder {
 interface SparseRow {
   idx: Int32Array
   val: Float64Array
-}
-
-function round(v: number): number {
-  return Math.round(v * 1e6) / 1e6
 }
 
 export function normalize(v: Float32Array): Float32Array {
@@ -308,21 +321,48 @@ function jacobiEigen(S: Float64Array, l: number): { values: Float64Array; vector
 export interface OpenAIEmbedderOptions {
   baseURL: string
   model: string
+  /** Sent as the bearer token (default: OPENAI_API_KEY, for an endpoint the caller names itself). */
   apiKey?: string
+  /** Whole request, headers and body (default 60 s); a body still arriving after it is cut. */
   timeoutMs?: number
+  /** Largest reply body read, in bytes (default 64 MiB); a larger one is cut and refused. */
+  maxReplyBytes?: number
   /** Texts per request (default 64). */
   batch?: number
 }
+
+/** Where a saved HEK's OpenAI-compatible embedder is reached: always the caller's choice, never the file's. */
+export interface EmbeddingEndpoint {
+  baseURL: string
+  /** Sent only to this baseURL; without it no key is sent (OPENAI_API_KEY is not read for an endpoint a file names). */
+  apiKey?: string
+}
+
+const EmbeddingsReplySchema = z.object({
+  data: z.array(z.object({ index: z.number().int().min(0), embedding: z.array(z.number().finite()) }).passthrough()),
+})
 
 /** Embeddings from an OpenAI-compatible /v1/embeddings endpoint (vLLM, llama.cpp, Ollama, …). */
 export class OpenAIEmbedder implements Embedder {
   private client: OpenAI
   private d = 0
   constructor(private readonly o: OpenAIEmbedderOptions) {
-    this.client = new OpenAI({ baseURL: o.baseURL, apiKey: o.apiKey ?? process.env.OPENAI_API_KEY ?? 'none', timeout: o.timeoutMs ?? 60_000, maxRetries: 2 })
+    const timeoutMs = o.timeoutMs ?? 60_000
+    this.client = new OpenAI({
+      baseURL: o.baseURL,
+      apiKey: o.apiKey ?? process.env.OPENAI_API_KEY ?? 'none',
+      timeout: timeoutMs,
+      maxRetries: 2,
+      // The client's time-out ends at the headers and it reads any body whole: bound both, as the distiller does.
+      fetch: boundedFetch({ maxBytes: o.maxReplyBytes ?? 64 << 20, timeoutMs }),
+    })
   }
-  static fromState(s: z.infer<typeof OpenAIEmbedderStateSchema>, apiKey?: string): OpenAIEmbedder {
-    const e = new OpenAIEmbedder({ baseURL: s.baseURL, model: s.model, ...(apiKey !== undefined && { apiKey }) })
+  /**
+   * The embedder a HEK file recorded, reached at the caller's endpoint: the file only names the model and the
+   * dimensions; where questions (and a key) go is `endpoint`, and the key is only the one given with it.
+   */
+  static fromState(s: z.infer<typeof OpenAIEmbedderStateSchema>, endpoint: EmbeddingEndpoint): OpenAIEmbedder {
+    const e = new OpenAIEmbedder({ baseURL: endpoint.baseURL, model: s.model, apiKey: endpoint.apiKey ?? 'none' })
     e.d = s.dim
     return e
   }
@@ -338,21 +378,53 @@ export class OpenAIEmbedder implements Embedder {
   async embed(texts: readonly string[]): Promise<Float32Array[]> {
     const out: Float32Array[] = []
     const batch = this.o.batch ?? 64
+    const failed = (what: string) => new Error(`hiexp: the embeddings endpoint ${this.o.baseURL} ${what}`)
     for (let i = 0; i < texts.length; i += batch) {
-      let res
+      const inputs = texts.slice(i, i + batch) as string[]
+      let res: unknown
       try {
-        res = await this.client.embeddings.create({ model: this.o.model, input: texts.slice(i, i + batch) as string[], encoding_format: 'float' })
+        res = await this.client.embeddings.create({ model: this.o.model, input: inputs, encoding_format: 'float' })
       } catch (e) {
-        throw new Error(`hiexp: the embeddings endpoint ${this.o.baseURL} failed: ${(e as Error).message}`)
+        const bad = findBadReply(e)
+        throw failed(`failed: ${bad ? bad.message : (e as Error).message}`)
       }
-      const data = [...res.data].sort((a, b) => a.index - b.index)
-      for (const d of data) out.push(normalize(Float32Array.from(d.embedding)))
+      const parsed = EmbeddingsReplySchema.safeParse(res)
+      if (!parsed.success) throw failed(`answered an unknown shape: ${firstIssuePath(parsed.error)} (expected {data: [{index, embedding: [numbers]}]})`)
+      const data = [...parsed.data.data].sort((a, b) => a.index - b.index)
+      if (data.length !== inputs.length || data.some((d, k) => d.index !== k)) {
+        throw failed(`answered ${data.length} embeddings (indices ${data.map((d) => d.index).slice(0, 8).join(', ')}) for ${inputs.length} inputs`)
+      }
+      for (const [k, d] of data.entries()) {
+        // Every vector has the space's dimensions: a HEK's (loaded), else the first reply's.
+        const dim = this.d > 0 ? this.d : out[0]?.length ?? d.embedding.length
+        if (d.embedding.length !== dim || dim === 0) {
+          throw failed(`answered a vector of ${d.embedding.length} numbers for input ${i + k}, expected ${dim} (the embedder's dimensions)`)
+        }
+        out.push(normalize(Float32Array.from(d.embedding)))
+      }
     }
     if (out.length > 0) this.d = out[0].length
     return out
   }
 }
 
-export function embedderFromState(s: EmbedderState, apiKey?: string): Embedder {
-  return s.kind === 'tfidf-svd' ? TfidfSvdEmbedder.fromState(s) : OpenAIEmbedder.fromState(s, apiKey)
+function firstIssuePath(error: z.ZodError): string {
+  const issue = error.issues[0]
+  return `${['reply', ...issue.path].join('.')}: ${issue.message}`
+}
+
+/**
+ * The embedder a HEK file recorded. A TF-IDF state is self-contained; an OpenAI-compatible one is reached only at an
+ * endpoint the caller gives (`source` names the file in the refusal).
+ */
+export function embedderFromState(s: EmbedderState, endpoint?: EmbeddingEndpoint, source = 'the HEK'): Embedder {
+  if (s.kind === 'tfidf-svd') return TfidfSvdEmbedder.fromState(s)
+  if (!endpoint) {
+    throw new Error(
+      `hiexp: ${source} embeds with an OpenAI-compatible endpoint (it names ${JSON.stringify(s.baseURL)}, model ${JSON.stringify(s.model)}); ` +
+        'a HEK file never chooses where questions and API keys are sent: pass the endpoint yourself, ' +
+        "HierarchicalExperience.load(file, { embeddingEndpoint: { baseURL: 'http://…/v1', apiKey } }) (in a run config: experience.embeddingEndpoint)",
+    )
+  }
+  return OpenAIEmbedder.fromState(s, endpoint)
 }

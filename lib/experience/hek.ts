@@ -13,7 +13,7 @@ import { cutTree } from '../ops/cluster/cut.js'
 import { linkage, type LinkageMethod } from '../ops/cluster/linkage.js'
 import { writeFileAtomic } from '../util/atomic.js'
 import { mean } from '../util/stats.js'
-import { cosine, embedderFromState, TfidfSvdEmbedder, type Embedder } from './embed.js'
+import { cosine, embedderFromState, embedderStateProblem, TfidfSvdEmbedder, type Embedder, type EmbeddingEndpoint } from './embed.js'
 import { HEK_FORMAT, HEK_VERSION, HekFileSchema, levelName, typeOfLevel, upgradeHekFile, type HekFile, type HekNode } from './hek_schema.js'
 import { retrieveExperiences, retrieveForPrompt, retrieveForSearch, type PromptRetrieval, type PromptRetrieveOptions, type Retrieval, type RetrieveOptions, type SearchRetrieval, type SearchRetrieveOptions } from './retrieve.js'
 import { offlineSummarizer, type ClusterInput, type ClusterSummary, type Summarizer } from './summarize.js'
@@ -51,6 +51,12 @@ export const HekOptionsSchema = z
   })
   .strict()
 export type HekOptions = z.input<typeof HekOptionsSchema> & { embedder?: Embedder; summarizer?: Summarizer }
+
+export interface HekLoadOptions {
+  /** Where an OpenAI-compatible embedder recorded in the file is reached (and the only key sent to it). */
+  embeddingEndpoint?: EmbeddingEndpoint
+  summarizer?: Summarizer
+}
 type ResolvedHekOptions = z.output<typeof HekOptionsSchema> & { thresholds: number[] }
 
 export interface BuildStats {
@@ -316,8 +322,11 @@ export class HierarchicalExperience {
     writeFileAtomic(path, JSON.stringify(this.file))
   }
 
-  /** Reads and checks a HEK file; every problem is reported with the file's path and what is wrong. */
-  static load(path: string, options: { apiKey?: string; summarizer?: Summarizer } = {}): HierarchicalExperience {
+  /**
+   * Reads and checks a HEK file; every problem is reported with the file's path and what is wrong. A HEK embedded by
+   * an OpenAI-compatible endpoint is reached at `embeddingEndpoint` (the caller's), never at the URL the file names.
+   */
+  static load(path: string, options: HekLoadOptions = {}): HierarchicalExperience {
     let text: string
     try {
       text = readFileSync(path, 'utf8')
@@ -333,7 +342,7 @@ export class HierarchicalExperience {
     return HierarchicalExperience.fromJSON(value, path, options)
   }
 
-  static fromJSON(value: unknown, source = 'HEK', options: { apiKey?: string; summarizer?: Summarizer } = {}): HierarchicalExperience {
+  static fromJSON(value: unknown, source = 'HEK', options: HekLoadOptions = {}): HierarchicalExperience {
     const bad = (m: string) => new Error(`hiexp: ${source} is not a valid HEK file: ${m}`)
     let upgradedFrom: number | undefined
     if (typeof value === 'object' && value !== null) {
@@ -351,7 +360,7 @@ export class HierarchicalExperience {
     if (!p.success) throw bad(`${firstIssue(p.error)}${upgradedFrom ? ' (in the version 1 file, converted)' : ''}`)
     const problem = checkTree(p.data)
     if (problem) throw bad(problem)
-    const hek = new HierarchicalExperience(p.data, embedderFromState(p.data.embedder, options.apiKey), options.summarizer)
+    const hek = new HierarchicalExperience(p.data, embedderFromState(p.data.embedder, options.embeddingEndpoint, source), options.summarizer)
     if (upgradedFrom !== undefined) hek.upgradedFrom = upgradedFrom
     return hek
   }
@@ -453,8 +462,9 @@ function majorityKind(kids: readonly HekNode[]): ExperienceKind {
 function clamp01(x: number): number {
   return Math.min(1, Math.max(0, x))
 }
+/** A title vector as stored, and as used by the live HEK too (so loading changes nothing); -0 is stored as JSON's 0. */
 function roundVec(v: Float32Array): number[] {
-  return Array.from(v, (x) => Math.round(x * 1e6) / 1e6)
+  return Array.from(v, (x) => Math.round(x * 1e6) / 1e6 || 0)
 }
 
 /** The tree's invariants; returns the first problem found, or undefined. */
@@ -464,6 +474,8 @@ function checkTree(f: HekFile): string | undefined {
     if (byId.has(nd.id)) return `node id ${nd.id} appears twice`
     byId.set(nd.id, nd)
   }
+  const embedderProblem = embedderStateProblem(f.embedder)
+  if (embedderProblem) return embedderProblem
   if (f.levels.length !== f.options.levels) return `it has ${f.levels.length} levels, options.levels says ${f.options.levels}`
   const dim = f.embedder.dim
   let listed = 0

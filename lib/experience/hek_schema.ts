@@ -16,7 +16,7 @@ export const HekNodeSchema = ExperienceSchema.extend({
   /** Terms its members share (upper levels). */
   terms: z.array(z.string()).default([]),
   /** L2-normalised embedding of the title (the matching key). */
-  vector: z.array(z.number()),
+  vector: z.array(z.number().finite()),
 })
 export type HekNode = z.infer<typeof HekNodeSchema>
 

@@ -55,7 +55,7 @@ export {
 } from './llm.js'
 export { BadReplyError, type BadReplyKind } from './reply.js'
 export { sanitizeExperienceText, sanitizeExperienceField, stripControls, MAX_EXPERIENCE_TEXT_CHARS, MAX_EXPERIENCE_FIELD_CHARS } from './sanitize.js'
-export { TfidfSvdEmbedder, OpenAIEmbedder, embedderFromState, cosine, type Embedder, type EmbedderState, type TfidfSvdOptions, type OpenAIEmbedderOptions } from './embed.js'
+export { TfidfSvdEmbedder, OpenAIEmbedder, embedderFromState, cosine, type Embedder, type EmbedderState, type TfidfSvdOptions, type OpenAIEmbedderOptions, type EmbeddingEndpoint } from './embed.js'
 export { offlineSummarizer, promptSummarizer, medoid, sharedTerms, type Summarizer, type ClusterInput, type ClusterSummary, type ClusterMember } from './summarize.js'
 export {
   HierarchicalExperience,
@@ -67,6 +67,7 @@ export {
   type HekFile,
   type HekNode,
   type HekOptions,
+  type HekLoadOptions,
   type BuildStats,
   type RetrieveOptions,
   type Retrieval,

@@ -32,6 +32,11 @@ export const ExperienceOptionsSchema = z
     regularizerCoef: z.number().min(0).optional(),
     /** HEK file to use; without it one is built from the warm-start policy's rollouts. */
     hekFile: z.string().optional(),
+    /**
+     * Where a HEK embedded by an OpenAI-compatible endpoint is reached (hekFile's, or a committed one): the file's own
+     * URL is never used, and apiKey is sent only here.
+     */
+    embeddingEndpoint: z.object({ baseURL: z.string().url(), apiKey: z.string().optional() }).strict().optional(),
     /** E2/E3 experiences in the system prompt (the paper: 5). */
     promptTopK: z.number().int().min(0).default(PROMPT_TOP_K),
     /** Tokens of prompt experience at most (the embedded policy's whole context is 640 tokens). */

@@ -3,7 +3,7 @@
  * each node's summary, and the tips' dendrogram with the level cuts — as SVG, and PNG through resvg.
  */
 import { Resvg } from '@resvg/resvg-js'
-import { dendrogramSvg } from '../ops/cluster/dendrogram.js'
+import { dendrogramSvg, MAX_DENDROGRAM_LEAVES } from '../ops/cluster/dendrogram.js'
 import { writeFileAtomic } from '../util/atomic.js'
 import type { HekNode, HierarchicalExperience } from './hek.js'
 import { stripControls } from './sanitize.js'
@@ -78,6 +78,8 @@ export interface HekPictureOptions {
   /** Most tips drawn (the best supported; default 60). */
   maxTips?: number
   title?: string
+  /** Where a line about a skipped picture goes (default: stderr). */
+  log?: (line: string) => void
 }
 
 /** The hierarchy as a layered tree: principles on top, tips at the bottom, each node with its text and support. */
@@ -164,16 +166,33 @@ export function hekDendrogramSvg(hek: HierarchicalExperience, options: { title?:
     .replace(`width="${size.width}" height="${size.height}" viewBox="0 0 ${size.width} ${size.height}"`, `width="${size.width + extra}" height="${size.height + extra}" viewBox="0 0 ${size.width + extra} ${size.height + extra}"`)
 }
 
-/** Writes `<base>-tree.svg/.png` and, with 2+ tips, `<base>-dendrogram.svg/.png`; returns the paths. */
+/**
+ * Writes `<base>-tree.svg/.png` and, with 2 to MAX_DENDROGRAM_LEAVES tips, `<base>-dendrogram.svg/.png`; returns the
+ * paths. Pictures are a view of the HEK, never a reason to fail: one that cannot be drawn (too many tips for a
+ * dendrogram, a renderer error) is skipped with a line saying why.
+ */
 export function writeHekPictures(hek: HierarchicalExperience, base: string, options: HekPictureOptions = {}): string[] {
   const out: string[] = []
-  const write = (name: string, svg: string) => {
-    writeFileAtomic(`${base}-${name}.svg`, svg)
-    const png = new Resvg(svg, { background: 'white', font: { loadSystemFonts: true } }).render().asPng()
-    writeFileAtomic(`${base}-${name}.png`, png)
-    out.push(`${base}-${name}.svg`, `${base}-${name}.png`)
+  const log = options.log ?? ((line: string) => console.error(line))
+  const write = (name: string, draw: () => string) => {
+    try {
+      const svg = draw()
+      writeFileAtomic(`${base}-${name}.svg`, svg)
+      out.push(`${base}-${name}.svg`)
+      const png = new Resvg(svg, { background: 'white', font: { loadSystemFonts: true } }).render().asPng()
+      writeFileAtomic(`${base}-${name}.png`, png)
+      out.push(`${base}-${name}.png`)
+    } catch (e) {
+      log(`hiexp: the ${name} picture of ${base} is skipped: ${(e as Error).message}`)
+    }
   }
-  write('tree', hekTreeSvg(hek, options))
-  if (hek.level(0).length >= 2) write('dendrogram', hekDendrogramSvg(hek, options.title ? { title: options.title } : {}))
+  const { title, maxTips } = options
+  write('tree', () => hekTreeSvg(hek, { ...(title !== undefined && { title }), ...(maxTips !== undefined && { maxTips }) }))
+  const tips = hek.level(0).length
+  if (tips > MAX_DENDROGRAM_LEAVES) {
+    log(`hiexp: the dendrogram picture of ${base} is skipped: the HEK has ${tips} cases, more than the ${MAX_DENDROGRAM_LEAVES} a dendrogram is drawn for`)
+  } else if (tips >= 2) {
+    write('dendrogram', () => hekDendrogramSvg(hek, title ? { title } : {}))
+  }
   return out
 }

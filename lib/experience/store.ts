@@ -1,11 +1,11 @@
 /**
  * The trajectory store: every rollout as one JSON line, appended (never rewritten), readable while training writes it.
- * A reader keeps a byte offset and ignores a last line that has no newline yet (a write in progress), so tailing the
- * file during a run never sees half a record.
+ * A reader keeps a byte offset and ignores a last line that has no newline yet and is not a whole record (a write in
+ * progress), so tailing the file during a run never sees half a record.
  */
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { AppendOnlyFile } from '../util/append_only.js'
+import { AppendOnlyFile, isCompleteRecord } from '../util/append_only.js'
 import type { QaExample } from '../env/types.js'
 import type { RewardParts } from '../agent/reward.js'
 import type { Rollout } from '../agent/rollout.js'
@@ -114,7 +114,9 @@ export function readTrajectories(path: string, options: ReadOptions = {}): ReadR
   } finally {
     closeSync(fd)
   }
-  const end = buf.lastIndexOf(0x0a)
+  // Whole lines, and a last line without its newline when it is a whole record (only a torn write is left unread).
+  let end = buf.lastIndexOf(0x0a)
+  if (end + 1 < buf.length && isCompleteRecord(buf.subarray(end + 1).toString('utf8'))) end = buf.length
   if (end < 0) return { records: [], nextOffset: offset, skipped: 0 }
   const text = buf.subarray(0, end).toString('utf8')
   const records: TrajectoryRecord[] = []
@@ -137,7 +139,7 @@ export function readTrajectories(path: string, options: ReadOptions = {}): ReadR
     if (options.onInvalid === 'skip') return void skipped++
     throw new Error(`hiexp: ${path} line ${i + 1}${offset ? ` after byte ${offset}` : ''} is not a trajectory record: ${problem}`)
   })
-  return { records, nextOffset: offset + end + 1, skipped }
+  return { records, nextOffset: offset + Math.min(end + 1, buf.length), skipped }
 }
 
 /** Follows a growing store: each `poll()` returns the records appended since the last one. */

@@ -37,7 +37,7 @@ export const TrajectoryRecordSchema = z.object({
   finish: z.enum(['answer', 'malformed', 'max-turns', 'max-tokens']),
   formatError: z.string().optional(),
   /** Reward parts; `total` is what success is judged by. */
-  reward: z.record(z.number()).refine((r) => typeof r.total === 'number', { message: 'must have a numeric total' }),
+  reward: z.record(z.number().finite()).refine((r) => typeof r.total === 'number', { message: 'must have a numeric total' }),
   searchCalls: z.number().int().min(0),
   responseTokens: z.number().int().min(0),
   totalTokens: z.number().int().min(0),

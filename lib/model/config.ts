@@ -33,11 +33,13 @@ const hfConfigSchema = z
     num_key_value_heads: positiveInt.optional(),
     head_dim: positiveInt.optional(),
     hidden_act: z.string().optional(),
-    rms_norm_eps: z.number().positive().optional(),
-    rope_theta: z.number().positive().optional(),
+    // Finite and in range before anything is allocated: rope_theta 1e-300 makes the rotary frequencies overflow to
+    // inf (every score NaN, generate silently returns pad tokens), an epsilon below float32's range is a 1/0.
+    rms_norm_eps: z.number().finite().min(1e-12, 'must be in [1e-12, 1] (Qwen2 uses 1e-6)').max(1, 'must be in [1e-12, 1] (Qwen2 uses 1e-6)').optional(),
+    rope_theta: z.number().finite().min(1, 'must be a finite number >= 1 (the RoPE base; Qwen2 uses 1e6)').optional(),
     rope_scaling: z.unknown().optional(),
     tie_word_embeddings: z.boolean().optional(),
-    initializer_range: z.number().positive().optional(),
+    initializer_range: z.number().finite().positive().max(1).optional(),
     max_position_embeddings: positiveInt.optional(),
     use_sliding_window: z.boolean().optional(),
     bos_token_id: z.number().int().nullable().optional(),

@@ -191,9 +191,7 @@ export class Policy implements GenerationPolicy {
 
   /** A randomly initialised policy (transformers' init: normal(0, initializerRange), zero biases, unit norms). */
   static async create(config: Qwen2Config, tokenizer: Tokenizer, opts: PolicyOptions & { seed?: number } = {}): Promise<Policy> {
-    if (tokenizer.vocabSize > config.vocabSize) {
-      throw new RangeError(`config.vocabSize (${config.vocabSize}) is smaller than the tokenizer's vocabulary (${tokenizer.vocabSize})`)
-    }
+    checkVocabulary(config, tokenizer, 'config.vocabSize')
     const device = opts.device ?? 'cpu'
     const dtype = opts.dtype ?? 'float32'
     if (device === 'cpu') checkConfigFitsMemory(config, dtype)
@@ -213,6 +211,8 @@ export class Policy implements GenerationPolicy {
     const dtype = opts.dtype ?? 'float32'
     if (device === 'cpu') checkConfigFitsMemory(config, dtype, { source: configPath })
     const tokenizer = await Tokenizer.fromDir(dir)
+    // An id past the embedding table would be read out of bounds: refused as Policy.create refuses it.
+    checkVocabulary(config, tokenizer, `${configPath}: vocab_size`)
     const files = await Policy.weightFiles(dir)  // a hostile folder is refused before anything is allocated
     const handle = await Policy.n().policyCreate(config, { device, dtype })
     const policy = new Policy(handle, config, tokenizer, device, dtype)
@@ -559,5 +559,12 @@ export class Policy implements GenerationPolicy {
     policy.configureTraining(meta.optimizer)
     await Policy.n().trainerLoadState(policy.trainerHandle(), dir)
     return policy
+  }
+}
+
+/** The tokenizer's ids must all have a row in the embedding table. */
+function checkVocabulary(config: Qwen2Config, tokenizer: Tokenizer, name: string): void {
+  if (tokenizer.vocabSize > config.vocabSize) {
+    throw new RangeError(`${name} (${config.vocabSize}) is smaller than the tokenizer's vocabulary (${tokenizer.vocabSize} ids)`)
   }
 }

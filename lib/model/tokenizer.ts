@@ -6,6 +6,8 @@ import { join } from 'node:path'
 import { Template } from '@huggingface/jinja'
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers'
 import { readJsonFile } from '../util/json_file.js'
+import { renderChatTemplate } from './chat_template.js'
+import { checkRegexFields } from './regex_check.js'
 import type { TokenizerLike } from './generation.js'
 
 /** Special tokens of the embedded word-level tokenizer, in id order (so '<pad>' is 0). */
@@ -151,6 +153,7 @@ export class Tokenizer implements TokenizerLike {
     const path = join(dir, 'tokenizer.json')
     if (!existsSync(path)) throw new Error(`tokenizer: ${path} is missing`)
     const json = (await readJsonFile(path)) as TokenizerJson
+    await checkRegexFields(json, path) // a pattern that backtracks forever is refused before any text is encoded
     const configPath = join(dir, 'tokenizer_config.json')
     const config = existsSync(configPath) ? ((await readJsonFile(configPath)) as Record<string, unknown>) : {}
     const genPath = join(dir, 'generation_config.json')
@@ -169,7 +172,19 @@ export class Tokenizer implements TokenizerLike {
 
   /** Token ids of the text exactly (no BOS/EOS added). */
   encode(text: string): number[] {
-    return this.hf.encode(text, { add_special_tokens: false }).ids
+    const encoding = this.hf.encode(text, { add_special_tokens: false })
+    const ids = encoding.ids
+    // A model without an unknown token (a Unigram without unk_id) gives null for a piece it cannot spell; generate
+    // would read null as id 0. Refused, naming the piece.
+    for (let i = 0; i < ids.length; i++) {
+      if (!Number.isInteger(ids[i])) {
+        throw new RangeError(
+          `tokenizer: ${JSON.stringify(encoding.tokens?.[i] ?? '?')} (piece ${i} of the text) has no token id, and the tokenizer has no unknown token to map it to ` +
+            '(tokenizer.json model.unk_id / unk_token)',
+        )
+      }
+    }
+    return ids
   }
 
   /** Text of the ids; special tokens (the agent's tags) are kept unless skipSpecialTokens. */
@@ -190,7 +205,7 @@ export class Tokenizer implements TokenizerLike {
   applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean; [k: string]: unknown } = {}): string {
     if (!this.template) throw new Error('tokenizer: tokenizer_config.json has no chat_template')
     const { addGenerationPrompt = false, ...rest } = opts
-    return this.template.render({
+    return renderChatTemplate(this.template, {
       messages,
       add_generation_prompt: addGenerationPrompt,
       bos_token: tokenText(this.config.bos_token) ?? '',

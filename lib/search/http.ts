@@ -48,9 +48,12 @@ export class RetrieverError extends Error {
   }
 }
 
+// A document in either of Search-R1's shapes ({document: {id, contents}, score} with scores, the document alone
+// without); every field is checked by type, so a number as contents is refused naming its place, not passed on.
 const Doc = z.object({ id: z.union([z.string(), z.number()]).optional(), contents: z.string().optional(), title: z.string().optional(), text: z.string().optional() }).passthrough()
-const Hit = z.union([z.object({ document: Doc, score: z.number().optional() }).passthrough(), Doc])
-const Answer = z.object({ result: z.array(z.array(Hit)) })
+const ScoredHit = z.object({ document: Doc, score: z.number().finite().optional() }).passthrough()
+const Answer = z.object({ result: z.array(z.array(z.record(z.unknown()))) })
+type Hit = { document: z.infer<typeof Doc>; score?: number }
 
 const START_HINT = 'is the retrieval server running? Start one with: npx hiexp serve-retrieval --corpus corpus.jsonl --port 8000'
 
@@ -188,16 +191,15 @@ export class HttpRetriever implements Retriever {
   }
 
   private parse(body: unknown, n: number, topk: number, attempt: number): Passage[][] {
-    const parsed = Answer.safeParse(body)
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]
-      throw new RetrieverError(
-        `HttpRetriever: ${this.url} answered an unknown shape at ${['body', ...issue.path].join('.')}: ${issue.message} ` +
+    const unknownShape = (path: (string | number)[], message: string) =>
+      new RetrieverError(
+        `HttpRetriever: ${this.url} answered an unknown shape at ${['body', ...path].join('.')}: ${message} ` +
           '(expected {result: [[{document: {id, contents}, score}]]})',
         attempt,
         200,
       )
-    }
+    const parsed = Answer.safeParse(body)
+    if (!parsed.success) throw unknownShape(parsed.error.issues[0].path, parsed.error.issues[0].message)
     const result = parsed.data.result
     if (result.length !== n) {
       throw new RetrieverError(`HttpRetriever: ${this.url} answered ${result.length} result lists for ${n} queries`, attempt, 200)
@@ -212,14 +214,19 @@ export class HttpRetriever implements Retriever {
       )
     }
     return result.map((hits, qi) =>
-      hits.slice(0, topk).map((hit, k) => {
-        const doc = ('document' in hit ? hit.document : hit) as z.infer<typeof Doc>
+      hits.slice(0, topk).map((raw, k) => {
+        // With a `document` field the hit is the scored shape, else the document itself.
+        const scored = 'document' in raw
+        const checked = scored ? ScoredHit.safeParse(raw) : Doc.safeParse(raw)
+        if (!checked.success) throw unknownShape(['result', qi, k, ...checked.error.issues[0].path], checked.error.issues[0].message)
+        const hit: Hit = scored ? (checked.data as Hit) : { document: checked.data as z.infer<typeof Doc> }
+        const doc = hit.document
         const contents = doc.contents ?? (doc.text !== undefined ? (doc.title !== undefined ? `${doc.title}\n${doc.text}` : doc.text) : undefined)
         if (contents === undefined) {
           throw new RetrieverError(`HttpRetriever: ${this.url} answered a document without contents at result[${qi}][${k}]`, attempt, 200)
         }
         const p: Passage = { id: doc.id === undefined ? `${qi}-${k}` : String(doc.id), contents }
-        if ('score' in hit && typeof hit.score === 'number') p.score = hit.score
+        if (hit.score !== undefined) p.score = hit.score
         return p
       }),
     )

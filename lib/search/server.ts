@@ -2,13 +2,16 @@
  * A retrieval server speaking Search-R1's API (`POST /retrieve {queries, topk, return_scores}`), serving any Retriever
  * (a BM25 index by default: hiexp serve-retrieval, examples/retrieval-server.ts). Used to test the HTTP client on loopback and to share one
  * index between processes. Every request is bounded before any work is done on it: its body size (by the declared
- * length, then while reading), its number of queries and each query's length. One 15 MB query or 200k queries in one
- * request would otherwise hold the retriever for tens of seconds.
+ * length, then while reading), its number of queries, each query's length, and the terms of all its queries together
+ * (BM25's work grows with the terms: 1024 legal 4096-character queries held a 20k-passage index for minutes). The
+ * queries are then scored a slice at a time, yielding to the event loop between slices, so `/health`, other requests
+ * and SIGTERM are answered while a large request runs, and a request whose client left, or a server being closed,
+ * stops scoring. Slow clients are cut: headers within headersTimeoutMs, the whole request within requestTimeoutMs.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { z } from 'zod'
-import type { Retriever } from './types.js'
+import type { Passage, Retriever } from './types.js'
 
 export interface RetrievalServerOptions {
   retriever: Retriever
@@ -24,6 +27,16 @@ export interface RetrievalServerOptions {
   maxQueries?: number
   /** Longest query, in characters (default 4096). */
   maxQueryChars?: number
+  /** Most terms (words) in one query (default 256). */
+  maxQueryTerms?: number
+  /** Most terms of all the queries of one request together (default 8192): the bound on one request's work. */
+  maxRequestTerms?: number
+  /** Terms scored between two yields to the event loop (default 256; a query is never split). */
+  sliceTerms?: number
+  /** A client must send its headers within this (default 10 s). */
+  headersTimeoutMs?: number
+  /** … and its whole request within this (default 30 s): a slow-loris connection is cut. */
+  requestTimeoutMs?: number
   /** Waits this long before answering each request (for tests of time-outs and of a server killed mid-request). */
   delayMs?: number
 }
@@ -48,6 +61,11 @@ const Limits = z
     maxBodyBytes: z.number().int().min(1024).default(4 << 20),
     maxQueries: z.number().int().min(1).default(1024),
     maxQueryChars: z.number().int().min(1).default(4096),
+    maxQueryTerms: z.number().int().min(1).default(256),
+    maxRequestTerms: z.number().int().min(1).default(8192),
+    sliceTerms: z.number().int().min(1).default(256),
+    headersTimeoutMs: z.number().int().min(1).default(10_000),
+    requestTimeoutMs: z.number().int().min(1).default(30_000),
     delayMs: z.number().min(0).default(0),
   })
   .strip()
@@ -64,7 +82,8 @@ export async function startRetrievalServer(options: RetrievalServerOptions): Pro
     const issue = parsedLimits.error.issues[0]
     throw new RangeError(`startRetrievalServer: option ${issue.path.join('.')}: ${issue.message}`)
   }
-  const { maxTopk, maxBodyBytes, maxQueries, maxQueryChars, delayMs } = parsedLimits.data
+  const { maxTopk, maxBodyBytes, maxQueries, maxQueryChars, maxQueryTerms, maxRequestTerms, sliceTerms, headersTimeoutMs, requestTimeoutMs, delayMs } = parsedLimits.data
+  let closing = false
   const send = (res: ServerResponse, status: number, body: unknown, close = false) => {
     const text = JSON.stringify(body)
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...(close && { connection: 'close' }) })
@@ -107,8 +126,29 @@ export async function startRetrievalServer(options: RetrievalServerOptions): Pro
     if (long >= 0) {
       return send(res, 400, { error: `field queries.${long}: a query has at most ${maxQueryChars} characters (maxQueryChars), got ${queries[long].length}` })
     }
+    const terms = queries.map(termCount)
+    const wordy = terms.findIndex((n) => n > maxQueryTerms)
+    if (wordy >= 0) {
+      return send(res, 400, { error: `field queries.${wordy}: a query has at most ${maxQueryTerms} terms (maxQueryTerms), got ${terms[wordy]}` })
+    }
+    const total = terms.reduce((a, b) => a + b, 0)
+    if (total > maxRequestTerms) {
+      return send(res, 400, { error: `field queries: at most ${maxRequestTerms} terms in all the queries of one request (maxRequestTerms), got ${total}; split the batch` })
+    }
     if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs))
-    const hits = await retriever.search(queries, topk)
+    const hits: Passage[][] = []
+    for (let i = 0; i < queries.length; ) {
+      // A slice of whole queries of about sliceTerms terms, then a turn of the event loop for everyone else.
+      let j = i + 1
+      for (let budget = terms[i]; j < queries.length && budget + terms[j] <= sliceTerms; j++) budget += terms[j]
+      hits.push(...(await retriever.search(queries.slice(i, j), topk)))
+      i = j
+      await new Promise((r) => setImmediate(r))
+      if (closing || res.destroyed || req.socket.destroyed) {
+        res.destroy()
+        return
+      }
+    }
     const result = hits.map((ps) =>
       ps.map((p) => {
         const document = { id: p.id, contents: p.contents }
@@ -123,6 +163,8 @@ export async function startRetrievalServer(options: RetrievalServerOptions): Pro
       else res.destroy()
     })
   })
+  server.headersTimeout = headersTimeoutMs
+  server.requestTimeout = requestTimeoutMs
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, host, () => resolve())
@@ -134,8 +176,16 @@ export async function startRetrievalServer(options: RetrievalServerOptions): Pro
     port: actual,
     close: () =>
       new Promise<void>((resolve) => {
+        closing = true
         server.close(() => resolve())
         server.closeAllConnections()
       }),
   }
+}
+
+/** Terms of a query as a full-text index splits it (on spaces and punctuation; stop words counted: an upper bound). */
+function termCount(query: string): number {
+  let n = 0
+  for (const t of query.split(/[\n\r\p{Z}\p{P}]+/u)) if (t !== '') n++
+  return n
 }

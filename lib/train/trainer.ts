@@ -30,6 +30,7 @@ import { getProcessGroup, initProcessGroup, shard, type ProcessGroup } from '../
 import { buildHek, collectTrajectories, distillerFor, guidedRequest, HekExperienceSource, type ExperienceSource } from '../experience/source.js'
 import { internalization } from '../experience/options.js'
 import { HierarchicalExperience } from '../experience/hek.js'
+import { lockRunDir } from './run_lock.js'
 import { writeHekPictures } from '../experience/show.js'
 import { recordFromRollout, TrajectoryStore } from '../experience/store.js'
 import { groupTrajectories, type TrajectoryRecord } from '../experience/types.js'
@@ -115,6 +116,7 @@ export class Trainer {
     const isMain = !group || group.isMain
     let commit: RunCommit | undefined
     if (isMain) {
+      lockRunDir(c.outDir)
       claimRunDir(c.outDir, c, options as ClaimOptions)
       commit = recoverCheckpoint(c.outDir)
     }
@@ -156,7 +158,7 @@ export class Trainer {
     const guided = Math.round(w.experienceShare * questions.length)
     let experiences: string[] | undefined
     if (guided > 0) {
-      const source = this.experienceSource(await HierarchicalExperience.load(this.config.experience.hekFile!))
+      const source = this.experienceSource(HierarchicalExperience.load(this.config.experience.hekFile!, this.hekLoadOptions()))
       experiences = await Promise.all(questions.map((q, i) => (i < guided ? source.render(q) : '')))
     }
     let stopAfter: (number | undefined)[] | undefined
@@ -483,11 +485,11 @@ export class Trainer {
     let hek: HierarchicalExperience
     if (!this.isMain) {
       // Rank 0 loads or builds it and sends it to every rank.
-      hek = HierarchicalExperience.fromJSON(await this.group!.broadcastJson<unknown>(null))
+      hek = HierarchicalExperience.fromJSON(await this.group!.broadcastJson<unknown>(null), 'the HEK sent by rank 0', this.hekLoadOptions())
     } else if (committed) {
-      hek = HierarchicalExperience.load(committed)
+      hek = HierarchicalExperience.load(committed, this.hekLoadOptions())
     } else if (e.hekFile) {
-      hek = HierarchicalExperience.load(e.hekFile)
+      hek = HierarchicalExperience.load(e.hekFile, this.hekLoadOptions())
     } else {
       const t0 = performance.now()
       const questions = new Random(this.config.seed).fork('hek').shuffle(this.task.train).slice(0, e.buildQuestions)
@@ -499,6 +501,12 @@ export class Trainer {
     if (this.isMain && this.group) await this.group.broadcastJson(hek.toJSON())
     this.experience = this.experienceSource(hek)
     return hek
+  }
+
+  /** A loaded HEK's embedding endpoint is the run config's (experience.embeddingEndpoint), never the file's. */
+  private hekLoadOptions(): { embeddingEndpoint?: { baseURL: string; apiKey?: string } } {
+    const endpoint = this.config.experience.embeddingEndpoint
+    return endpoint ? { embeddingEndpoint: endpoint } : {}
   }
 
   private experienceSource(hek: HierarchicalExperience): HekExperienceSource {
@@ -527,7 +535,7 @@ export class Trainer {
       }
       this.sinceRefresh = []
       this.state.lastRefreshStep = this.state.step
-      source.hek = HierarchicalExperience.fromJSON(await this.group.broadcastJson(this.isMain ? next.toJSON() : null))
+      source.hek = HierarchicalExperience.fromJSON(await this.group.broadcastJson(this.isMain ? next.toJSON() : null), 'the HEK sent by rank 0', this.hekLoadOptions())
       return
     }
     this.state.lastRefreshStep = this.state.step

@@ -2,9 +2,10 @@
  * Append-only JSON-lines files (metrics, trajectories): the operations a crash-consistent writer needs. A record is
  * one line written by one call; a process killed mid-write leaves a partial last line, which is cut before the next
  * append (it was never a record: its writer died before finishing it), and a run resuming from a checkpoint cuts the
- * file back to the length it had when that checkpoint was committed.
+ * file back to the length it had when that checkpoint was committed. A last line that is a whole JSON object without
+ * its newline (a file written by another tool, or edited) is a record: it is kept, and given its newline.
  */
-import { appendFileSync, closeSync, existsSync, fstatSync, ftruncateSync, openSync, readSync, statSync } from 'node:fs'
+import { appendFileSync, closeSync, existsSync, fstatSync, ftruncateSync, openSync, readSync, statSync, writeSync } from 'node:fs'
 import { faultPoint } from './fault.js'
 
 /** Bytes in the file (0 when it does not exist). */
@@ -12,9 +13,19 @@ export function fileLength(path: string): number {
   return existsSync(path) ? statSync(path).size : 0
 }
 
+/** A last line without its newline is a record when it parses as a JSON object; a torn write never does. */
+export function isCompleteRecord(line: string): boolean {
+  try {
+    const v: unknown = JSON.parse(line)
+    return typeof v === 'object' && v !== null
+  } catch {
+    return false
+  }
+}
+
 /**
- * Cuts a partial last line (no trailing newline) so that the next append starts a line of its own; returns the bytes
- * removed.
+ * Cuts a partial last line (no trailing newline, not a whole JSON object) so that the next append starts a line of its
+ * own; a whole record without its newline gets the newline instead. Returns the bytes removed.
  */
 export function cutPartialLastLine(path: string): number {
   if (!existsSync(path)) return 0
@@ -29,18 +40,26 @@ export function cutPartialLastLine(path: string): number {
       const start = Math.max(0, end - block.length)
       const n = readSync(fd, block, 0, end - start, start)
       const nl = block.subarray(0, n).lastIndexOf(0x0a)
-      if (nl >= 0) {
-        const keep = start + nl + 1
-        if (keep < size) ftruncateSync(fd, keep)
-        return size - keep
-      }
+      if (nl >= 0) return endLastLine(fd, start + nl + 1, size)
       end = start
     }
-    ftruncateSync(fd, 0)
-    return size
+    return endLastLine(fd, 0, size)
   } finally {
     closeSync(fd)
   }
+}
+
+/** The last line is [from, size): closed with a newline when it is a record, else cut. */
+function endLastLine(fd: number, from: number, size: number): number {
+  if (from === size) return 0
+  const tail = Buffer.alloc(size - from)
+  readSync(fd, tail, 0, tail.length, from)
+  if (isCompleteRecord(tail.toString('utf8'))) {
+    writeSync(fd, '\n', size)
+    return 0
+  }
+  ftruncateSync(fd, from)
+  return size - from
 }
 
 /**

@@ -96,7 +96,7 @@ test('hiexp launch arguments: torchrun-style flags, then the command after --', 
   t.throws(() => parseLaunchArgs(['--', 'x']), { instanceOf: RangeError, message: /--nproc is required/ })
   t.throws(() => parseLaunchArgs(['--nproc', '2']), { instanceOf: RangeError, message: /no command after '--'/ })
   t.throws(() => parseLaunchArgs(['--nprocs', '2', '--', 'x']), { instanceOf: RangeError, message: /unknown option '--nprocs'/ })
-  t.throws(() => parseLaunchArgs(['--nproc', 'two', '--', 'x']), { instanceOf: RangeError, message: /--nproc must be an integer, got 'two'/ })
+  t.throws(() => parseLaunchArgs(['--nproc', 'two', '--', 'x']), { instanceOf: RangeError, message: /--nproc must be an integer in \[1, 1024\], got "two"/ })
 })
 
 test('launchMain returns the exit code of the job', async (t) => {

@@ -212,3 +212,35 @@ test('more documents than topk are refused naming the query, or trimmed to the f
     await server.close()
   }
 })
+
+// Issue 22 B11: a server's answer reaches the rollout loop only with the types it promises; a number as a document's
+// contents (which crashed runRollouts: contents.indexOf is not a function) is refused naming the field.
+test('a document field of the wrong type is refused naming its place in the answer, in either shape', async (t) => {
+  const answers: unknown[] = [
+    { result: [[{ document: { id: 1, contents: 12345 } }]] },
+    { result: [[{ id: 'x', contents: ['not', 'text'] }]] },
+    { result: [[{ document: { id: 'x', contents: 'ok' }, score: 'high' }]] },
+    { result: [[{ document: 'a string' }]] },
+    { result: [['not an object']] },
+  ]
+  const expected = [
+    /answered an unknown shape at body\.result\.0\.0\.document\.contents: Expected string, received number/,
+    /answered an unknown shape at body\.result\.0\.0\.contents: Expected string, received array/,
+    /answered an unknown shape at body\.result\.0\.0\.score: Expected number, received string/,
+    /answered an unknown shape at body\.result\.0\.0\.document: Expected object, received string/,
+    /answered an unknown shape at body\.result\.0\.0: Expected object, received string/,
+  ]
+  let next = 0
+  const server = await rawServer((res) => {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify(answers[next++]))
+  })
+  try {
+    for (const re of expected) {
+      await t.throwsAsync(new HttpRetriever({ url: server.url, retries: 0 }).search(['q'], 1), { instanceOf: RetrieverError, message: re })
+    }
+    t.is(server.state.calls, answers.length, 'a malformed answer is not retried')
+  } finally {
+    await server.close()
+  }
+})

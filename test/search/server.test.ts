@@ -100,3 +100,78 @@ test('server limits are checked when it starts', async (t) => {
   await t.throwsAsync(startRetrievalServer({ retriever: bm25, maxQueries: 0 }), { message: /startRetrievalServer: option maxQueries: Number must be greater than or equal to 1/ })
   await t.throwsAsync(startRetrievalServer({ retriever: bm25, maxBodyBytes: 1.5 }), { message: /option maxBodyBytes: Expected integer/ })
 })
+
+// Issue 22 B6: one legal request must not stall the server. The terms of a request are bounded (not only its bytes),
+// its queries are scored in slices between which /health, other requests and close() are served, and a server being
+// closed stops scoring.
+/** A retriever that works synchronously for `ms` per query (a large index), counting the queries it scored. */
+function slow(ms: number): Retriever & { scored: number } {
+  const r = {
+    scored: 0,
+    async search(queries: string[], topk: number): Promise<Passage[][]> {
+      for (const _ of queries) {
+        const until = Date.now() + ms
+        while (Date.now() < until) {
+          // Busy: the event loop is blocked while a query is scored, as with BM25 over a large corpus.
+        }
+        r.scored++
+      }
+      return bm25.search(queries, topk)
+    },
+  }
+  return r
+}
+
+test('too many terms in one query or in one request are refused naming the field and the limit', async (t) => {
+  const retriever = recording()
+  const server = await startRetrievalServer({ retriever, maxQueryTerms: 8, maxRequestTerms: 20 })
+  try {
+    const one = await post(server.url, JSON.stringify({ queries: ['a b', 'one two three four five six seven eight nine'] }))
+    t.deepEqual([one.status, one.error], [400, 'field queries.1: a query has at most 8 terms (maxQueryTerms), got 9'])
+    const all = await post(server.url, JSON.stringify({ queries: Array.from({ length: 7 }, () => 'alpha, beta; gamma') }))
+    t.deepEqual([all.status, all.error], [400, 'field queries: at most 20 terms in all the queries of one request (maxRequestTerms), got 21; split the batch'])
+    t.is(retriever.seen, 0)
+    const ok = await post(server.url, JSON.stringify({ queries: Array.from({ length: 6 }, () => 'alpha beta gamma') }))
+    t.is(ok.status, 200)
+  } finally {
+    await server.close()
+  }
+})
+
+test('/health and a small request are answered while a large request is scored; close() stops its scoring', async (t) => {
+  const retriever = slow(20)
+  const server = await startRetrievalServer({ retriever, sliceTerms: 1 })
+  const base = server.url.replace(/\/retrieve$/, '')
+  const order: string[] = []
+  try {
+    const big = fetch(server.url, { method: 'POST', body: JSON.stringify({ queries: Array.from({ length: 100 }, (_, i) => `query ${i}`) }) }).then(async (r) => {
+      order.push(`big ${r.status}`)
+      return r.json()
+    })
+    // Sent once the big request is being scored.
+    while (retriever.scored === 0) await new Promise((r) => setTimeout(r, 5))
+    const health = await fetch(`${base}/health`)
+    order.push(`health ${health.status}`)
+    t.deepEqual(await health.json(), { ok: true })
+    const small = await post(server.url, JSON.stringify({ queries: ['q'] }))
+    order.push(`small ${small.status}`)
+    t.true(retriever.scored < 100, `answered with ${retriever.scored} of the big request's queries scored`)
+    await big
+    t.deepEqual(order, ['health 200', 'small 200', 'big 200'])
+
+    // close() during a large request: scoring stops there (the request fails like a dead server's).
+    const doomed = fetch(server.url, { method: 'POST', body: JSON.stringify({ queries: Array.from({ length: 100 }, (_, i) => `query ${i}`) }) }).then(
+      () => 'answered',
+      () => 'cut',
+    )
+    const before = retriever.scored
+    while (retriever.scored === before) await new Promise((r) => setTimeout(r, 5))
+    await server.close()
+    t.is(await doomed, 'cut')
+    const at = retriever.scored
+    await new Promise((r) => setTimeout(r, 100))
+    t.true(retriever.scored - before < 100 && retriever.scored === at, 'no query is scored after close()')
+  } finally {
+    await server.close()
+  }
+})

@@ -28,12 +28,13 @@ export interface DendrogramOptions {
   cutAt?: number
 }
 
-const MAX_SVG_LEAVES = 2000
+/** Most leaves a dendrogram picture is drawn for (one labelled column each). */
+export const MAX_DENDROGRAM_LEAVES = 2000
 
 /** An SVG picture of the dendrogram (for small n: every leaf is labelled). */
 export function dendrogramSvg(Z: Float64Array, n: number, options: DendrogramOptions = {}): string {
   const t = readTree(Z, n)
-  if (n > MAX_SVG_LEAVES) throw new RangeError(`n must be at most ${MAX_SVG_LEAVES} for a dendrogram picture, got ${n}`)
+  if (n > MAX_DENDROGRAM_LEAVES) throw new RangeError(`n must be at most ${MAX_DENDROGRAM_LEAVES} for a dendrogram picture, got ${n}`)
   const labels = options.labels ?? Array.from({ length: n }, (_, i) => String(i))
   if (!Array.isArray(labels) || labels.length !== n) {
     throw new RangeError(`options.labels must be an array of n = ${n} strings, got ${describe(labels)} of length ${(labels as unknown[]).length}`)
