@@ -14,10 +14,10 @@ import { startRetrievalServer } from './search/server.js'
 import { evaluationTable } from './cli_format.js'
 import { CHECKPOINT_DIR } from './train/task.js'
 import { COMMIT_FILE, RUN_CONFIG_FILE } from './train/run_dir.js'
-import { readMetrics } from './report/metrics.js'
+import { readMetrics, type ValidationMetrics } from './report/metrics.js'
 import { plotTraining } from './report/training_plot.js'
 import { DISTILLERS, loadTrainConfig, parseTrainConfig } from './train/config.js'
-import { Trainer } from './train/trainer.js'
+import { Trainer, validationSummary } from './train/trainer.js'
 import { compare, METHODS, type Method } from './experiments/compare.js'
 import { ContrastiveAnalyzer } from './experience/analyzer.js'
 import { HierarchicalExperience } from './experience/hek.js'
@@ -59,9 +59,8 @@ function version(): string {
 }
 
 /** The last validation row of a run's metrics.jsonl (a finished run rerun has nothing new to report). */
-function lastValidation(metricsFile: string): { step: number; em: number } | undefined {
-  const row = readMetrics(metricsFile).filter((r) => r.phase === 'validation' && typeof r.em === 'number').at(-1)
-  return row && { step: typeof row.step === 'number' ? row.step : 0, em: row.em as number }
+function lastValidation(metricsFile: string): ValidationMetrics | undefined {
+  return readMetrics(metricsFile).filter((r): r is ValidationMetrics => r.phase === 'validation' && typeof r.em === 'number').at(-1)
 }
 
 const program = new Command()
@@ -85,14 +84,12 @@ program
   .action(async (opts) => {
     const trainer = await Trainer.create(configFrom(opts), { resumeWithNewConfig: opts.resumeWithNewConfig === true })
     const started = Date.now()
-    const { validation } = await trainer.run()
+    const { validation, plot } = await trainer.run()
     const metrics = join(trainer.config.outDir, 'metrics.jsonl')
-    const plot = await plotTraining([{ name: trainer.config.algorithm, metricsFile: metrics }], join(trainer.config.outDir, 'training'))
-    const now = validation.at(-1)
-    const last = now ? { step: now.step as number, em: now.em as number } : lastValidation(metrics)
-    const em = last ? `validation EM ${last.em.toFixed(3)} (step ${last.step})` : 'no validation yet'
+    const last = validation.at(-1) ?? lastValidation(metrics)
+    const em = last ? `validation ${validationSummary(last)} (step ${last.step})` : 'no validation yet'
     const what = validation.length > 0 ? `done in ${((Date.now() - started) / 1000).toFixed(0)} s` : `already complete at step ${trainer.step} (nothing to do)`
-    console.log(`${what}: ${em}; metrics ${metrics}; curves ${plot.png}`)
+    console.log(`${what}: ${em}; metrics ${metrics}${plot ? `; curves ${plot.png}` : ''}`)
   })
 
 program
@@ -103,6 +100,8 @@ program
   .option('--split <name>', 'test | validation | train', 'test')
   .option('--limit <n>', 'at most this many questions', integer('--limit', { min: 1 }))
   .option('--json', 'print the evaluation as JSON instead of a table')
+  .option('--hek', "also evaluate with the run's HEK at both injection points (HiExp's own number; the default for HiExp runs)")
+  .option('--no-hek', 'evaluate without the HEK only')
   .action(async (opts) => {
     const split = opts.split as 'test' | 'validation' | 'train'
     if (!['test', 'validation', 'train'].includes(split)) throw new InvalidArgumentError(`--split must be test, validation or train`)
@@ -116,10 +115,21 @@ program
         fail(`eval: ${resolve(config.outDir)} holds no trained run (${needed} is missing): train one first (hiexp train -o ${config.outDir}) or point -o at a run folder`)
       }
     }
+    // --hek: with the HEK too (default for HiExp runs); --no-hek: without only.
+    const withHek = opts.hek ?? config.experience.enabled
+    if (withHek && !config.experience.enabled) fail('eval: --hek needs a HiExp run (experience.enabled in its config.json): this run has no HEK')
     const trainer = await Trainer.create(config)
     const examples = trainer.task[split].slice(0, opts.limit ?? undefined)
-    const result = await trainer.evaluate(examples)
-    console.log(opts.json ? JSON.stringify(result, null, 2) : `${split} split, ${examples.length} questions, step ${trainer.step} of ${config.outDir}\n${evaluationTable(result)}`)
+    const result = withHek ? await trainer.evaluateRun(examples) : { withoutHek: await trainer.evaluate(examples) }
+    if (opts.json) {
+      // The evaluation without the HEK at the top level (as before), HiExp's own number under withHek.
+      console.log(JSON.stringify({ ...result.withoutHek, ...(result.withHek && { withHek: result.withHek }) }, null, 2))
+    } else {
+      const head = `${split} split, ${examples.length} questions, step ${trainer.step} of ${config.outDir}`
+      const tables = [`EM without the HEK:\n${evaluationTable(result.withoutHek)}`]
+      if (result.withHek) tables.push(`EM with the HEK (HiExp's number: the run's HEK at both injection points):\n${evaluationTable(result.withHek)}`)
+      console.log(`${head}\n\n${tables.join('\n\n')}`)
+    }
   })
 
 program
@@ -224,6 +234,10 @@ program
       return { name: r.slice(0, at), metricsFile: r.slice(at + 1) }
     })
     const files = await plotTraining(parsed, opts.out)
+    for (const run of parsed) {
+      const last = lastValidation(run.metricsFile)
+      if (last) console.log(`${run.name}: validation ${validationSummary(last)} (step ${last.step})`)
+    }
     console.log(`wrote ${files.svg} and ${files.png}`)
   })
 

@@ -7,7 +7,7 @@
 //   HIEXP_ADDON=/path/hiexp.node   use an addon built elsewhere (same hiexp version): no libtorch check, no build
 // npm hides the output of a dependency's install script; `npm install --foreground-scripts` shows the build as it runs.
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { createWriteStream, existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs'
+import { closeSync, createWriteStream, existsSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, writeSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -23,6 +23,38 @@ const OPENBLAS_DIR = '/usr/lib/x86_64-linux-gnu/openblas-pthread'
 
 function log(message) {
   console.log(`hiexp install: ${message}`)
+}
+
+/**
+ * A line the user sees although npm hides a dependency's install output (npm prints it only when the script fails):
+ * written to the terminal itself when there is one, else to stderr (CI logs keep it).
+ */
+export function notice(message) {
+  const line = `hiexp install: ${message}\n`
+  try {
+    const fd = openSync('/dev/tty', 'w')
+    try {
+      writeSync(fd, line)
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    process.stderr.write(line)
+  }
+}
+
+/** The build log's place: beside build/, which cmake-js's clean step deletes after a log inside it was opened. */
+export const BUILD_LOG = join(root, 'hiexp-build.log')
+
+/** Removes everything in build/ but Release/. */
+export function cleanBuild(dir) {
+  if (!existsSync(dir)) return
+  for (const entry of readdirSync(dir)) if (entry !== 'Release') rmSync(join(dir, entry), { recursive: true, force: true })
+}
+
+/** hiexp installed into a project (not a checkout): nobody rebuilds it incrementally, so the objects can go. */
+function isDependencyInstall() {
+  return /[\\/]node_modules[\\/]/.test(realpathSync(root))
 }
 
 function pythonTorchDir() {
@@ -131,7 +163,8 @@ function buildNative(torchDir) {
   if (!resolvePackageDir('node-addon-api')) throw new Error(`node-addon-api cannot be resolved from ${root} (one of hiexp's dependencies): reinstall hiexp`)
   const cuda = process.env.HIEXP_CUDA ?? 'AUTO'
   const jobs = String(Math.max(1, Number(process.env.HIEXP_JOBS ?? 0) || (cores())))
-  log(`building the addon against ${torchDir} (HIEXP_CUDA=${cuda}, ${jobs} jobs; cmake-js ${dirname(dirname(cmakeJs))}); this takes minutes`)
+  log(`building the addon against ${torchDir} (HIEXP_CUDA=${cuda}, ${jobs} jobs; cmake-js ${dirname(dirname(cmakeJs))})`)
+  notice(`compiling the native addon (C++ on libtorch): about 2-5 minutes on ${jobs} cores, with no output until it ends; the log is ${BUILD_LOG}`)
   // A configure step that failed earlier leaves a build folder with no build file; cmake-js then needs a rebuild.
   const configured = ['build.ninja', 'Makefile'].some((f) => existsSync(join(root, 'build', f)))
   const args = [cmakeJs, configured ? 'build' : 'rebuild', '--directory', root, '--parallel', jobs, `--CDTorch_DIR=${torchDir}`, `--CDHIEXP_CUDA=${cuda}`]
@@ -140,7 +173,7 @@ function buildNative(torchDir) {
 
 /**
  * Runs cmake-js. On a terminal its output passes through as it is. Otherwise (CI, a log) the whole output goes to
- * build/hiexp-build.log and one line per build step ("[ 42%] Building CXX object …", errors) is printed, with the
+ * hiexp-build.log (beside build/) and one line per build step ("[ 42%] Building CXX object …", errors) is printed, with the
  * log's tail when the build fails.
  */
 function runBuild(args) {
@@ -149,8 +182,7 @@ function runBuild(args) {
     if (r.status !== 0) throw new Error(`the native build failed (exit ${r.status}); see the compiler output above`)
     return Promise.resolve()
   }
-  mkdirSync(join(root, 'build'), { recursive: true })
-  const logFile = join(root, 'build', 'hiexp-build.log')
+  const logFile = BUILD_LOG
   const file = createWriteStream(logFile)
   const tail = []
   return new Promise((resolve, reject) => {
@@ -203,6 +235,9 @@ async function main() {
     const torchDir = findTorch()
     ensureCompanions(torchDir)
     await buildNative(torchDir)
+    // ~15 MB of object files and build files that only an incremental rebuild in a checkout reads; without them a
+    // later `npm rebuild hiexp` configures afresh. build/Release (the addon) stays.
+    if (isDependencyInstall()) cleanBuild(join(root, 'build'))
   }
   if (!nativeOnly) buildTypeScript()
   log('done')

@@ -10,7 +10,7 @@
 import type { QaExample } from '../env/types.js'
 import type { Retriever } from '../search/types.js'
 import type { GenerateOptions, Generation, GenerationPolicy, TokenizerLike } from './policy.js'
-import { renderPrompt } from './prompt.js'
+import { promptText } from './chat.js'
 import { parseRolloutOptions, runRollouts, type Rollout, type RolloutOptions } from './rollout.js'
 
 /** Words of each relation's fact sentence in the world's passages: what a good query adds to the entity name. */
@@ -123,7 +123,7 @@ export async function generateDemonstrations(
     const experiences = options.experiences?.[i]
     return { question: q.question, ...(experiences ? { experiences } : {}) }
   })
-  examples.forEach((q, i) => policy.add(renderPrompt(o.template, requests[i]), oracleTurns(q, { think: options.think, stopAfter: options.stopAfter?.[i] })))
+  examples.forEach((q, i) => policy.add(promptText(o.template, requests[i], o.chat, tokenizer), oracleTurns(q, { think: options.think, stopAfter: options.stopAfter?.[i] })))
   const { rollouts } = await runRollouts(policy, retriever, requests, rolloutOptions)
   return rollouts
 }

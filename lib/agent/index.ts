@@ -11,6 +11,7 @@ export {
   type PromptSlots,
 } from './prompt.js'
 export { parseAction, turnFormat, type Action } from './tags.js'
+export { CHAT_FORMATS, chatMessages, promptText, type ChatFormat } from './chat.js'
 export {
   runRollouts,
   packRollouts,
@@ -26,6 +27,7 @@ export {
   type FinishReason,
   type RolloutBatch,
   type RolloutTiming,
+  type RolloutHooks,
 } from './rollout.js'
 export {
   normalizeAnswer,

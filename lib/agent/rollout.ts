@@ -16,7 +16,8 @@
 import { z } from 'zod'
 import type { Passage, Retriever } from '../search/types.js'
 import type { Generation, GenerationPolicy } from './policy.js'
-import { DEFAULT_TEMPLATE, formatPassages, formatSearchExperience, INFO_CLOSE, INFO_OPEN, renderPrompt, STOP_STRINGS } from './prompt.js'
+import { CHAT_FORMATS, promptText } from './chat.js'
+import { DEFAULT_TEMPLATE, formatPassages, formatSearchExperience, INFO_CLOSE, INFO_OPEN, STOP_STRINGS } from './prompt.js'
 import { parseAction, turnFormat } from './tags.js'
 
 export const RolloutOptionsSchema = z
@@ -26,6 +27,12 @@ export const RolloutOptionsSchema = z
       .string()
       .refine((s) => s.includes('{question}'), { message: 'must contain the {question} slot' })
       .default(DEFAULT_TEMPLATE),
+    /**
+     * The checkpoint's chat template around the prompt: 'none' (raw text), 'search-r1' (Search-R1's instruct format:
+     * the prompt as one user message) or 'system' (instruction and experiences as the system message, the question as
+     * the user message). A run's default: 'search-r1' with policy.checkpoint, 'none' for the from-scratch policy.
+     */
+    chat: z.enum(CHAT_FORMATS).default('none'),
     /** Passages retrieved per search. */
     topk: z.number().int().min(1).max(100).default(3),
     /** Generation turns per rollout; a search asked in the last turn ends the rollout ('max-turns'). */
@@ -113,6 +120,12 @@ export interface RolloutTiming {
   retrieveCalls: number
 }
 
+/** Calls back while a batch runs (progress bars of long batches: the HEK build's rollouts). */
+export interface RolloutHooks {
+  /** After each turn: rollouts finished so far, of the batch's total. */
+  onTurn?: (finished: number, total: number) => void
+}
+
 export interface RolloutBatch {
   rollouts: Rollout[]
   timing: RolloutTiming
@@ -187,6 +200,7 @@ export async function runRollouts(
   retriever: Retriever,
   requests: readonly RolloutRequest[],
   options: RolloutOptions = {},
+  hooks: RolloutHooks = {},
 ): Promise<RolloutBatch> {
   const o = parseRolloutOptions(options)
   const started = performance.now()
@@ -195,7 +209,7 @@ export async function runRollouts(
 
   const all = requests.map((req, i) => {
     if (typeof req?.question !== 'string') throw new TypeError(`runRollouts: requests[${i}].question must be a string`)
-    const prompt = renderPrompt(o.template, req)
+    const prompt = promptText(o.template, req, o.chat, tok)
     const ids = tok.encode(prompt)
     if (req.searchExperience !== undefined && typeof req.searchExperience !== 'function') {
       throw new TypeError(`runRollouts: requests[${i}].searchExperience must be a function (query) => text`)
@@ -259,6 +273,7 @@ export async function runRollouts(
       if (b.tokens.length >= o.maxTotalTokens) return b.end('max-tokens')
       searching.push({ b, t, query: action.query })
     })
+    hooks.onTurn?.(all.filter((b) => b.finish !== undefined).length, all.length)
     if (searching.length === 0) continue
 
     // ---- retrieve: one batched call, then insert <information> (mask 0) ------------------------------------------
@@ -291,6 +306,7 @@ export async function runRollouts(
       }
     })
   }
+  hooks.onTurn?.(all.length, all.length)
 
   const rollouts = all.map((b) => {
     // Defensive: every path above ends a rollout by its last turn.

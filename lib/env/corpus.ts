@@ -3,7 +3,7 @@
  * with `title` and `text` instead of `contents` (FlashRAG's other layout) are joined into `contents`.
  */
 import type { Passage } from '../search/types.js'
-import { DataFormatError, describe } from './errors.js'
+import { assertDataFile, DataFormatError, describe } from './errors.js'
 import { jsonlRows } from './jsonl.js'
 
 export interface LoadCorpusOptions {
@@ -11,6 +11,7 @@ export interface LoadCorpusOptions {
 }
 
 export async function loadCorpusJsonl(file: string, options: LoadCorpusOptions = {}): Promise<Passage[]> {
+  assertDataFile(file, 'loadCorpusJsonl (corpus)')
   const out: Passage[] = []
   const ids = new Map<string, number>()
   for await (const { row, line: n } of jsonlRows(file)) {

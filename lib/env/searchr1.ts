@@ -1,12 +1,14 @@
 /**
  * Loaders for question sets in Search-R1's layout: one row per question with `question`, `golden_answers` (strings)
- * and `data_source`, as JSONL or parquet (read through hyparquet). Search-R1's processed parquet files, where the
- * answers sit in `reward_model.ground_truth.target` and the question inside the chat prompt, are read too.
+ * and `data_source`, as JSONL or parquet (read through hyparquet). verl's layout is read too (Search-R1's processed
+ * files are in it): a chat-style `prompt` list, `reward_model.ground_truth` (a string, a list, or `{ target }`),
+ * `data_source` and `extra_info` (`question`, `index`); the question is extra_info.question, else the user message
+ * (after its last "Question:" when the message is a whole instruction).
  */
 import { readFile } from 'node:fs/promises'
 import { extname } from 'node:path'
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet'
-import { DataFormatError, describe } from './errors.js'
+import { assertDataFile, DataFormatError, describe } from './errors.js'
 import { jsonlRows } from './jsonl.js'
 import type { QaExample } from './types.js'
 
@@ -22,6 +24,8 @@ export interface LoadQaOptions {
 /** Loads a Search-R1 question set, choosing the reader by extension (.jsonl/.json lines, or .parquet). */
 export async function loadQaDataset(file: string, options: LoadQaOptions = {}): Promise<QaExample[]> {
   const ext = extname(file).toLowerCase()
+  const known = ['.parquet', '.json', '.jsonl', '.ndjson'].includes(ext)
+  if (known) assertDataFile(file, 'loadQaDataset')
   if (ext === '.parquet') return loadQaParquet(file, options)
   if (ext === '.json') return loadQaJson(file, options)
   if (ext === '.jsonl' || ext === '.ndjson') return loadQaJsonl(file, options)
@@ -69,7 +73,9 @@ export function qaFromRow(row: unknown, file: string, line: number, index: numbe
   }
   const r = row as Record<string, unknown>
 
+  const extra = r.extra_info && typeof r.extra_info === 'object' && !Array.isArray(r.extra_info) ? (r.extra_info as Record<string, unknown>) : {}
   let question = r.question
+  if (question === undefined && typeof extra.question === 'string') question = extra.question
   if (question === undefined) question = questionFromPrompt(r.prompt)
   if (typeof question !== 'string' || question.trim() === '') {
     throw new DataFormatError(file, line, 'question', `expected a non-empty string, got ${describe(question)}`)
@@ -78,10 +84,15 @@ export function qaFromRow(row: unknown, file: string, line: number, index: numbe
   let answers: unknown = r.golden_answers
   let answerField = 'golden_answers'
   if (answers === undefined) {
-    const target = (r.reward_model as { ground_truth?: { target?: unknown } } | undefined)?.ground_truth?.target
+    const truth = (r.reward_model as { ground_truth?: unknown } | undefined)?.ground_truth
+    const target = truth && typeof truth === 'object' && !Array.isArray(truth) ? (truth as { target?: unknown }).target : undefined
     if (target !== undefined) {
       answers = target
       answerField = 'reward_model.ground_truth.target'
+    } else if (truth !== undefined) {
+      // verl's own data sets: one answer as a string, or a list of them.
+      answers = typeof truth === 'string' ? [truth] : truth
+      answerField = 'reward_model.ground_truth'
     }
   }
   if (!Array.isArray(answers) || answers.length === 0) {
@@ -95,7 +106,7 @@ export function qaFromRow(row: unknown, file: string, line: number, index: numbe
   if (typeof source !== 'string') {
     throw new DataFormatError(file, line, 'data_source', `expected a string, got ${describe(source)}`)
   }
-  const rawId = r.id ?? (r.extra_info as { index?: unknown } | undefined)?.index
+  const rawId = r.id ?? extra.index
   const id = typeof rawId === 'string' || typeof rawId === 'number' || typeof rawId === 'bigint' ? String(rawId) : `${source}-${index}`
   const out: QaExample = { id, question: question.trim(), goldAnswers: answers as string[], dataSource: source, taskType: options.taskType ?? 'qa' }
   // Known keys of `metadata` (as saveSearchR1Layout writes them) are read back when their types fit; others are ignored.
@@ -112,7 +123,7 @@ export function qaFromRow(row: unknown, file: string, line: number, index: numbe
   return out
 }
 
-/** Search-R1's processed rows keep the question at the end of the user prompt: "... Question: <q>\n". */
+/** The question of a chat prompt: Search-R1's rows end the user message with "... Question: <q>\n"; verl's may be the question alone. */
 function questionFromPrompt(prompt: unknown): string | undefined {
   if (!Array.isArray(prompt)) return undefined
   const user = prompt.find((m) => m && typeof m === 'object' && (m as { role?: unknown }).role === 'user') as
@@ -121,7 +132,6 @@ function questionFromPrompt(prompt: unknown): string | undefined {
   const content = user?.content
   if (typeof content !== 'string') return undefined
   const at = content.lastIndexOf('Question:')
-  if (at < 0) return undefined
-  const q = content.slice(at + 'Question:'.length).trim()
+  const q = (at < 0 ? content : content.slice(at + 'Question:'.length)).trim()
   return q === '' ? undefined : q
 }

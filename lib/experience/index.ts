@@ -12,7 +12,7 @@ export {
   type ExperienceKind,
   type Distiller,
 } from './types.js'
-export { TrajectoryStore, TrajectoryTail, readTrajectories, recordFromRollout, type RecordContext, type ReadOptions, type ReadResult } from './store.js'
+export { TrajectoryStore, type TrajectoryStoreOptions, TrajectoryTail, readTrajectories, recordFromRollout, type RecordContext, type ReadOptions, type ReadResult } from './store.js'
 export {
   contrastivePairs,
   contrastGroup,

@@ -75,19 +75,45 @@ function wrap(text: string, chars: number, maxLines: number): string[] {
 }
 
 export interface HekPictureOptions {
-  /** Most tips drawn (the best supported; default 60). */
+  /** Most cases drawn (the best supported, with everything above them; default 10, which fits a screen). */
   maxTips?: number
   title?: string
   /** Where a line about a skipped picture goes (default: stderr). */
   log?: (line: string) => void
 }
 
-/** The hierarchy as a layered tree: principles on top, tips at the bottom, each node with its text and support. */
+/**
+ * Labels that show what differs: the words every text of the set starts with (the distillers' shared lead-in, "For
+ * this question, the successful attempt first searched …") are cut and marked with "…", once at least two texts share
+ * three or more leading words. A text that is all prefix keeps its whole text.
+ */
+export function distinctLabels(texts: readonly string[]): string[] {
+  const words = texts.map((t) => stripControls(t).split(/\s+/).filter(Boolean))
+  if (words.length < 2) return words.map((w) => w.join(' '))
+  let common = 0
+  while (words.every((w) => common < w.length - 1 && w[common] === words[0][common])) common++
+  if (common < 3) return words.map((w) => w.join(' '))
+  return words.map((w) => `… ${w.slice(common).join(' ')}`)
+}
+
+/** A node's label: its title (the matching key) when it has one, else its text. */
+const labelText = (n: HekNode) => (n.title && n.title.trim() !== '' ? n.title : n.text)
+
+// Border colours by kind, with the legend's words.
+const KIND_COLOURS: Array<[HekNode['kind'], string, string]> = [
+  ['success-pattern', '#2e7d32', 'from successful rollouts (do this)'],
+  ['failure-pattern', '#c62828', 'from failed rollouts (avoid this)'],
+  ['principle', '#1f5fa8', 'principle (both)'],
+]
+const colourOf = (n: HekNode) => KIND_COLOURS.find(([k]) => k === n.kind)?.[1] ?? '#1f5fa8'
+
+/** The hierarchy as a layered tree: strategies on top, cases at the bottom, each node with its label and support. */
 export function hekTreeSvg(hek: HierarchicalExperience, options: HekPictureOptions = {}): string {
   const L = hek.levelCount
-  const maxTips = options.maxTips ?? 60
+  const maxTips = options.maxTips ?? 10
+  const tips = hek.level(0)
   // Tips kept: the best supported, then everything above them.
-  const keptTips = new Set(hek.level(0).slice().sort((a, b) => b.support - a.support).slice(0, maxTips).map((n) => n.id))
+  const keptTips = new Set(tips.slice().sort((a, b) => b.support - a.support).slice(0, maxTips).map((n) => n.id))
   const keep = new Set<string>(keptTips)
   for (const id of keptTips) {
     let p = hek.node(id)?.parent
@@ -104,66 +130,94 @@ export function hekTreeSvg(hek: HierarchicalExperience, options: HekPictureOptio
     for (const c of n.children) visit(hek.node(c) as HekNode)
   }
   for (const t of hek.level(L - 1)) visit(t)
-  const colW = 120
-  const rowH = 150
-  const margin = 20
-  const top = options.title ? 40 : 20
-  const width = Math.max(640, margin * 2 + order.length * colW)
-  const height = top + L * rowH + 60
+  // Labels by level, with each level's shared lead-in cut.
+  const label = new Map<string, string>()
+  for (let l = 0; l < L; l++) {
+    const nodes = hek.level(l).filter((n) => keep.has(n.id))
+    distinctLabels(nodes.map(labelText)).forEach((text, i) => label.set(nodes[i].id, text))
+  }
+  const colW = 150
+  const boxH = 74
+  const rowH = 130
+  const margin = 24
+  const top = (options.title ? 44 : 20) + 34 // the legend's row
+  const width = Math.max(900, margin * 2 + 70 + order.length * colW)
+  const height = top + L * rowH + 40
   const x = new Map<string, number>()
-  order.forEach((n, i) => x.set(n.id, margin + colW * (i + 0.5)))
+  order.forEach((n, i) => x.set(n.id, margin + 70 + colW * (i + 0.5)))
   for (let l = 1; l < L; l++) {
     for (const n of hek.level(l)) {
       const xs = n.children.map((c) => x.get(c)).filter((v): v is number => v !== undefined)
       if (xs.length) x.set(n.id, xs.reduce((a, b) => a + b, 0) / xs.length)
     }
   }
-  const y = (level: number) => top + (L - 1 - level) * rowH + 20
-  const color = (n: HekNode) => (n.kind === 'success-pattern' ? '#2e7d32' : n.kind === 'failure-pattern' ? '#c62828' : '#1f5fa8')
+  const y = (level: number) => top + (L - 1 - level) * rowH + 10
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="9">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
     '<rect width="100%" height="100%" fill="white"/>',
   ]
-  if (options.title) parts.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="14">${esc(options.title)}</text>`)
-  for (let l = 0; l < L; l++) parts.push(`<text x="4" y="${y(l) - 8}" font-size="10" fill="#555">${esc(hek.file.levels[l].name)}</text>`)
+  if (options.title) parts.push(`<text x="${width / 2}" y="26" text-anchor="middle" font-size="16">${esc(options.title)}</text>`)
+  // Legend: what the border colours mean, and what is left out.
+  const legendY = top - 26
+  let lx = margin
+  for (const [, colour, words] of KIND_COLOURS) {
+    parts.push(`<rect x="${lx}" y="${legendY - 10}" width="14" height="12" rx="2" fill="white" stroke="${colour}" stroke-width="2"/>`)
+    parts.push(`<text x="${lx + 20}" y="${legendY}">${esc(words)}</text>`)
+    lx += 28 + words.length * 6.2
+  }
+  const shown = tips.length > order.length ? `${order.length} of ${tips.length} cases shown (best supported; all: hiexp hek show)` : `${tips.length} cases`
+  parts.push(`<text x="${lx + 10}" y="${legendY}" fill="#555">n = support, ok = success rate · ${esc(shown)}</text>`)
+  for (let l = 0; l < L; l++) {
+    const name = hek.file.levels[l].name
+    parts.push(`<text x="${margin}" y="${y(l) + boxH / 2}" font-size="12" font-weight="bold" fill="#555">E${Math.min(l + 1, 3)} ${esc(name)}</text>`)
+  }
   for (const n of hek.nodes) {
     if (!x.has(n.id) || n.parent === null || !x.has(n.parent)) continue
     const p = hek.node(n.parent) as HekNode
-    parts.push(`<path d="M${x.get(n.id)!.toFixed(1)},${y(n.level)}L${x.get(p.id)!.toFixed(1)},${y(p.level) + 44}" stroke="#bbb" fill="none"/>`)
+    parts.push(`<path d="M${x.get(n.id)!.toFixed(1)},${y(n.level)}L${x.get(p.id)!.toFixed(1)},${y(p.level) + boxH + 14}" stroke="#bbb" fill="none"/>`)
   }
   for (const n of hek.nodes) {
     const cx = x.get(n.id)
     if (cx === undefined) continue
-    const lines = wrap(n.text, 22, 4)
+    const lines = wrap(label.get(n.id) ?? labelText(n), 24, 5)
     const bx = cx - colW / 2 + 4
-    parts.push(`<rect x="${bx.toFixed(1)}" y="${y(n.level)}" width="${colW - 8}" height="44" rx="4" fill="white" stroke="${color(n)}"/>`)
-    lines.forEach((line, i) => parts.push(`<text x="${(bx + 3).toFixed(1)}" y="${y(n.level) + 10 + i * 9}">${esc(line)}</text>`))
-    parts.push(`<text x="${(bx + 3).toFixed(1)}" y="${y(n.level) + 56}" fill="#555">n=${round(n.support)} ok=${pct(n.successRate)}</text>`)
+    parts.push(`<rect x="${bx.toFixed(1)}" y="${y(n.level)}" width="${colW - 8}" height="${boxH}" rx="4" fill="white" stroke="${colourOf(n)}" stroke-width="1.5"/>`)
+    lines.forEach((line, i) => parts.push(`<text x="${(bx + 4).toFixed(1)}" y="${y(n.level) + 14 + i * 13}">${esc(line)}</text>`))
+    parts.push(`<text x="${(bx + 4).toFixed(1)}" y="${y(n.level) + boxH + 12}" fill="#555" font-size="10">n=${round(n.support)} ok=${pct(n.successRate)}</text>`)
   }
   parts.push('</svg>')
   return parts.join('\n')
 }
 
-/** The tips' dendrogram (from the stored linkage) with the level cuts' heights as dashed lines. */
+/** The cases' dendrogram (from the stored linkage) with each level's cut τ as a labelled dashed line. */
 export function hekDendrogramSvg(hek: HierarchicalExperience, options: { title?: string } = {}): string {
   const tips = hek.level(0)
   const n = tips.length
   if (n < 2) throw new RangeError('a dendrogram needs at least 2 tips')
   const Z = Float64Array.from(hek.file.linkage)
-  const labels = tips.map((t) => stripControls(t.text)).map((t) => (t.length > 28 ? `${t.slice(0, 27)}…` : t))
-  const size = { width: Math.max(480, 60 + n * 22), height: 520 }
+  const labels = distinctLabels(tips.map(labelText)).map((t) => (t.length > 28 ? `${t.slice(0, 27)}…` : t))
+  const size = { width: Math.min(1600, Math.max(640, 90 + n * 18)), height: 560 }
   let svg = dendrogramSvg(Z, n, { labels, ...size, ...(options.title && { title: options.title }) })
-  // Extra cut lines for the upper levels (dendrogramSvg draws one; redraw with each threshold is simplest as overlay).
-  const cuts = hek.file.levels.slice(1).map((l) => l.threshold).filter((t): t is number => t !== null)
-  if (cuts.length) {
-    const one = cuts.map((t) => dendrogramSvg(Z, n, { labels, ...size, cutAt: t, ...(options.title && { title: options.title }) }))
-    const lines = one.map((s) => /<path d="[^"]*" stroke="#c0392b"[^>]*\/>/.exec(s)?.[0] ?? '').join('\n')
-    svg = svg.replace('</svg>', `${lines}\n</svg>`)
+  const cuts = hek.file.levels.slice(1).map((l, i) => ({ t: l.threshold, name: `τ${i + 1} = ${l.threshold?.toFixed(2)} (${hek.file.levels[i].name}s → ${l.name}s)` }))
+  const overlay: string[] = []
+  for (const { t, name } of cuts) {
+    if (t === null) continue
+    const line = /<path d="M([\d.]+),([\d.]+)H([\d.]+)" stroke="#c0392b"[^>]*\/>/.exec(dendrogramSvg(Z, n, { labels, ...size, cutAt: t }))
+    if (!line) continue
+    overlay.push(line[0], `<text x="${line[3]}" y="${Number(line[2]) - 4}" text-anchor="end" fill="#c0392b">${esc(name)}</text>`)
   }
+  // Axis titles and the leaves' legend (the shared dendrogram draws ticks and leaves only).
+  overlay.push(
+    `<text x="14" y="${size.height / 2}" transform="rotate(-90 14 ${size.height / 2})" text-anchor="middle" fill="#444">Ward merge height (cosine space)</text>`,
+    `<text x="${size.width / 2}" y="${size.height + 120}" text-anchor="middle" fill="#444">E1 cases (titles; a shared lead-in is cut to …)</text>`,
+  )
+  svg = svg.replace('</svg>', `${overlay.join('\n')}\n</svg>`)
   // Room below the plot for the rotated labels (the shared dendrogram keeps a short bottom margin).
-  const extra = 90
-  return svg
-    .replace(`width="${size.width}" height="${size.height}" viewBox="0 0 ${size.width} ${size.height}"`, `width="${size.width + extra}" height="${size.height + extra}" viewBox="0 0 ${size.width + extra} ${size.height + extra}"`)
+  const extra = 130
+  return svg.replace(
+    `width="${size.width}" height="${size.height}" viewBox="0 0 ${size.width} ${size.height}"`,
+    `width="${size.width + extra}" height="${size.height + extra}" viewBox="0 0 ${size.width + extra} ${size.height + extra}"`,
+  )
 }
 
 /**

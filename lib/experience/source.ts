@@ -1,7 +1,7 @@
 // HiExp inside the RL loop: build the HEK from the policy's own contrasted rollouts, and render a question's
 // experiences for the prompt slot.
-import { runRollouts, type ResolvedRolloutOptions } from '../agent/rollout.js'
-import { computeReward, type ResolvedRewardConfig } from '../agent/reward.js'
+import { runRollouts, type ResolvedRolloutOptions, type Rollout } from '../agent/rollout.js'
+import { computeReward, type ResolvedRewardConfig, type RewardParts } from '../agent/reward.js'
 import type { QaExample } from '../env/types.js'
 import { ContrastiveAnalyzer } from './analyzer.js'
 import { policyTextGenerator } from './generator.js'
@@ -83,6 +83,13 @@ export function distillerFor(config: DistillerChoice, policy: Policy): Distiller
   return new ContrastiveAnalyzer()
 }
 
+export interface CollectHooks {
+  /** Progress: rollouts finished after each turn (RolloutHooks.onTurn). */
+  onTurn?: (finished: number, total: number) => void
+  /** The rollouts' rewards instead of the reward config's (a run's own reward function). */
+  score?: (rollouts: readonly Rollout[], questionOf: (i: number) => QaExample) => Promise<RewardParts[]>
+}
+
 /** Rolls the policy out G times on each question, keeps every trajectory in `store`, and returns the records. */
 export async function collectTrajectories(
   policy: Policy,
@@ -93,13 +100,13 @@ export async function collectTrajectories(
   reward: ResolvedRewardConfig,
   store: TrajectoryStore,
   step: number,
+  hooks: CollectHooks = {},
 ): Promise<TrajectoryRecord[]> {
   const requests = questions.flatMap((q) => Array.from({ length: G }, () => ({ question: q.question })))
-  const { rollouts } = await runRollouts(policy, retriever, requests, { ...rollout, seed: 7_919 + step })
-  const records = rollouts.map((r, i) => {
-    const example = questions[Math.floor(i / G)]
-    return recordFromRollout(r, { example, reward: { ...computeReward(r, example.goldAnswers, reward) }, step })
-  })
+  const { rollouts } = await runRollouts(policy, retriever, requests, { ...rollout, seed: 7_919 + step }, hooks.onTurn ? { onTurn: hooks.onTurn } : {})
+  const questionOf = (i: number) => questions[Math.floor(i / G)]
+  const parts = hooks.score ? await hooks.score(rollouts, questionOf) : rollouts.map((r, i) => computeReward(r, questionOf(i).goldAnswers, reward))
+  const records = rollouts.map((r, i) => recordFromRollout(r, { example: questionOf(i), reward: { ...parts[i] }, step }))
   store.append(records)
   return records
 }

@@ -4,6 +4,7 @@
  * progress), so tailing the file during a run never sees half a record.
  */
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs'
+import { writeFileAtomic } from '../util/atomic.js'
 import { dirname } from 'node:path'
 import { AppendOnlyFile, isCompleteRecord } from '../util/append_only.js'
 import type { QaExample } from '../env/types.js'
@@ -56,10 +57,16 @@ export function recordFromRollout(rollout: Rollout, ctx: RecordContext): Traject
 }
 
 /** Append-only JSONL writer. Each `append` is one write call, so concurrent readers see whole lines or nothing new. */
+export interface TrajectoryStoreOptions {
+  /** Start the file empty (a script that records its trajectories afresh each time it runs); default: append. */
+  reset?: boolean
+}
+
 export class TrajectoryStore {
   private readonly file: AppendOnlyFile
-  constructor(readonly path: string) {
+  constructor(readonly path: string, options: TrajectoryStoreOptions = {}) {
     mkdirSync(dirname(path), { recursive: true })
+    if (options.reset) writeFileAtomic(path, '')
     this.file = new AppendOnlyFile(path, 'trajectories:append')
   }
 

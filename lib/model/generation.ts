@@ -6,6 +6,10 @@ export interface TokenizerLike {
   decode(ids: number[]): string
   readonly eosId: number
   readonly padId: number
+  /** Renders chat messages through the checkpoint's chat template (rollout.chat other than 'none'). */
+  applyChatTemplate?(messages: Array<{ role: string; content: string }>, opts?: { addGenerationPrompt?: boolean }): string
+  /** false when the tokenizer has no chat template. */
+  readonly hasChatTemplate?: boolean
 }
 
 export interface GenerateOptions {

@@ -50,6 +50,12 @@ export interface OptimizerOptions {
   microBatchTokens?: number
 }
 
+/** The option names of OptimizerOptions (the record type keeps the list complete). */
+const OPTIMIZER_KEYS: Record<keyof OptimizerOptions, true> = {
+  lr: true, beta1: true, beta2: true, eps: true, weightDecay: true, warmupSteps: true, schedule: true, totalSteps: true,
+  minLrRatio: true, maxGradNorm: true, microBatchSize: true, microBatchTokens: true,
+}
+
 /**
  * A batch for trainStep: sequences (prompt + response, different lengths), a per-token loss mask (1 on response tokens
  * the policy produced, 0 on prompt and <information> tokens; index 0 must be 0), advantages per sequence (or per
@@ -115,11 +121,12 @@ export function padBatch(sequences: number[][]): { ids: Int32Array; B: number; T
   return { ids, B, T }
 }
 
-function padValues(rows: ArrayLike<number>[], B: number, T: number, name: string): Float32Array {
+/** Per-token rows padded to [B, T]; each row must be as long as its sequence (a shorter mask would train on padding). */
+function padValues(rows: ArrayLike<number>[], B: number, T: number, name: string, sequences: readonly ArrayLike<number>[]): Float32Array {
   if (rows.length !== B) throw new RangeError(`${name} must hold one row per sequence (${B}), got ${rows.length}`)
   const out = new Float32Array(B * T)
   rows.forEach((r, b) => {
-    if (r.length > T) throw new RangeError(`${name}[${b}] is longer (${r.length}) than the longest sequence (${T})`)
+    if (r.length !== sequences[b].length) throw new RangeError(`${name}[${b}] has ${r.length} values for the ${sequences[b].length} tokens of sequences[${b}]: one per token expected`)
     for (let t = 0; t < r.length; t++) out[b * T + t] = r[t]
   })
   return out
@@ -205,6 +212,12 @@ export class Policy implements GenerationPolicy {
    */
   static async load(dir: string, opts: PolicyOptions = {}): Promise<Policy> {
     const configPath = join(dir, 'config.json')
+    if (!existsSync(dir) && /^[\w.-]+\/[\w.-]+$/.test(dir)) {
+      throw new Error(
+        `Policy.load: '${dir}' looks like a Hugging Face Hub id, but hiexp reads local folders only and never downloads: ` +
+          `download it first (huggingface-cli download ${dir} --local-dir models/${dir.split('/')[1]}) and pass that folder`,
+      )
+    }
     if (!existsSync(configPath)) throw new Error(`Policy.load: ${configPath} is missing`)
     const config = configFromHf(await readJsonFile(configPath))
     const device = opts.device ?? 'cpu'
@@ -464,6 +477,10 @@ export class Policy implements GenerationPolicy {
 
   /** Sets the optimiser and schedule for trainStep / sftStep (kept across steps; the moments are kept too). */
   configureTraining(opts: OptimizerOptions): void {
+    const unknown = Object.keys(opts ?? {}).filter((k) => !(k in OPTIMIZER_KEYS))
+    if (unknown.length > 0) {
+      throw new RangeError(`configureTraining: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${Object.keys(OPTIMIZER_KEYS).join(', ')})`)
+    }
     this.optimizer = { ...opts }
     if (this.trainer) Policy.n().trainerSetOptions(this.trainer, this.optimizer)
   }
@@ -485,13 +502,13 @@ export class Policy implements GenerationPolicy {
    */
   async trainStep(batch: RlBatch, loss: PolicyLossOptions = {}): Promise<TrainStats> {
     const { ids, B, T } = padBatch(batch.sequences)
-    const mask = padValues(batch.masks, B, T, 'masks')
+    const mask = padValues(batch.masks, B, T, 'masks', batch.sequences)
     checkFirstUnmasked(mask, B, T)
     let advantages: Float32Array
     if (batch.advantages.length === B && typeof (batch.advantages as ArrayLike<unknown>)[0] === 'number') {
       advantages = Float32Array.from(batch.advantages as ArrayLike<number>)
     } else {
-      advantages = padValues(batch.advantages as ArrayLike<number>[], B, T, 'advantages')
+      advantages = padValues(batch.advantages as ArrayLike<number>[], B, T, 'advantages', batch.sequences)
     }
     const native = {
       tokens: ids,
@@ -499,8 +516,8 @@ export class Policy implements GenerationPolicy {
       advantages,
       B,
       T,
-      ...(batch.oldLogprobs ? { oldLogp: padValues(batch.oldLogprobs, B, T, 'oldLogprobs') } : {}),
-      ...(batch.refLogprobs ? { refLogp: padValues(batch.refLogprobs, B, T, 'refLogprobs') } : {}),
+      ...(batch.oldLogprobs ? { oldLogp: padValues(batch.oldLogprobs, B, T, 'oldLogprobs', batch.sequences) } : {}),
+      ...(batch.refLogprobs ? { refLogp: padValues(batch.refLogprobs, B, T, 'refLogprobs', batch.sequences) } : {}),
     }
     await this.clearPrefixCache()
     return Policy.n().trainerRlStep(this.trainerHandle(), native, loss)
@@ -509,7 +526,7 @@ export class Policy implements GenerationPolicy {
   /** One supervised step: masked token-mean cross-entropy, same optimiser and schedule as trainStep. */
   async sftStep(batch: SftBatch): Promise<TrainStats> {
     const { ids, B, T } = padBatch(batch.sequences)
-    const mask = padValues(batch.masks, B, T, 'masks')
+    const mask = padValues(batch.masks, B, T, 'masks', batch.sequences)
     checkFirstUnmasked(mask, B, T)
     await this.clearPrefixCache()
     return Policy.n().trainerSftStep(this.trainerHandle(), { tokens: ids, mask, B, T })

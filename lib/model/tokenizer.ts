@@ -201,6 +201,11 @@ export class Tokenizer implements TokenizerLike {
     return this.hf.id_to_token(id)
   }
 
+  /** tokenizer_config.json has a chat_template. */
+  get hasChatTemplate(): boolean {
+    return this.template !== undefined
+  }
+
   /** Renders tokenizer_config.json's chat_template (Jinja) as transformers' apply_chat_template(tokenize=False). */
   applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean; [k: string]: unknown } = {}): string {
     if (!this.template) throw new Error('tokenizer: tokenizer_config.json has no chat_template')

@@ -31,6 +31,10 @@ export function native(): HiexpAddon {
   if (!existsSync(file)) {
     throw new Error(`hiexp: the native addon is not built (${file} is missing).\n  Build it with: ${rebuild}`)
   }
+  // libtorch logs through glog, uninitialised in a Node process: its first INFO/WARNING line comes with "WARNING:
+  // Logging before InitGoogleLogging() is written to STDERR". glog reads its flags from the environment when the
+  // library loads, so errors only (2) unless the user chose a level.
+  process.env.GLOG_minloglevel ??= '2'
   let loaded: Record<string, unknown>
   try {
     loaded = createRequire(import.meta.url)(file) as Record<string, unknown>

@@ -2,7 +2,8 @@
 // YAML. It is composed from the schemas of the parts it configures (rollout loop, reward, optimiser, generated
 // world, arithmetic task), so each option has one schema and one default, every block is strict (unknown keys are
 // refused) and every error names its path in the run config ("train config: rollout.topk: …").
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { RolloutOptionsSchema } from '../agent/rollout.js'
@@ -22,9 +23,18 @@ export { DISTILLERS }
  * them. A value set in the config always wins.
  */
 export const POLICY_DEFAULTS = {
-  tiny: { optimizerLr: 3e-4, warmStartSteps: 150, warmStartLr: 2e-3 },
-  checkpoint: { optimizerLr: 1e-6, warmStartSteps: 0, warmStartLr: 1e-5 },
+  tiny: { optimizerLr: 3e-4, warmStartSteps: 150, warmStartLr: 2e-3, chat: 'none' },
+  checkpoint: { optimizerLr: 1e-6, warmStartSteps: 0, warmStartLr: 1e-5, chat: 'search-r1' },
 } as const
+
+/** The policy losses' defaults by algorithm (DESIGN.md: verl's): written into the resolved config. */
+export const CLIP_DEFAULTS = {
+  grpo: { clipLow: 0.2, clipHigh: 0.2, aggregation: 'token-mean' },
+  gspo: { clipLow: 3e-4, clipHigh: 4e-4, aggregation: 'seq-mean-token-mean' },
+} as const
+
+/** AdamW's defaults in the native optimiser (native/train/adamw.h), written into the resolved config. */
+export const ADAMW_DEFAULTS = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, schedule: 'constant' as const, minLrRatio: 0 }
 
 // The run's rollout budget is smaller than runRollouts' own defaults (short answers in the generated world); a partial
 // rollout block keeps these for every field it does not set.
@@ -34,6 +44,8 @@ const TrainRolloutSchema = RolloutOptionsSchema.extend({
   maxTurnTokens: rolloutShape.maxTurnTokens.removeDefault().default(24),
   maxTotalTokens: rolloutShape.maxTotalTokens.removeDefault().default(640),
   maxInfoTokens: rolloutShape.maxInfoTokens.removeDefault().default(192),
+  /** The checkpoint's chat template around the prompt; default by policy: 'search-r1' with policy.checkpoint, else 'none'. */
+  chat: rolloutShape.chat.removeDefault().optional(),
   /**
    * DAPO's dynamic sampling: groups whose rewards are all equal (no gradient) are dropped and more questions are
    * drawn, questionsPerStep at a time, until the step holds questionsPerStep groups with reward variance or maxDraws
@@ -91,8 +103,13 @@ const lossSchema = z
   })
   .strict()
 
+/** Where metrics go besides the console: 'jsonl' (metrics.jsonl, always: the run's record) and 'tensorboard'. */
+export const LOGGERS = ['jsonl', 'tensorboard'] as const
+
 const TrainConfigObject = z
   .object({
+    /** The JSON Schema this file follows (schema/train-config.schema.json, for editors); ignored by hiexp. */
+    $schema: z.string().optional(),
     /** Where checkpoints, metrics.jsonl, the HEK and plots go; a run resumes from what it finds there. */
     outDir: z
       .string()
@@ -194,6 +211,15 @@ const TrainConfigObject = z
       .strict()
       .default({}),
     checkpointEvery: z.number().int().min(1).default(20),
+    /**
+     * Metrics sinks, like verl's trainer.logger: 'jsonl' (metrics.jsonl, the run's record, always written) and
+     * 'tensorboard' (event files in outDir/tensorboard for `tensorboard --logdir`).
+     */
+    logger: z
+      .array(z.enum(LOGGERS))
+      .min(1)
+      .default(['jsonl'])
+      .refine((l) => l.includes('jsonl'), "must include 'jsonl': metrics.jsonl is the run's record (a resume cuts it back to its checkpoint)"),
     /** HiExp (off: plain GRPO / GSPO); the paper's form by default: lib/experience/options.ts. */
     experience: ExperienceOptionsSchema.default({}),
   })
@@ -213,6 +239,7 @@ export const TrainConfigSchema = TrainConfigObject
     const d = c.policy.checkpoint !== undefined ? POLICY_DEFAULTS.checkpoint : POLICY_DEFAULTS.tiny
     return {
       ...c,
+      rollout: { ...c.rollout, chat: c.rollout.chat ?? d.chat },
       optimizer: { ...c.optimizer, lr: c.optimizer.lr ?? d.optimizerLr },
       warmStart: { ...c.warmStart, steps: c.warmStart.steps ?? d.warmStartSteps, lr: c.warmStart.lr ?? d.warmStartLr },
     }
@@ -235,8 +262,30 @@ export function parseTrainConfig(config: unknown): ResolvedTrainConfig {
   return parsed.data
 }
 
+/**
+ * The configuration with the values the run uses where it leaves them to the kernels: the algorithm's clip range and
+ * aggregation, AdamW's moments, eps and decay. What a run saves as its config.json. (The resolved config keeps them
+ * unset so that a config re-used with another algorithm gets that algorithm's defaults.)
+ */
+export function effectiveConfig(c: ResolvedTrainConfig): ResolvedTrainConfig {
+  const clip = CLIP_DEFAULTS[c.algorithm]
+  return {
+    ...c,
+    loss: { ...c.loss, clipLow: c.loss.clipLow ?? clip.clipLow, clipHigh: c.loss.clipHigh ?? clip.clipHigh, aggregation: c.loss.aggregation ?? clip.aggregation },
+    optimizer: { ...ADAMW_DEFAULTS, ...c.optimizer },
+  }
+}
+
+/** Paths that earlier versions left unset (effectiveConfig's, and newer options): such a saved run is the same run. */
+export const EFFECTIVE_DEFAULT_PATHS = [
+  'rollout.chat',
+  ...Object.keys(CLIP_DEFAULTS.grpo).map((k) => `loss.${k}`),
+  ...Object.keys(ADAMW_DEFAULTS).map((k) => `optimizer.${k}`),
+]
+
 /** Reads a .json, .yaml or .yml configuration file. */
 export function loadTrainConfig(file: string): ResolvedTrainConfig {
+  if (!existsSync(file)) throw new Error(`train config: cannot read ${resolve(file)}: no such file`)
   const text = readFileSync(file, 'utf8')
   let raw: unknown
   try {

@@ -1,3 +1,15 @@
-export { TrainConfigSchema, DISTILLERS, parseTrainConfig, loadTrainConfig, type TrainConfig, type ResolvedTrainConfig } from './config.js'
-export { loadTask, initialPolicy, type Task } from './task.js'
-export { Trainer } from './trainer.js'
+export {
+  TrainConfigSchema,
+  DISTILLERS,
+  LOGGERS,
+  CLIP_DEFAULTS,
+  ADAMW_DEFAULTS,
+  parseTrainConfig,
+  loadTrainConfig,
+  effectiveConfig,
+  type TrainConfig,
+  type ResolvedTrainConfig,
+} from './config.js'
+export { loadTask, initialPolicy, type Task, type LoadTaskOptions } from './task.js'
+export { Trainer, methodName, validationSummary, type TrainerCreateOptions, type RunOptions, type RunResult } from './trainer.js'
+export { type RewardFunction, type RewardFunctionInput } from './hooks.js'

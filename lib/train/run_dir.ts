@@ -17,6 +17,7 @@ import { faultPoint } from '../util/fault.js'
 import { readJsonFileSync } from '../util/json_file.js'
 import { truncateToCommitted } from '../util/append_only.js'
 import { CHECKPOINT_DIR } from './task.js'
+import { EFFECTIVE_DEFAULT_PATHS } from './config.js'
 
 export const RUN_CONFIG_FILE = 'config.json'
 export const COMMIT_FILE = 'run.json'
@@ -132,8 +133,22 @@ export function rollBackToCommit(outDir: string, commit: RunCommit | undefined, 
   truncateToCommitted(join(outDir, trajectoriesFile(rank)), commit?.trajectoryBytes[rank] ?? 0, 'trajectories')
 }
 
-// Differences that keep a run the same run: training it for longer, on another device, or from a moved folder.
-const FREE_TO_CHANGE = new Set(['steps', 'policy.device', 'outDir'])
+// Differences that keep a run the same run: training it for longer, on another device, from a moved folder, with
+// another metrics sink, or a config file naming its JSON Schema.
+const FREE_TO_CHANGE = new Set(['steps', 'policy.device', 'outDir', 'logger', '$schema'])
+
+/** A change that matters: not free to change, and not a default that a run saved by an earlier version left unset. */
+function isRealChange(change: string): boolean {
+  const path = change.slice(0, change.indexOf(':'))
+  if (FREE_TO_CHANGE.has(path)) return false
+  return !(EFFECTIVE_DEFAULT_PATHS.includes(path) && change.startsWith(`${path}: (unset) → `))
+}
+
+/** The folder holds a committed checkpoint (or a swap of one that recoverCheckpoint will finish, or a damaged one). */
+function hasCheckpoint(outDir: string): boolean {
+  const { checkpoint, fresh } = runPaths(outDir)
+  return existsSync(checkpoint) || existsSync(join(fresh, COMMIT_FILE))
+}
 
 /** Every leaf path at which two JSON values differ, as "path: old → new". */
 export function configChanges(before: unknown, after: unknown, path = ''): string[] {
@@ -163,8 +178,11 @@ const RUN_FILES = [METRICS_FILE, 'trajectories.jsonl', 'state.json', CHECKPOINT_
 export function claimRunDir(outDir: string, config: object, options: ClaimOptions = {}): void {
   const { config: configPath } = runPaths(outDir)
   const current = JSON.parse(JSON.stringify(config)) as Record<string, unknown>
+  // Until a checkpoint is committed nothing of the run survives a restart (the logs are cut back to empty), so a
+  // corrected configuration after a failed first attempt is simply the run's configuration.
+  if (existsSync(configPath) && !hasCheckpoint(outDir)) return writeFileAtomic(configPath, JSON.stringify(current, null, 2))
   if (existsSync(configPath)) {
-    const changes = configChanges(readJsonFileSync(configPath), current).filter((c) => !FREE_TO_CHANGE.has(c.slice(0, c.indexOf(':'))))
+    const changes = configChanges(readJsonFileSync(configPath), current).filter(isRealChange)
     if (changes.length === 0) return writeFileAtomic(configPath, JSON.stringify(current, null, 2))
     if (!options.resumeWithNewConfig) {
       const shown = changes.slice(0, 8).join('; ') + (changes.length > 8 ? `; and ${changes.length - 8} more` : '')

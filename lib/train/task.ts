@@ -1,6 +1,7 @@
 // What a training run works on: questions, a retriever and a policy, from the generated world (the embedded default)
 // or from a user's Search-R1 files, corpus or retrieval server, and checkpoint.
-import { join } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { promptVocabularyTexts, DEFAULT_TEMPLATE } from '../agent/prompt.js'
 import { generateArithmetic, type ArithmeticOptions } from '../env/arithmetic.js'
 import { generateWorld, worldTexts, type WorldOptions } from '../env/world.js'
@@ -25,14 +26,19 @@ export interface Task {
   vocabularyTexts: string[]
 }
 
-export async function loadTask(config: ResolvedTrainConfig): Promise<Task> {
+export interface LoadTaskOptions {
+  /** The search tool's retriever, instead of the one the task block configures. */
+  retriever?: Retriever
+}
+
+export async function loadTask(config: ResolvedTrainConfig, options: LoadTaskOptions = {}): Promise<Task> {
   const t = config.task
   const template = (config.rollout.template as string | undefined) ?? DEFAULT_TEMPLATE
   const topk = (config.rollout.topk as number | undefined) ?? 3
   if (t.kind === 'world' || t.kind === 'arithmetic') {
     const world = generateWorld({ seed: config.seed, ...(t.world as WorldOptions) })
     const shared = [...worldTexts(world), ...promptVocabularyTexts(template, topk), ...analyzerVocabularyTexts()]
-    const retriever = Bm25Retriever.build(world.corpus)
+    const retriever = options.retriever ?? Bm25Retriever.build(world.corpus)
     if (t.kind === 'world') return { ...world.questions, retriever, vocabularyTexts: shared }
     // The vocabulary keeps the world's words, so that experiences distilled on multi-hop questions stay readable here.
     const problems = generateArithmetic({ seed: config.seed, ...(t.arithmetic as ArithmeticOptions) })
@@ -40,18 +46,24 @@ export async function loadTask(config: ResolvedTrainConfig): Promise<Task> {
     return { ...problems, retriever, vocabularyTexts: [...shared, ...all.flatMap((q) => [q.question, ...q.goldAnswers])] }
   }
   if (!t.trainFile) throw new RangeError("train config: task.trainFile is required when task.kind is 'searchr1'")
+  for (const key of ['trainFile', 'validationFile', 'testFile', 'corpusFile'] as const) {
+    const file = t[key]
+    if (file !== undefined && !existsSync(file)) throw new RangeError(`train config: task.${key}: cannot read ${resolve(file)}: no such file`)
+  }
   const load = (file?: string) => (file ? loadQaDataset(file) : Promise.resolve([]))
   const [train, validation, test] = await Promise.all([load(t.trainFile), load(t.validationFile), load(t.testFile)])
   let retriever: Retriever
   let corpusTexts: string[] = []
-  if (t.retrieverUrl) {
+  if (options.retriever) {
+    retriever = options.retriever
+  } else if (t.retrieverUrl) {
     retriever = new HttpRetriever({ url: t.retrieverUrl })
   } else if (t.corpusFile) {
     const corpus = await loadCorpusJsonl(t.corpusFile)
     retriever = Bm25Retriever.build(corpus)
     corpusTexts = corpus.map((p) => p.contents)
   } else {
-    throw new RangeError("train config: task.kind 'searchr1' needs task.corpusFile or task.retrieverUrl")
+    throw new RangeError("train config: task.kind 'searchr1' needs task.corpusFile or task.retrieverUrl (or a retriever passed to Trainer.create)")
   }
   return {
     train,

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { generateDemonstrations } from '../agent/demonstrations.js'
 import { evaluateRollouts, type Evaluation } from '../agent/evaluate.js'
-import { DEFAULT_TEMPLATE, renderPrompt } from '../agent/prompt.js'
+import { promptText } from '../agent/chat.js'
 import { computeReward, parseRewardConfig, type ResolvedRewardConfig, type RewardParts } from '../agent/reward.js'
 import { parseRolloutOptions, runRollouts, withPrompt, type ResolvedRolloutOptions, type Rollout, type RolloutTiming } from '../agent/rollout.js'
 import { mean, std } from '../util/stats.js'
@@ -14,10 +14,13 @@ import type { QaExample } from '../env/types.js'
 import { Policy, type OptimizerOptions, type RlBatch, type TrainStats } from '../model/policy.js'
 import { fileLength } from '../util/append_only.js'
 import { faultPoint } from '../util/fault.js'
-import { MetricsLog, type MetricsRow } from '../report/metrics.js'
+import { MetricsLog, type HekMetrics, type MetricsSink, type RlMetrics, type ValidationMetrics } from '../report/metrics.js'
 import { progress, type Progress } from '../report/progress.js'
+import { TensorBoardWriter } from '../report/tensorboard.js'
+import { plotTraining } from '../report/training_plot.js'
 import { groupAdvantages } from '../ops/rl/advantages.js'
-import { parseTrainConfig, type ResolvedTrainConfig, type TrainConfig } from './config.js'
+import { effectiveConfig, parseTrainConfig, type ResolvedTrainConfig, type TrainConfig } from './config.js'
+import { applyRewardFunction, type RewardFunction } from './hooks.js'
 import { checkpointDir, initialPolicy, loadTask, type Task } from './task.js'
 import {
   claimRunDir, commitCheckpoint, COMMITTED_HEK_FILE, METRICS_FILE, recoverCheckpoint, rollBackToCommit, trajectoriesFile,
@@ -57,6 +60,34 @@ interface DrawnGroup {
 export interface TrainerCreateOptions {
   /** Continue the run in outDir although its config.json differs (the changes are printed; config.json is rewritten). */
   resumeWithNewConfig?: boolean
+  /** A reward of your own (verl's custom reward function): it replaces the built-in reward's total. */
+  reward?: RewardFunction
+  /** The retriever behind the search tool, instead of the one the task block configures (BM25 or task.retrieverUrl). */
+  retriever?: Retriever
+}
+
+export interface RunOptions {
+  /** No progress bar and no console lines. */
+  quiet?: boolean
+  /** Called with each RL step's metrics row, as written to metrics.jsonl (awaited). */
+  onStep?: (row: RlMetrics) => void | Promise<void>
+}
+
+export interface RunResult {
+  validation: ValidationMetrics[]
+  /** training.svg / training.png in outDir (main rank). */
+  plot?: { svg: string; png: string }
+}
+
+/** The run's name in plots and reports: 'hiexp-grpo' for HiExp over GRPO, else the algorithm. */
+export function methodName(config: Pick<ResolvedTrainConfig, 'algorithm' | 'experience'>): string {
+  return config.experience.enabled ? `hiexp-${config.algorithm}` : config.algorithm
+}
+
+/** A validation row as one line: EM, and EM with the HEK (the method's own number) for HiExp runs. */
+export function validationSummary(v: Pick<ValidationMetrics, 'em' | 'f1' | 'emWithExperience' | 'f1WithExperience'>): string {
+  const hek = v.emWithExperience !== undefined ? ` · EM with HEK ${v.emWithExperience.toFixed(3)} F1 with HEK ${(v.f1WithExperience ?? NaN).toFixed(3)}` : ''
+  return `EM ${v.em.toFixed(3)} F1 ${v.f1.toFixed(3)}${hek}`
 }
 
 export class Trainer {
@@ -74,6 +105,8 @@ export class Trainer {
   private sinceRefresh: TrajectoryRecord[] = []
   /** The HEK was built or refreshed since the last checkpoint: run() commits it with the next one. */
   private hekChanged = false
+  /** The metrics row of the HEK built by prepareExperience (run() prints it). */
+  private builtHek: HekMetrics | undefined
 
   private constructor(
     readonly config: ResolvedTrainConfig,
@@ -84,12 +117,14 @@ export class Trainer {
     private readonly group: ProcessGroup | undefined,
     /** The checkpoint this run resumed from (its HEK is the run's HEK). */
     private readonly resumedFrom: RunCommit | undefined,
+    private readonly rewardFunction: RewardFunction | undefined,
   ) {
     const { dynamicSampling, ...rollout } = config.rollout
     this.rollout = parseRolloutOptions(rollout as never)
     this.dynamicSampling = dynamicSampling
     this.reward = parseRewardConfig(config.reward as never)
-    this.metrics = new MetricsLog(join(config.outDir, METRICS_FILE))
+    const sinks: MetricsSink[] = this.isMain && config.logger.includes('tensorboard') ? [new TensorBoardWriter(join(config.outDir, 'tensorboard'))] : []
+    this.metrics = new MetricsLog(join(config.outDir, METRICS_FILE), sinks)
     this.trajectories = new TrajectoryStore(join(config.outDir, trajectoriesFile(this.rank)))
   }
 
@@ -117,12 +152,12 @@ export class Trainer {
     let commit: RunCommit | undefined
     if (isMain) {
       lockRunDir(c.outDir)
-      claimRunDir(c.outDir, c, options as ClaimOptions)
+      claimRunDir(c.outDir, effectiveConfig(c), { ...(options.resumeWithNewConfig !== undefined && { resumeWithNewConfig: options.resumeWithNewConfig }) } as ClaimOptions)
       commit = recoverCheckpoint(c.outDir)
     }
     if (group) commit = (await group.broadcastJson(commit ?? null)) ?? undefined
     rollBackToCommit(c.outDir, commit, group?.rank ?? 0, isMain)
-    const task = await loadTask(c)
+    const task = await loadTask(c, options.retriever ? { retriever: options.retriever } : {})
     const policy = commit
       ? await Policy.loadCheckpoint(checkpointDir(c.outDir), { device: c.policy.device, dtype: c.policy.dtype })
       : await initialPolicy(c, task)
@@ -130,7 +165,13 @@ export class Trainer {
     const state = commit
       ? { step: commit.step, warmStartDone: commit.warmStartDone, lastRefreshStep: commit.lastRefreshStep, questionCursor: commit.questionCursor ?? 0 }
       : { step: 0, warmStartDone: false, lastRefreshStep: 0, questionCursor: 0 }
-    const trainer = new Trainer(c, task, policy, state, group, commit)
+    const trainer = new Trainer(c, task, policy, state, group, commit, options.reward)
+    if (isMain && c.groupSize === 1 && c.steps > 0 && ['grpo', 'drgrpo', 'rloo'].includes(c.advantage.estimator)) {
+      console.warn(
+        `hiexp: groupSize 1 with the '${c.advantage.estimator}' advantage: each group is one rollout, so there is no group baseline ` +
+          `(each advantage is ${c.advantage.zeroSingletons ? '0: nothing is learned' : 'the raw reward'}); use groupSize ≥ 2`,
+      )
+    }
     // The rollouts since the last refresh are the next refresh's input, as they were before the interruption.
     if (commit && c.experience.enabled && c.experience.refreshEvery > 0) {
       trainer.sinceRefresh = trainer.trajectories.read().filter((r) => r.step > state.lastRefreshStep)
@@ -174,7 +215,7 @@ export class Trainer {
       ...(stopAfter ? { stopAfter } : {}),
     })
     const usable = demos.filter((d) => d.finish === 'answer')
-    if (usable.length === 0) throw new Error('warm start: no demonstration reached an answer within the rollout budget; raise rollout.maxTotalTokens')
+    if (usable.length === 0) throw new Error(`warm start: no demonstration reached an answer: ${budgetCause(demos, this.rollout)}`)
     this.policy.configureTraining({ lr: w.lr, warmupSteps: Math.min(10, w.steps), maxGradNorm: 1 })
     const pick = this.group ? rng.fork(`rank-${this.group.rank}`) : rng
     for (let s = 0; s < w.steps; s++) {
@@ -227,7 +268,7 @@ export class Trainer {
       ...this.rollout,
       seed: c.seed * 100_003 + this.state.step * 17 + draw * 1_000_003,
     })
-    const parts: RewardParts[] = rollouts.map((r, i) => computeReward(r, questions[Math.floor(i / G)].goldAnswers, this.reward))
+    const parts = await this.score(rollouts, (i) => questions[Math.floor(i / G)])
     const records = rollouts.map((r, i) =>
       recordFromRollout(r, { example: questions[Math.floor(i / G)], reward: { ...parts[i] }, step: this.state.step + 1, guided: i % G < guided }),
     )
@@ -243,13 +284,24 @@ export class Trainer {
     return { groups, timing }
   }
 
+  /** The reward of each rollout: the reward block's, or the user's reward function on top of it. */
+  private async score(rollouts: readonly Rollout[], questionOf: (i: number) => QaExample): Promise<RewardParts[]> {
+    return Promise.all(
+      rollouts.map((r, i) => {
+        const q = questionOf(i)
+        const builtIn = computeReward(r, q.goldAnswers, this.reward)
+        return this.rewardFunction ? applyRewardFunction(this.rewardFunction, r, q, builtIn) : builtIn
+      }),
+    )
+  }
+
   /** The experience-free prompt of a question, as runRollouts encodes it. */
   private promptIds(q: QaExample): number[] {
-    return this.policy.tokenizer.encode(renderPrompt(this.rollout.template ?? DEFAULT_TEMPLATE, { question: q.question }))
+    return this.policy.tokenizer.encode(promptText(this.rollout.template, { question: q.question }, this.rollout.chat, this.policy.tokenizer))
   }
 
   /** One RL step; returns (and logs) its metrics. */
-  async rlStep(): Promise<MetricsRow> {
+  async rlStep(): Promise<RlMetrics> {
     const c = this.config
     const G = c.groupSize
     const t0 = performance.now()
@@ -298,7 +350,7 @@ export class Trainer {
     const drawnStd = drawn.map((g) => std(g.rewards))
     const queries = rollouts.flatMap((r) => r.queries.length)
     const repeated = rollouts.reduce((s, _r, i) => s + parts[i].repeatedQueries, 0)
-    const row: MetricsRow = {
+    const row: RlMetrics = {
       phase: 'rl',
       step: this.state.step,
       rewardMean: mean(Array.from(rewards)),
@@ -344,9 +396,9 @@ export class Trainer {
       const { phase, ...numbers } = row
       Object.assign(row, await this.group.reduceMetrics(numbers as Record<string, number>, 'mean'), { phase })
     }
-    if (this.isMain) this.metrics.append(row)
+    const written = this.isMain ? this.metrics.append(row) : row
     faultPoint('step:metrics-written')
-    return row
+    return written
   }
 
   /** PPO epochs over mini-batches of the step's rollouts. */
@@ -412,10 +464,10 @@ export class Trainer {
     return this.task.validation.slice(0, this.config.validation.questions)
   }
 
-  async validate(): Promise<MetricsRow | undefined> {
+  async validate(): Promise<ValidationMetrics | undefined> {
     if (!this.isMain) return undefined
     const plain = await this.evaluate(this.validationSet())
-    const row: MetricsRow = {
+    const row: ValidationMetrics = {
       phase: 'validation',
       step: this.state.step,
       em: plain.em,
@@ -432,8 +484,7 @@ export class Trainer {
       row.f1WithExperience = guided.f1
       row.cemWithExperience = guided.cem
     }
-    this.metrics.append(row)
-    return row
+    return this.metrics.append(row)
   }
 
   /**
@@ -478,7 +529,7 @@ export class Trainer {
    * HiExp's knowledge base: the one committed with the checkpoint being resumed, else experience.hekFile, else built
    * from the current policy's rollouts on sampled train questions, contrasted and distilled, then clustered.
    */
-  async prepareExperience(): Promise<HierarchicalExperience | undefined> {
+  async prepareExperience(bar?: Progress): Promise<HierarchicalExperience | undefined> {
     const e = this.config.experience
     if (!e.enabled || this.experience) return undefined
     const committed = this.resumedFrom?.hek ? join(checkpointDir(this.config.outDir), COMMITTED_HEK_FILE) : undefined
@@ -493,10 +544,16 @@ export class Trainer {
     } else {
       const t0 = performance.now()
       const questions = new Random(this.config.seed).fork('hek').shuffle(this.task.train).slice(0, e.buildQuestions)
-      const records = await collectTrajectories(this.policy, this.task.retriever, questions, e.buildGroupSize, this.rollout, this.reward, this.trajectories, this.state.step)
+      const records = await collectTrajectories(this.policy, this.task.retriever, questions, e.buildGroupSize, this.rollout, this.reward, this.trajectories, this.state.step, {
+        ...(bar && { onTurn: (finished: number) => bar.update(finished, 'rollouts finished') }),
+        ...(this.rewardFunction && { score: (rs: readonly Rollout[], qOf: (i: number) => QaExample) => this.score(rs, qOf) }),
+      })
+      bar?.update(records.length, 'distilling and clustering')
       hek = await buildHek(records, distillerFor(this.config, this.policy), { thresholds: e.thresholds })
       this.publishHek(hek)
-      this.metrics.append({ phase: 'hek', step: this.state.step, experiences: hek.experiences().length, trajectories: records.length, seconds: (performance.now() - t0) / 1000 })
+      const row: HekMetrics = { phase: 'hek', step: this.state.step, experiences: hek.experiences().length, trajectories: records.length, seconds: (performance.now() - t0) / 1000 }
+      this.metrics.append(row)
+      this.builtHek = row
     }
     if (this.isMain && this.group) await this.group.broadcastJson(hek.toJSON())
     this.experience = this.experienceSource(hek)
@@ -550,31 +607,48 @@ export class Trainer {
     this.metrics.append({ phase: 'hek', step: this.state.step, experiences: next.experiences().length, added: fresh.length, seconds: (performance.now() - t0) / 1000 })
   }
 
-  /** Warm start (once), then RL steps with validation and checkpoints, to config.steps. */
-  async run({ quiet = false } = {}): Promise<{ validation: MetricsRow[] }> {
+  /**
+   * Warm start (once), then RL steps with validation and checkpoints, to config.steps; writes training.svg/.png (the
+   * validation EM, with and without the HEK for HiExp, and the training reward). `onStep` sees each RL step's row.
+   */
+  async run({ quiet = false, onStep }: RunOptions = {}): Promise<RunResult> {
     const c = this.config
-    const validation: MetricsRow[] = []
+    const validation: ValidationMetrics[] = []
+    const show = !quiet && this.isMain
+    const log = (line: string, bar?: Progress) => (bar ? bar.log(line) : show && console.error(line))
     if (!this.state.warmStartDone && c.warmStart.steps > 0) {
-      const bar = quiet || !this.isMain ? undefined : progress('warm start', c.warmStart.steps)
+      const bar = show ? progress('warm start', c.warmStart.steps) : undefined
       await this.warmStart(bar)
       bar?.stop()
       const v = await this.validate()
-      if (v) validation.push(v)
+      if (v) {
+        validation.push(v)
+        log(`step ${v.step} (after the warm start): validation ${validationSummary(v)}`)
+      }
       await this.checkpoint()
     }
-    await this.prepareExperience()
+    const e = c.experience
+    const building = e.enabled && !this.experience && !this.resumedFrom?.hek && !e.hekFile && this.isMain
+    const hekBar = show && building ? progress('HEK rollouts', Math.min(e.buildQuestions, this.task.train.length) * e.buildGroupSize) : undefined
+    const hek = await this.prepareExperience(hekBar)
+    hekBar?.stop()
+    if (hek && this.builtHek) {
+      const levels = hek.file.levels.map((l) => `${l.nodes.length} ${l.nodes.length === 1 ? l.name : l.name.replace(/y$/, 'ie') + 's'}`).join(' / ')
+      log(`HEK: ${levels} from ${this.builtHek.trajectories} rollouts in ${this.builtHek.seconds.toFixed(0)} s: ${this.hekPath()}`)
+    }
     // A HEK built here is committed at once: its build rollouts and metrics row then survive a kill in the next step.
     if (this.hekChanged) await this.checkpoint()
-    const bar = quiet || !this.isMain ? undefined : progress(`${c.algorithm}${c.experience.enabled ? ' + HiExp' : ''}`, c.steps)
+    const bar = show ? progress(methodName(c), c.steps) : undefined
     bar?.update(this.state.step)
     while (this.state.step < c.steps) {
       const row = await this.rlStep()
-      bar?.update(this.state.step, `reward ${(row.rewardMean as number).toFixed(2)} · EM ${(row.em as number).toFixed(2)}`)
+      bar?.update(this.state.step, `reward ${row.rewardMean.toFixed(2)} · train EM ${row.em.toFixed(2)}`)
+      await onStep?.(row)
       if (this.state.step % c.validation.every === 0 || this.state.step === c.steps) {
         const v = await this.validate()
         if (v) {
           validation.push(v)
-          bar?.log(`step ${this.state.step}: validation EM ${(v.em as number).toFixed(3)} F1 ${(v.f1 as number).toFixed(3)}`)
+          log(`step ${this.state.step}: validation ${validationSummary(v)}`, bar)
         }
       }
       if (c.experience.enabled && c.experience.refreshEvery > 0 && this.state.step % c.experience.refreshEvery === 0) {
@@ -583,8 +657,25 @@ export class Trainer {
       if (this.state.step % c.checkpointEvery === 0 || this.state.step === c.steps) await this.checkpoint()
     }
     bar?.stop()
-    return { validation }
+    this.metrics.close()
+    if (!this.isMain) return { validation }
+    const plot = await plotTraining([{ name: methodName(c), metricsFile: this.metrics.path }], join(c.outDir, 'training')).catch((error: Error) => {
+      // A run with nothing to draw yet (steps 0, no validation) has no curves; anything else is a real failure.
+      if (/no rl or validation rows/.test(error.message)) return undefined
+      throw error
+    })
+    return { validation, ...(plot && { plot }) }
   }
+}
+
+/** Why demonstrations ran out of budget, named by the option that limits them. */
+function budgetCause(demos: readonly Rollout[], o: ResolvedRolloutOptions): string {
+  const ends = demos.map((d) => d.finish)
+  const share = (f: string) => ends.filter((x) => x === f).length
+  if (share('max-turns') >= share('max-tokens')) {
+    return `${share('max-turns')} of ${demos.length} ran out of turns (rollout.maxTurns ${o.maxTurns}: a question of h hops needs h search turns and one answer turn); raise rollout.maxTurns`
+  }
+  return `${share('max-tokens')} of ${demos.length} ran out of tokens (rollout.maxTotalTokens ${o.maxTotalTokens}, maxTurnTokens ${o.maxTurnTokens}); raise rollout.maxTotalTokens`
 }
 
 /** Share of search calls that got an experience with their documents (HiExp's second injection point). */

@@ -17,7 +17,8 @@ function byteChars(): string[] {
 const QWEN2_SPLIT =
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 
-export function qwenStyleTokenizer(): Tokenizer {
+/** `config`: a tokenizer_config.json (default: Qwen's special tokens, no chat template). */
+export function qwenStyleTokenizer(config: Record<string, unknown> = { eos_token: '<|im_end|>', pad_token: '<|endoftext|>', bos_token: null }): Tokenizer {
   const chars = byteChars()
   const vocab: Record<string, number> = {}
   chars.forEach((c, i) => (vocab[c] = i))
@@ -51,5 +52,5 @@ export function qwenStyleTokenizer(): Tokenizer {
     decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false },
     model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, vocab, merges },
   }
-  return new Tokenizer(json, { eos_token: '<|im_end|>', pad_token: '<|endoftext|>', bos_token: null }, [base])
+  return new Tokenizer(json, config, [base])
 }

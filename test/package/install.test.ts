@@ -3,7 +3,7 @@
 // stands in for the real build (minutes), so the test checks what the script does around it.
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -34,7 +34,16 @@ const install = (hiexp: string, env: Record<string, string>) =>
     timeout: 60_000,
   })
 
+// Like cmake-js's rebuild: the clean step removes build/ after the install script opened its log, then the build
+// writes its objects and the addon into a new build/.
 const FAKE_BUILD = `
+const fs = require('node:fs')
+fs.rmSync('build', { recursive: true, force: true })
+fs.mkdirSync('build/CMakeFiles/x.dir', { recursive: true })
+fs.writeFileSync('build/CMakeFiles/x.dir/x.o', 'object')
+fs.writeFileSync('build/Makefile', '')
+fs.mkdirSync('build/Release', { recursive: true })
+fs.writeFileSync('build/Release/hiexp.node', 'addon')
 console.log('-- Configuring done')
 for (const p of [10, 50, 100]) console.log('[' + String(p).padStart(3) + '%] Building CXX object native/x' + p + '.cc.o')
 console.log('some compiler chatter that is only in the log')
@@ -49,16 +58,21 @@ test('a hoisted cmake-js is found and run; not on a terminal, one line per build
   t.regex(r.stdout, /hiexp install: \[ 10%\] Building CXX object native\/x10.cc.o\n/)
   t.regex(r.stdout, /hiexp install: \[100%\] Building CXX object/)
   t.notRegex(r.stdout, /compiler chatter/)
-  const log = readFileSync(join(hiexp, 'build', 'hiexp-build.log'), 'utf8')
+  // The log survives the clean step (it lives beside build/), and says so once, visibly, before the silent minutes.
+  const log = readFileSync(join(hiexp, 'hiexp-build.log'), 'utf8')
   t.regex(log, /some compiler chatter/)
   t.regex(log, /"--directory",".*node_modules\/hiexp"/)
+  t.regex(r.stderr, /hiexp install: compiling the native addon \(C\+\+ on libtorch\): about 2-5 minutes .*the log is .*node_modules\/hiexp\/hiexp-build.log/)
+  // Installed as a dependency, the build's objects are removed and the addon kept.
+  t.deepEqual(readdirSync(join(hiexp, 'build')), ['Release'])
+  t.true(existsSync(join(hiexp, 'build', 'Release', 'hiexp.node')))
 })
 
 test('a failed build names its log and shows its last lines', (t) => {
   const { hiexp } = consumer(t, `console.log('[ 5%] Building CXX object a.o'); console.error('a.cc:1: error: boom'); process.exit(2)`)
   const r = install(hiexp, { Torch_DIR: '/opt/torch', HIEXP_ADDON: '' })
   t.is(r.status, 1)
-  t.regex(r.stderr, /hiexp install failed: the native build failed \(exit 2\); full output in .*build\/hiexp-build.log, last lines:\n[^]*a.cc:1: error: boom/)
+  t.regex(r.stderr, /hiexp install failed: the native build failed \(exit 2\); full output in .*node_modules\/hiexp\/hiexp-build.log, last lines:\n[^]*a.cc:1: error: boom/)
 })
 
 test('without cmake-js anywhere the advice is to reinstall hiexp, not to run npm install inside node_modules', (t) => {

@@ -12,7 +12,7 @@ const defaults = parseTrainConfig({})
 // The run's documented defaults, written out here independently of the schema that produces them.
 test('the run defaults are the documented ones', (t) => {
   const { template: _template, ...rollout } = defaults.rollout
-  t.deepEqual(rollout, { topk: 3, maxTurns: 4, maxTurnTokens: 24, maxTotalTokens: 640, maxInfoTokens: 192, temperature: 1 })
+  t.deepEqual(rollout, { chat: 'none', topk: 3, maxTurns: 4, maxTurnTokens: 24, maxTotalTokens: 640, maxInfoTokens: 192, temperature: 1 })
   t.deepEqual(defaults.reward, { metric: 'em', answerWeight: 1, formatWeight: 0.1, requireThink: false, malformedPenalty: 0.1, repeatedQueryPenalty: 0 })
   t.deepEqual(defaults.optimizer, { lr: 3e-4, maxGradNorm: 1, warmupSteps: 2 })
   t.is(defaults.warmStart.steps, 150)
@@ -82,7 +82,7 @@ test('a real checkpoint gets checkpoint defaults: no warm start, small learning 
   t.is(c.optimizer.lr, 1e-6)
   t.is(c.warmStart.steps, 0)
   t.is(c.warmStart.lr, 1e-5)
-  t.deepEqual(POLICY_DEFAULTS.checkpoint, { optimizerLr: 1e-6, warmStartSteps: 0, warmStartLr: 1e-5 })
+  t.deepEqual(POLICY_DEFAULTS.checkpoint, { optimizerLr: 1e-6, warmStartSteps: 0, warmStartLr: 1e-5, chat: 'search-r1' })
   const asked = parseTrainConfig({ policy: { checkpoint: '/models/q' }, optimizer: { lr: 5e-7 }, warmStart: { steps: 20 } })
   t.is(asked.optimizer.lr, 5e-7)
   t.is(asked.warmStart.steps, 20)

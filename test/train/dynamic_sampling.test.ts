@@ -67,7 +67,7 @@ test('the draw cap is honoured: with equal rewards everywhere, maxDraws batches 
 test('a run with dynamic sampling resumed from a checkpoint draws the same questions as an uninterrupted one', async (t) => {
   const rollout = { topk: 2, maxTurns: 3, maxTurnTokens: 12, maxTotalTokens: 320, maxInfoTokens: 96, dynamicSampling: { maxDraws: 3 } }
   const strip = (dir: string) =>
-    hx.readMetrics(join(dir, 'metrics.jsonl')).map((row) => Object.fromEntries(Object.entries(row).filter(([k]) => !/seconds$/i.test(k))))
+    hx.readMetrics(join(dir, 'metrics.jsonl')).map((row) => Object.fromEntries(Object.entries(row).filter(([k]) => !/seconds$|^time$/i.test(k))))
   const questions = (dir: string) => readFileSync(join(dir, 'trajectories.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { questionId?: string; question?: string }).question ?? '')
   const whole = tempDir(t)
   await (await hx.Trainer.create(tinyRun(whole, { steps: 3, rollout }))).run({ quiet: true })

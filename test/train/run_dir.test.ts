@@ -8,7 +8,7 @@ import * as hx from '../../lib/index.js'
 import { cutPartialLastLine } from '../../lib/util/append_only.js'
 import { configChanges } from '../../lib/train/run_dir.js'
 import { TrajectoryStore } from '../../lib/experience/store.js'
-import { MetricsLog } from '../../lib/report/metrics.js'
+import { MetricsLog, type RlMetrics } from '../../lib/report/metrics.js'
 import { traj } from '../experience/helpers.js'
 import { tinyRun } from './fixtures/tiny_run.js'
 
@@ -42,7 +42,7 @@ test('a run folder made by another configuration is refused, naming what differs
   const dir = await copyOfFinished(t)
   const other = tinyRun(dir, { steps: 1, algorithm: 'gspo', seed: 9, policy: { tiny: { hiddenSize: 64, intermediateSize: 64, numLayers: 1, numHeads: 2, numKvHeads: 1 } } })
   const error = await t.throwsAsync(hx.Trainer.create(other))
-  t.regex(error!.message, /holds a run of another configuration .*config\.json\): algorithm: "grpo" → "gspo"; policy\.tiny\.hiddenSize: 32 → 64; seed: 3 → 9\. .*--resume-with-new-config/)
+  t.regex(error!.message, /holds a run of another configuration .*config\.json\): algorithm: "grpo" → "gspo"; loss\.aggregation: "token-mean" → "seq-mean-token-mean"; loss\.clipHigh: 0\.2 → 0\.0004; loss\.clipLow: 0\.2 → 0\.0003; policy\.tiny\.hiddenSize: 32 → 64; seed: 3 → 9\. .*--resume-with-new-config/)
   // Only the config changes here (same policy size: the checkpoint still loads); the change is printed, config.json rewritten.
   const lines: string[] = []
   const original = console.error
@@ -107,7 +107,7 @@ test('a torn last line is cut before the next append, so the store and the metri
 
   const metrics = join(dir, 'metrics.jsonl')
   writeFileSync(metrics, '{"phase":"rl","step":1}\n{"phase":"rl","st')
-  new MetricsLog(metrics).append({ phase: 'rl', step: 2 })
+  new MetricsLog(metrics).append({ phase: 'rl', step: 2 } as RlMetrics)
   t.deepEqual(hx.readMetrics(metrics).map((r) => r.step), [1, 2])
 
   // A file that is one partial line, and a long partial line across the backwards-read block size.

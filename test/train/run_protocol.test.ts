@@ -42,7 +42,7 @@ async function runConfig(name: string): Promise<hx.TrainConfig> {
   })
 }
 
-const TIMING = /seconds$/i
+const TIMING = /seconds$|^time$/i  // wall-clock numbers: the phases' durations and each row's time
 const metricsOf = (dir: string) =>
   hx.readMetrics(join(dir, 'metrics.jsonl')).map((row) => Object.fromEntries(Object.entries(row).filter(([k]) => !TIMING.test(k))))
 const trajectoriesOf = (dir: string) =>
