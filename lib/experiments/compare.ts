@@ -91,8 +91,10 @@ async function seedHek(base: ResolvedTrainConfig, seed: number, warmDir: string,
   const origin: HekOrigin = { seed, file: hekFile, source: given ? 'file' : 'built', distiller: base.experience.distiller }
   try {
     let hek: HierarchicalExperience
-    if (given || existsSync(hekFile)) hek = await HierarchicalExperience.load(hekFile)
-    else {
+    if (given || existsSync(hekFile)) {
+      const endpoint = base.experience.embeddingEndpoint
+      hek = HierarchicalExperience.load(hekFile, endpoint ? { embeddingEndpoint: endpoint } : {})
+    } else {
       // Built by a run of its own that starts from the warm start: the warm start's folder stays that run's.
       const config = { ...base, outDir: join(dirname(hekFile), 'hek-build'), steps: 0, experience: { ...base.experience, enabled: true, hekFile: undefined } }
       forkRun(warmDir, config.outDir, parseTrainConfig(config))

@@ -27,11 +27,11 @@ export interface RetrievalServerOptions {
   maxQueries?: number
   /** Longest query, in characters (default 4096). */
   maxQueryChars?: number
-  /** Most terms (words) in one query (default 256). */
+  /** Most terms (words) in one query (default 64; a query is scored in one piece). */
   maxQueryTerms?: number
   /** Most terms of all the queries of one request together (default 8192): the bound on one request's work. */
   maxRequestTerms?: number
-  /** Terms scored between two yields to the event loop (default 256; a query is never split). */
+  /** Terms scored in one turn of the event loop (default 64; a query is never split). */
   sliceTerms?: number
   /** A client must send its headers within this (default 10 s). */
   headersTimeoutMs?: number
@@ -61,9 +61,9 @@ const Limits = z
     maxBodyBytes: z.number().int().min(1024).default(4 << 20),
     maxQueries: z.number().int().min(1).default(1024),
     maxQueryChars: z.number().int().min(1).default(4096),
-    maxQueryTerms: z.number().int().min(1).default(256),
+    maxQueryTerms: z.number().int().min(1).default(64),
     maxRequestTerms: z.number().int().min(1).default(8192),
-    sliceTerms: z.number().int().min(1).default(256),
+    sliceTerms: z.number().int().min(1).default(64),
     headersTimeoutMs: z.number().int().min(1).default(10_000),
     requestTimeoutMs: z.number().int().min(1).default(30_000),
     delayMs: z.number().min(0).default(0),
@@ -84,6 +84,28 @@ export async function startRetrievalServer(options: RetrievalServerOptions): Pro
   }
   const { maxTopk, maxBodyBytes, maxQueries, maxQueryChars, maxQueryTerms, maxRequestTerms, sliceTerms, headersTimeoutMs, requestTimeoutMs, delayMs } = parsedLimits.data
   let closing = false
+  // One slice of scoring per turn of the event loop, whichever request it belongs to: requests take turns, and I/O
+  // (a health check, a new request, a signal) is served between any two slices. Yielding each request on its own
+  // (setImmediate per request) would run one slice of every waiting request back to back before polling again.
+  const turns: Array<() => void> = []
+  let turning = false
+  const runTurn = () => {
+    const next = turns.shift()
+    if (!next) {
+      turning = false
+      return
+    }
+    next()
+    setImmediate(runTurn)
+  }
+  const takeTurn = () =>
+    new Promise<void>((resolve) => {
+      turns.push(resolve)
+      if (!turning) {
+        turning = true
+        setImmediate(runTurn)
+      }
+    })
   const send = (res: ServerResponse, status: number, body: unknown, close = false) => {
     const text = JSON.stringify(body)
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...(close && { connection: 'close' }) })
@@ -138,16 +160,16 @@ export async function startRetrievalServer(options: RetrievalServerOptions): Pro
     if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs))
     const hits: Passage[][] = []
     for (let i = 0; i < queries.length; ) {
-      // A slice of whole queries of about sliceTerms terms, then a turn of the event loop for everyone else.
-      let j = i + 1
-      for (let budget = terms[i]; j < queries.length && budget + terms[j] <= sliceTerms; j++) budget += terms[j]
-      hits.push(...(await retriever.search(queries.slice(i, j), topk)))
-      i = j
-      await new Promise((r) => setImmediate(r))
+      // A slice of whole queries of about sliceTerms terms, in this request's turn (see takeTurn).
+      await takeTurn()
       if (closing || res.destroyed || req.socket.destroyed) {
         res.destroy()
         return
       }
+      let j = i + 1
+      for (let budget = terms[i]; j < queries.length && budget + terms[j] <= sliceTerms; j++) budget += terms[j]
+      hits.push(...(await retriever.search(queries.slice(i, j), topk)))
+      i = j
     }
     const result = hits.map((ps) =>
       ps.map((p) => {
@@ -157,7 +179,8 @@ export async function startRetrievalServer(options: RetrievalServerOptions): Pro
     )
     send(res, 200, { result })
   }
-  const server = createServer((req, res) => {
+  // Node checks the request time-outs every connectionsCheckingInterval (30 s by default): often enough to honour them.
+  const server = createServer({ connectionsCheckingInterval: Math.max(100, Math.min(1000, headersTimeoutMs / 2, requestTimeoutMs / 2)) }, (req, res) => {
     handle(req, res).catch((e: unknown) => {
       if (!res.headersSent) send(res, 500, { error: (e as Error).message })
       else res.destroy()

@@ -1,6 +1,7 @@
 // The run protocol (lib/train/run_dir.ts, docs/run-protocol.md): a training run killed with SIGKILL at each point of
 // its commit protocol, then resumed, ends in the state of a run that was never interrupted: the same metrics (timings
-// aside), the same trajectories (their wall-clock time aside), the same commit record and the same final weights.
+// aside), the same trajectories (their wall-clock time aside), the same commit record and the same final weights; for
+// a run from a HEK file and for one that builds its own HEK.
 import test from 'ava'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -54,16 +55,37 @@ const trajectoriesOf = (dir: string) =>
       return rest
     })
 const bytes = (path: string) => readFileSync(path).toString('base64')
+const hekOf = (dir: string) => {
+  const { createdAt: _c, build: _b, ...rest } = JSON.parse(readFileSync(join(dir, 'checkpoint', 'hek.json'), 'utf8')) as Record<string, unknown>
+  return rest
+}
 
-let reference: Promise<string> | undefined
-/** The uninterrupted run, trained once for every comparison. */
-function uninterrupted(): Promise<string> {
-  reference ??= (async () => {
-    const config = await runConfig('uninterrupted')
-    const ended = await train(config)
-    if (ended.code !== 0) throw new Error(`the uninterrupted run failed: ${ended.output}`)
-    return config.outDir!
-  })()
+// A HiExp run that builds its own HEK after the warm start (no hekFile) and refreshes it: a resumed run reads that HEK
+// back from its checkpoint and must retrieve exactly as the live one did (issue 22 B1).
+async function builtHekConfig(name: string): Promise<hx.TrainConfig> {
+  return tinyRun(join(base, name), {
+    steps: 4,
+    checkpointEvery: 2,
+    validation: { every: 2, questions: 3 },
+    // A warm start long enough that some build rollouts succeed: the offline distiller needs a success and a failure.
+    warmStart: { steps: 60, batchSize: 8, lr: 5e-3 },
+    experience: { enabled: true, buildQuestions: 12, buildGroupSize: 6, refreshEvery: 3 },
+  })
+}
+
+const references = new Map<string, Promise<string>>()
+/** The uninterrupted run of a kind of config, trained once for every comparison. */
+function uninterrupted(kind: 'hek-file' | 'built-hek' = 'hek-file'): Promise<string> {
+  let reference = references.get(kind)
+  if (!reference) {
+    reference = (async () => {
+      const config = kind === 'hek-file' ? await runConfig('uninterrupted') : await builtHekConfig('uninterrupted-built-hek')
+      const ended = await train(config)
+      if (ended.code !== 0) throw new Error(`the uninterrupted run failed: ${ended.output}`)
+      return config.outDir!
+    })()
+    references.set(kind, reference)
+  }
   return reference
 }
 
@@ -86,14 +108,21 @@ const KILLS = [
   'checkpoint:swapped@3', // the last one: the run is complete on disk, its cleanup is not
 ]
 
-for (const fault of KILLS) {
-  test(`killed at ${fault}, the resumed run equals an uninterrupted one`, async (t) => {
-    const config = await runConfig(`killed-${fault.replace(/[:@]/g, '-')}`)
+// The run that builds its HEK: with the HEK built but not committed, in the first step after it was committed (the
+// resumed run reads it back), and after a refresh of it.
+const BUILT_HEK_KILLS = ['checkpoint:begin@2', 'step:trajectories-written@1', 'step:trajectories-written@4']
+
+const CASES = [...KILLS.map((fault) => ({ fault, kind: 'hek-file' as const })), ...BUILT_HEK_KILLS.map((fault) => ({ fault, kind: 'built-hek' as const }))]
+
+for (const { fault, kind } of CASES) {
+  test(`${kind === 'built-hek' ? 'a run building its own HEK, ' : ''}killed at ${fault}, the resumed run equals an uninterrupted one`, async (t) => {
+    const name = `killed-${kind}-${fault.replace(/[:@]/g, '-')}`
+    const config = kind === 'hek-file' ? await runConfig(name) : await builtHekConfig(name)
     const killed = await train(config, fault)
     t.is(killed.signal, 'SIGKILL', `the run must reach ${fault} and die there: ${killed.output}`)
     const resumed = await train(config)
     t.is(resumed.code, 0, resumed.output)
-    const ref = await uninterrupted()
+    const ref = await uninterrupted(kind)
     const dir = config.outDir!
     t.deepEqual(metricsOf(dir), metricsOf(ref), 'metrics.jsonl')
     t.deepEqual(trajectoriesOf(dir), trajectoriesOf(ref), 'trajectories.jsonl')
@@ -104,9 +133,11 @@ for (const fault of KILLS) {
     t.deepEqual(state, referenceState, 'checkpoint/run.json')
     t.is(metricsBytes, statSync(join(dir, 'metrics.jsonl')).size)
     t.deepEqual(trajectoryBytes, [statSync(join(dir, 'trajectories.jsonl')).size])
-    for (const f of ['model.safetensors', 'trainer_state.safetensors', 'hek.json']) {
+    for (const f of ['model.safetensors', 'trainer_state.safetensors']) {
       t.true(bytes(join(dir, 'checkpoint', f)) === bytes(join(ref, 'checkpoint', f)), `checkpoint/${f}`)
     }
+    // The HEK exactly, but for when it was built and how long that took.
+    t.deepEqual(hekOf(dir), hekOf(ref), 'checkpoint/hek.json')
     t.false(existsSync(join(dir, 'checkpoint.new')) || existsSync(join(dir, 'checkpoint.old')), 'no checkpoint.new / .old left behind')
   })
 }
