@@ -132,6 +132,8 @@ test.serial('missing files are named: train -c, report NAME=file (not "no rl row
   const report = await t.throwsAsync(cli(['report', 'x=/nonexistent/metrics.jsonl']))
   t.regex(stderrOf(report), /readMetrics: \/nonexistent\/metrics\.jsonl: no such file/)
   t.notRegex(stderrOf(report), /no rl/)
+  const corpus = await t.throwsAsync(cli(['serve-retrieval', '--corpus', '/nonexistent/corpus.jsonl', '--port', '0']))
+  t.regex(stderrOf(corpus), /hiexp: loadCorpusJsonl \(corpus\): cannot read \/nonexistent\/corpus\.jsonl: no such file/)
 })
 
 test.serial('hiexp serve-retrieval serves the generated world over Search-R1\'s API', async (t) => {
