@@ -86,16 +86,54 @@ test.serial('a finished run: rerunning train prints its last validation (no unde
   writeFileSync(config, JSON.stringify({ steps: 1, questionsPerStep: 1, groupSize: 2, warmStart: { steps: 1, batchSize: 2 }, validation: { every: 1, questions: 2 }, task: { world: { questionsPerHop: 10 } } }))
   const out = join(dir, 'run')
   const first = await cli(['train', '-c', config, '-o', out])
-  t.regex(first.stdout, /^done in \d+ s: validation EM \d\.\d{3} \(step 1\)/m)
+  t.regex(first.stdout, /^done in \d+ s: validation EM \d\.\d{3} F1 \d\.\d{3} \(step 1\); metrics .*; curves .*training\.png$/m)
+  t.notRegex(first.stdout, /with HEK/) // not a HiExp run
   const again = await cli(['train', '-c', config, '-o', out])
   t.notRegex(again.stdout, /undefined|NaN/)
-  t.regex(again.stdout, /^already complete at step 1 \(nothing to do\): validation EM \d\.\d{3} \(step 1\)/m)
+  t.regex(again.stdout, /^already complete at step 1 \(nothing to do\): validation EM \d\.\d{3} F1 \d\.\d{3} \(step 1\)/m)
   const table = await cli(['eval', '-c', config, '-o', out, '--limit', '3'])
-  t.regex(table.stdout, /^test split, 3 questions, step 1 of /)
+  t.regex(table.stdout, /^test split, 3 questions, step 1 of .*\n\nEM without the HEK:\n/)
+  t.notRegex(table.stdout, /with the HEK/)
+  const hek = await t.throwsAsync(cli(['eval', '-o', out, '--hek']))
+  t.regex(stderrOf(hek), /eval: --hek needs a HiExp run/)
   t.regex(table.stdout, /\nquestions +n +EM +F1 +CEM +searches +repeated +tokens\n/)
   t.regex(table.stdout, /\nall +3 +\d\.\d{3} /)
   const json = JSON.parse((await cli(['eval', '-c', config, '-o', out, '--limit', '3', '--json'])).stdout) as { n: number; em: number }
   t.is(json.n, 3)
+})
+
+test.serial('a HiExp run: the done line, hiexp eval (table and --json) and hiexp report show EM with the HEK beside EM', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hiexp-cli-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const { HierarchicalExperience } = await import('../lib/index.js')
+  const advice = ['Search the first entity named in the question before anything else', 'Do not answer before any search']
+  ;(await HierarchicalExperience.build(advice.map((text, i) => ({ id: `e${i}`, text, kind: 'success-pattern' as const, when: 'any', taskType: 'any', support: 5, successRate: 0.8, sources: [] })))).save(join(dir, 'hek.json'))
+  const config = join(dir, 'tiny.json')
+  writeFileSync(config, JSON.stringify({ steps: 1, questionsPerStep: 1, groupSize: 2, warmStart: { steps: 1, batchSize: 2 }, validation: { every: 1, questions: 2 }, task: { world: { questionsPerHop: 10 } }, experience: { enabled: true, hekFile: join(dir, 'hek.json') } }))
+  const out = join(dir, 'run')
+  const first = await cli(['train', '-c', config, '-o', out])
+  t.regex(first.stdout, /^done in \d+ s: validation EM \d\.\d{3} F1 \d\.\d{3} · EM with HEK \d\.\d{3} F1 with HEK \d\.\d{3} \(step 1\)/m)
+  t.regex(first.stderr, /step 1: validation EM \d\.\d{3} F1 \d\.\d{3} · EM with HEK \d\.\d{3}/)
+  const table = await cli(['eval', '-o', out, '--limit', '3'])
+  t.regex(table.stdout, /EM without the HEK:\n[^]*\nall +3 +\d\.\d{3} [^]*EM with the HEK \(HiExp's number[^\n]*\n[^]*\nall +3 +\d\.\d{3} /)
+  const json = JSON.parse((await cli(['eval', '-o', out, '--limit', '3', '--json'])).stdout) as { n: number; em: number; withHek?: { n: number; em: number } }
+  t.is(json.n, 3)
+  t.is(json.withHek?.n, 3)
+  const plain = JSON.parse((await cli(['eval', '-o', out, '--limit', '3', '--json', '--no-hek'])).stdout) as { withHek?: unknown }
+  t.is(plain.withHek, undefined)
+  const report = await cli(['report', `hiexp-grpo=${join(out, 'metrics.jsonl')}`, '-o', join(dir, 'curves')])
+  t.regex(report.stdout, /^hiexp-grpo: validation EM \d\.\d{3} F1 \d\.\d{3} · EM with HEK \d\.\d{3}/m)
+  t.regex(readFileSync(join(dir, 'curves.svg'), 'utf8'), /EM with HEK/)
+})
+
+test.serial('missing files are named: train -c, report NAME=file (not "no rl rows")', async (t) => {
+  const config = await t.throwsAsync(cli(['train', '-c', '/nonexistent/run.json']))
+  t.regex(stderrOf(config), /hiexp: train config: cannot read \/nonexistent\/run\.json: no such file/)
+  const report = await t.throwsAsync(cli(['report', 'x=/nonexistent/metrics.jsonl']))
+  t.regex(stderrOf(report), /readMetrics: \/nonexistent\/metrics\.jsonl: no such file/)
+  t.notRegex(stderrOf(report), /no rl/)
+  const corpus = await t.throwsAsync(cli(['serve-retrieval', '--corpus', '/nonexistent/corpus.jsonl', '--port', '0']))
+  t.regex(stderrOf(corpus), /hiexp: loadCorpusJsonl \(corpus\): cannot read \/nonexistent\/corpus\.jsonl: no such file/)
 })
 
 test.serial('hiexp serve-retrieval serves the generated world over Search-R1\'s API', async (t) => {

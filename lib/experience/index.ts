@@ -76,4 +76,4 @@ export {
 export { retrieveExperiences, renderRetrieval, DEFAULT_HEADER } from './retrieve.js'
 export { formatHek, hekTreeSvg, hekDendrogramSvg, writeHekPictures, type FormatOptions, type HekPictureOptions } from './show.js'
 export { whitespaceTokens } from './text.js'
-export { HekExperienceSource, NoExperienceError, buildHek, collectTrajectories, distillerFor, type ExperienceSource } from './source.js'
+export { HekExperienceSource, NoExperienceError, buildHek, collectTrajectories, distillerFor, type CollectHooks, type ExperienceSource } from './source.js'

@@ -198,7 +198,8 @@ export function hekDendrogramSvg(hek: HierarchicalExperience, options: { title?:
   const labels = distinctLabels(tips.map(labelText)).map((t) => (t.length > 28 ? `${t.slice(0, 27)}…` : t))
   const size = { width: Math.min(1600, Math.max(640, 90 + n * 18)), height: 560 }
   let svg = dendrogramSvg(Z, n, { labels, ...size, ...(options.title && { title: options.title }) })
-  const cuts = hek.file.levels.slice(1).map((l, i) => ({ t: l.threshold, name: `τ${i + 1} = ${l.threshold?.toFixed(2)} (${hek.file.levels[i].name}s → ${l.name}s)` }))
+  const plural = (w: string) => (w.endsWith('y') ? `${w.slice(0, -1)}ies` : `${w}s`)
+  const cuts = hek.file.levels.slice(1).map((l, i) => ({ t: l.threshold, name: `τ${i + 1} = ${l.threshold?.toFixed(2)} (${plural(hek.file.levels[i]!.name)} → ${plural(l.name)})` }))
   const overlay: string[] = []
   for (const { t, name } of cuts) {
     if (t === null) continue

@@ -3,7 +3,7 @@
 // trainer.logger). The file is TFRecord framing around tensorflow.Event protos: per record the length (uint64 LE),
 // its masked CRC-32C, the bytes, their masked CRC-32C. The protos are encoded by protobufjs from the schema below.
 import { crc32c } from '@aws-crypto/crc32c'
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import protobuf from 'protobufjs'
@@ -68,24 +68,26 @@ export function scalarsOf(row: MetricsRow): Array<{ tag: string; simpleValue: nu
 }
 
 /**
- * Writes one event file in `dir`: the file-version event, then one event per row with its scalars. Each run (and each
- * resume) starts a new file, as TensorBoard's writers do; TensorBoard shows a step written twice by its last value.
+ * Writes one event file in `dir`: the file-version event, then one event per row with its scalars. Each process that
+ * writes rows (a run, a resume) starts a new file, as TensorBoard's writers do.
  */
 export class TensorBoardWriter implements MetricsSink {
   readonly path: string
   private fd: number | undefined
 
-  constructor(dir: string) {
-    mkdirSync(dir, { recursive: true })
-    const now = Date.now() / 1000
-    this.path = join(dir, `events.out.tfevents.${Math.floor(now)}.${hostname()}.${process.pid}`)
-    this.fd = openSync(this.path, 'a')
-    this.event({ wallTime: now, step: 0, fileVersion: 'brain.Event:2' })
+  constructor(private readonly dir: string) {
+    this.path = join(dir, `events.out.tfevents.${Math.floor(Date.now() / 1000)}.${hostname()}.${process.pid}`)
   }
 
   private event(e: TensorBoardEvent): void {
-    // Rows after close() (a validation after run()) reopen the file.
-    this.fd ??= openSync(this.path, 'a')
+    // The file is made with its first row (a process that writes none, like hiexp eval, leaves no file); rows after
+    // close() (a validation after run()) reopen it.
+    if (this.fd === undefined) {
+      const fresh = !existsSync(this.path)
+      mkdirSync(this.dir, { recursive: true })
+      this.fd = openSync(this.path, 'a')
+      if (fresh) writeSync(this.fd, record(EventProto.encode(EventProto.fromObject({ wallTime: Date.now() / 1000, step: 0, fileVersion: 'brain.Event:2' })).finish()))
+    }
     writeSync(this.fd, record(EventProto.encode(EventProto.fromObject(e)).finish()))
   }
 

@@ -12,6 +12,7 @@ import { ArithmeticOptionsSchema, type ArithmeticOptions } from '../env/arithmet
 import { WorldOptionsSchema, type WorldOptions } from '../env/world_options.js'
 import { checkRolloutMemory } from './memory.js'
 import { OptimizerOptionsSchema } from './optimizer.js'
+import type { TrainConfigInput } from './config_input.js'
 
 // Who distils experiences (experience.distiller) is listed beside the experience block's schema.
 import { DISTILLERS, ExperienceOptionsSchema } from '../experience/options.js'
@@ -245,7 +246,13 @@ export const TrainConfigSchema = TrainConfigObject
     }
   })
 
-export type TrainConfig = z.input<typeof TrainConfigSchema>
+/** A run configuration as written (every field optional, documented field by field: config_input.ts). */
+export type TrainConfig = TrainConfigInput
+
+// The documented interface and the zod schema must describe the same object: this fails to compile when they drift.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+const inputMatchesSchema: Same<TrainConfigInput, z.input<typeof TrainConfigSchema>> = true
+void inputMatchesSchema
 export type ResolvedTrainConfig = z.output<typeof TrainConfigSchema>
 
 /**

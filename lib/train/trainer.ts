@@ -24,7 +24,7 @@ import { applyRewardFunction, type RewardFunction } from './hooks.js'
 import { checkpointDir, initialPolicy, loadTask, type Task } from './task.js'
 import {
   claimRunDir, commitCheckpoint, COMMITTED_HEK_FILE, METRICS_FILE, recoverCheckpoint, rollBackToCommit, trajectoriesFile,
-  type ClaimOptions, type RunCommit,
+  type RunCommit,
 } from './run_dir.js'
 import type { PolicyLossOptions } from '../ops/rl/types.js'
 import type { Retriever } from '../search/types.js'
@@ -86,7 +86,8 @@ export function methodName(config: Pick<ResolvedTrainConfig, 'algorithm' | 'expe
 
 /** A validation row as one line: EM, and EM with the HEK (the method's own number) for HiExp runs. */
 export function validationSummary(v: Pick<ValidationMetrics, 'em' | 'f1' | 'emWithExperience' | 'f1WithExperience'>): string {
-  const hek = v.emWithExperience !== undefined ? ` · EM with HEK ${v.emWithExperience.toFixed(3)} F1 with HEK ${(v.f1WithExperience ?? NaN).toFixed(3)}` : ''
+  const f1 = v.f1WithExperience !== undefined ? ` F1 with HEK ${v.f1WithExperience.toFixed(3)}` : ''
+  const hek = v.emWithExperience !== undefined ? ` · EM with HEK ${v.emWithExperience.toFixed(3)}${f1}` : ''
   return `EM ${v.em.toFixed(3)} F1 ${v.f1.toFixed(3)}${hek}`
 }
 
@@ -152,7 +153,7 @@ export class Trainer {
     let commit: RunCommit | undefined
     if (isMain) {
       lockRunDir(c.outDir)
-      claimRunDir(c.outDir, effectiveConfig(c), { ...(options.resumeWithNewConfig !== undefined && { resumeWithNewConfig: options.resumeWithNewConfig }) } as ClaimOptions)
+      claimRunDir(c.outDir, effectiveConfig(c), { resumeWithNewConfig: options.resumeWithNewConfig === true })
       commit = recoverCheckpoint(c.outDir)
     }
     if (group) commit = (await group.broadcastJson(commit ?? null)) ?? undefined

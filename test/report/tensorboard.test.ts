@@ -75,3 +75,17 @@ print(",".join(f"{e.step}:{e.value}" for e in acc.Scalars("rl/rewardMean")))`
   t.is(r.status, 0, r.stderr)
   t.is(r.stdout.trim(), '1:0.5,2:0.75')
 })
+
+test('a writer that gets no row leaves no file (hiexp eval of a run with the logger); a row after close() reopens it', (t) => {
+  const d = dir(t)
+  const idle = new TensorBoardWriter(join(d, 'idle'))
+  idle.close()
+  t.throws(() => readdirSync(join(d, 'idle')), { code: 'ENOENT' })
+  const writer = new TensorBoardWriter(join(d, 'tb'))
+  writer.write({ phase: 'rl', step: 1, rewardMean: 0.5 } as never)
+  writer.close()
+  writer.write({ phase: 'validation', step: 1, em: 0.25 } as never)
+  writer.close()
+  const events = readEventFile(writer.path)
+  t.deepEqual(events.map((e) => [e.step, e.fileVersion ?? e.summary?.value[0]?.tag]), [[0, 'brain.Event:2'], [1, 'rl/rewardMean'], [1, 'validation/em']])
+})

@@ -134,3 +134,19 @@ test.serial('D6: missing files are named with the option or function that wanted
   await t.throwsAsync(hx.Policy.load('Qwen/Qwen2.5-0.5B-Instruct'), { message: /looks like a Hugging Face Hub id.*download it first \(huggingface-cli download Qwen\/Qwen2\.5-0\.5B-Instruct --local-dir models\/Qwen2\.5-0\.5B-Instruct\)/ })
   writeFileSync(join(dir, 'x'), '')
 })
+
+test.serial('D9: the HEK build rollouts report their progress after each turn, up to the whole batch', async (t) => {
+  const dir = fresh(t)
+  const trainer = await hx.Trainer.create(tinyRun(dir, { warmStart: { steps: 0 } }))
+  const calls: Array<[number, number]> = []
+  const { dynamicSampling: _d, ...rollout } = trainer.config.rollout
+  const records = await hx.collectTrajectories(
+    trainer.policy, trainer.task.retriever, trainer.task.train.slice(0, 2), 3, hx.parseRolloutOptions(rollout), hx.parseRewardConfig(trainer.config.reward), trainer.trajectories, 0,
+    { onTurn: (finished, total) => void calls.push([finished, total]) },
+  )
+  t.is(records.length, 6)
+  t.true(calls.length >= 2)
+  t.true(calls.every(([, total]) => total === 6))
+  t.deepEqual(calls.at(-1), [6, 6])
+  t.true(calls.every(([f], i) => i === 0 || f >= calls[i - 1]![0]))
+})
