@@ -18,7 +18,7 @@ import { HEK_FORMAT, HEK_VERSION, HekFileSchema, levelName, typeOfLevel, upgrade
 import { retrieveExperiences, retrieveForPrompt, retrieveForSearch, type PromptRetrieval, type PromptRetrieveOptions, type Retrieval, type RetrieveOptions, type SearchRetrieval, type SearchRetrieveOptions } from './retrieve.js'
 import { offlineSummarizer, type ClusterInput, type ClusterSummary, type Summarizer } from './summarize.js'
 import { jaccard, normalizeText, stemmedTerms, whitespaceTokens } from './text.js'
-import { ExperienceRecordSchema, firstIssue, titleOf, type CheckedExperience, type Experience, type ExperienceKind } from './types.js'
+import { ExperienceRecordSchema, firstIssue, matchKey, titleOf, type CheckedExperience, type Experience, type ExperienceKind } from './types.js'
 
 export { HEK_FORMAT, HEK_VERSION, HekNodeSchema, HekFileSchema, LEVEL_NAMES, levelName, type HekNode, type HekFile } from './hek_schema.js'
 export type { RetrieveOptions, RetrievedItem, Retrieval, PromptRetrieval, PromptRetrieveOptions, SearchRetrieval, SearchRetrieveOptions } from './retrieve.js'
@@ -50,7 +50,15 @@ export const HekOptionsSchema = z
     dedupeJaccard: z.number().min(0).max(1).default(0.8),
   })
   .strict()
-export type HekOptions = z.input<typeof HekOptionsSchema> & { embedder?: Embedder; summarizer?: Summarizer }
+export type HekOptions = z.input<typeof HekOptionsSchema> & {
+  embedder?: Embedder
+  summarizer?: Summarizer
+  /**
+   * Texts the embedder's space is also learnt from (docs/method.md §1): what retrieval will compare — the corpus
+   * passages, the train questions. Without them a TF-IDF space knows only the case titles' words.
+   */
+  fitTexts?: readonly string[]
+}
 type ResolvedHekOptions = z.output<typeof HekOptionsSchema> & { thresholds: number[] }
 
 export interface BuildStats {
@@ -62,6 +70,12 @@ export interface BuildStats {
   linkageMs: number
   summarizeMs: number
   totalMs: number
+  /** Retrieval precision, when measured after the build (precision.ts): gold queries replayed, cases fired, of the query's relation. */
+  retrievalReplayed?: number
+  retrievalFired?: number
+  retrievalPrecise?: number
+  /** retrievalPrecise / retrievalFired (absent when nothing fired). */
+  retrievalPrecision?: number
 }
 
 /** One level being built: its nodes and their title vectors. */
@@ -132,6 +146,7 @@ function caseNodes(cases: readonly CheckedExperience[], vectors: readonly Float3
     if (e.score !== undefined) node.score = e.score
     if (e.origin !== undefined) node.origin = e.origin
     if (e.hops !== undefined) node.hops = e.hops
+    if (e.question !== undefined) node.question = e.question
     return node
   })
   return { nodes, vectors: [...vectors] }
@@ -149,7 +164,8 @@ async function summariseLevel(below: BuiltLevel, assignment: Int32Array, l: numb
   }))
   const summaries: ClusterSummary[] = await summarizer.summarize(inputs)
   const titles = summaries.map((s, c) => s.title ?? titleOf(below.nodes[members[c][0]]))
-  const vectors = embedder.dim > 0 ? await embedder.embed(titles) : titles.map(() => new Float32Array(0))
+  const keys = summaries.map((s, c) => matchKey({ text: s.text, title: titles[c], ...(s.question !== undefined && { question: s.question }) }))
+  const vectors = embedder.dim > 0 ? await embedder.embed(keys) : keys.map(() => new Float32Array(0))
   const nodes = members.map((ms, c): HekNode => {
     const kids = ms.map((i) => below.nodes[i])
     const support = kids.reduce((s, x) => s + x.support, 0)
@@ -178,6 +194,7 @@ async function summariseLevel(below: BuiltLevel, assignment: Int32Array, l: numb
     }
     const [h] = hops
     if (hops.size === 1 && h !== undefined) node.hops = h
+    if (summaries[c].question !== undefined) node.question = summaries[c].question
     for (const kid of kids) kid.parent = node.id
     return node
   })
@@ -227,6 +244,7 @@ export class HierarchicalExperience {
       if (n.score !== undefined) e.score = n.score
       if (n.origin !== undefined) e.origin = n.origin
       if (n.hops !== undefined) e.hops = n.hops
+      if (n.question !== undefined) e.question = n.question
       return e
     })
   }
@@ -237,14 +255,14 @@ export class HierarchicalExperience {
    * (`description` for `text`).
    */
   static async build(experiences: readonly (Experience | Record<string, unknown>)[], options: HekOptions = {}): Promise<HierarchicalExperience> {
-    const { embedder: givenEmbedder, summarizer = offlineSummarizer, ...rest } = options
+    const { embedder: givenEmbedder, summarizer = offlineSummarizer, fitTexts, ...rest } = options
     const o = resolveHekOptions(rest)
     const checked = checkExperiences(experiences)
     const embedder = givenEmbedder ?? new TfidfSvdEmbedder()
     const t0 = performance.now()
     const cases = dedupeCases(checked, o.dedupeJaccard)
     const t1 = performance.now()
-    const caseVectors = await embedder.fit(cases.map(titleOf))
+    const caseVectors = await embedder.fit(cases.map(matchKey), { background: fitTexts ?? [] })
     const t2 = performance.now()
 
     const levels: BuiltLevel[] = [caseNodes(cases, caseVectors)]
@@ -299,13 +317,23 @@ export class HierarchicalExperience {
       thresholds: this.file.options.thresholds,
       method: this.file.options.method as 'ward',
     }
-    const embedder = options.embedder ?? (this.file.embedder.kind === 'tfidf-svd' ? new TfidfSvdEmbedder() : this.embedder)
+    // A space learnt from background texts (the corpus) is kept: they are not stored, and they still cover the new cases.
+    const refit = this.file.embedder.kind === 'tfidf-svd' && this.file.embedder.background === 0
+    const embedder = options.embedder ?? (refit ? new TfidfSvdEmbedder() : fixedSpace(this.embedder))
     return HierarchicalExperience.build([...this.experiences(), ...experiences], {
       ...base,
       ...options,
       embedder,
       summarizer: options.summarizer ?? this.summarizer,
     })
+  }
+
+  /** This HEK with more numbers in its build record (e.g. the retrieval precision measured once it is built). */
+  withBuildStats(stats: Readonly<Record<string, number>>): HierarchicalExperience {
+    const hek = new HierarchicalExperience({ ...this.file, build: { ...this.file.build, ...stats } }, this.embedder, this.summarizer)
+    hek.rebuildOptions = this.rebuildOptions
+    if (this.upgradedFrom !== undefined) hek.upgradedFrom = this.upgradedFrom
+    return hek
   }
 
   toJSON(): HekFile {
@@ -388,11 +416,16 @@ export const defaultCountTokens = whitespaceTokens
 
 // ---- helpers ----------------------------------------------------------------------------------------------------
 
+/** An embedder whose space is not learnt again: `fit` only embeds. */
+function fixedSpace(e: Embedder): Embedder {
+  return { get dim() { return e.dim }, state: () => e.state(), embed: (t) => e.embed(t), fit: (t) => e.embed(t) }
+}
+
 function mergeDuplicates(groups: CheckedExperience[][]): CheckedExperience[][] {
   const byText = new Map<string, CheckedExperience[]>()
   for (const g of groups) {
     for (const e of g) {
-      const key = `${e.kind}\u0000${normalizeText(titleOf(e))}\u0000${normalizeText(e.text)}`
+      const key = `${e.kind}\u0000${normalizeText(matchKey(e))}\u0000${normalizeText(e.text)}`
       const list = byText.get(key)
       if (list) list.push(e)
       else byText.set(key, [e])
@@ -412,7 +445,7 @@ function mergeNear(groups: CheckedExperience[][], min: number): CheckedExperienc
     for (let j = i + 1; j < n; j++) {
       if (groups[i][0].kind !== groups[j][0].kind) continue
       // Titled cases (E1 decision points) share their template's words: only the same key makes them duplicates.
-      if (normalizeText(titleOf(groups[i][0])) !== normalizeText(titleOf(groups[j][0])) && (groups[i][0].title || groups[j][0].title)) continue
+      if (normalizeText(matchKey(groups[i][0])) !== normalizeText(matchKey(groups[j][0])) && (groups[i][0].title || groups[j][0].title)) continue
       if (jaccard(sets[i], sets[j]) >= min) parent[find(j)] = find(i)
     }
   }
