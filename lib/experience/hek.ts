@@ -78,10 +78,31 @@ export interface BuildStats {
   retrievalPrecision?: number
 }
 
-/** One level being built: its nodes and their title vectors. */
+/** One level being built: its nodes and the vectors they are clustered by (clusterVector). */
 interface BuiltLevel {
   nodes: HekNode[]
   vectors: Float32Array[]
+}
+
+/**
+ * What a node is clustered by: its title's vector and its question's side by side, over √2 (a unit vector whose
+ * squared distances are the mean of the two parts'); a node without a question uses its title for both halves.
+ */
+function clusterVector(title: Float32Array, question: Float32Array | undefined): Float32Array {
+  const out = new Float32Array(title.length * 2)
+  out.set(title, 0)
+  out.set(question ?? title, title.length)
+  for (let i = 0; i < out.length; i++) out[i] /= Math.SQRT2
+  return out
+}
+
+/** The title vectors and the question vectors (undefined for a text without a question) of the texts, in one call. */
+async function embedKeys(embedder: Embedder, xs: readonly { title: string; question?: string }[], fit?: readonly string[]): Promise<{ titles: Float32Array[]; questions: (Float32Array | undefined)[] }> {
+  const asked = xs.flatMap((x) => (x.question !== undefined ? [x.question] : []))
+  const texts = [...xs.map((x) => x.title), ...asked]
+  const vectors = fit ? await embedder.fit(texts, { background: fit }) : embedder.dim > 0 ? await embedder.embed(texts) : texts.map(() => new Float32Array(0))
+  let k = xs.length
+  return { titles: vectors.slice(0, xs.length), questions: xs.map((x) => (x.question !== undefined ? vectors[k++] : undefined)) }
 }
 
 /** Checks the options and fills in the default thresholds. */
@@ -135,7 +156,7 @@ export async function clusterTitles(vectors: readonly Float32Array[], method: Li
 }
 
 /** Step 4: the cases as level-0 nodes. */
-function caseNodes(cases: readonly CheckedExperience[], vectors: readonly Float32Array[]): BuiltLevel {
+function caseNodes(cases: readonly CheckedExperience[], vectors: readonly Float32Array[], questionVectors: readonly (Float32Array | undefined)[]): BuiltLevel {
   const ids = uniqueIds(cases.map((e) => e.id))
   const nodes = cases.map((e, i): HekNode => {
     const node: HekNode = {
@@ -147,9 +168,11 @@ function caseNodes(cases: readonly CheckedExperience[], vectors: readonly Float3
     if (e.origin !== undefined) node.origin = e.origin
     if (e.hops !== undefined) node.hops = e.hops
     if (e.question !== undefined) node.question = e.question
+    const qv = questionVectors[i]
+    if (qv !== undefined) node.questionVector = roundVec(qv)
     return node
   })
-  return { nodes, vectors: [...vectors] }
+  return { nodes, vectors: vectors.map((v, i) => clusterVector(v, questionVectors[i])) }
 }
 
 /** Step 5: one level up: the clusters of `below` (by `assignment`), each summarised and its title embedded. */
@@ -164,8 +187,7 @@ async function summariseLevel(below: BuiltLevel, assignment: Int32Array, l: numb
   }))
   const summaries: ClusterSummary[] = await summarizer.summarize(inputs)
   const titles = summaries.map((s, c) => s.title ?? titleOf(below.nodes[members[c][0]]))
-  const keys = summaries.map((s, c) => matchKey({ text: s.text, title: titles[c], ...(s.question !== undefined && { question: s.question }) }))
-  const vectors = embedder.dim > 0 ? await embedder.embed(keys) : keys.map(() => new Float32Array(0))
+  const { titles: vectors, questions: questionVectors } = await embedKeys(embedder, summaries.map((s, c) => ({ title: titles[c], ...(s.question !== undefined && { question: s.question }) })))
   const nodes = members.map((ms, c): HekNode => {
     const kids = ms.map((i) => below.nodes[i])
     const support = kids.reduce((s, x) => s + x.support, 0)
@@ -195,22 +217,26 @@ async function summariseLevel(below: BuiltLevel, assignment: Int32Array, l: numb
     const [h] = hops
     if (hops.size === 1 && h !== undefined) node.hops = h
     if (summaries[c].question !== undefined) node.question = summaries[c].question
+    const qv = questionVectors[c]
+    if (qv !== undefined) node.questionVector = roundVec(qv)
     for (const kid of kids) kid.parent = node.id
     return node
   })
-  return { nodes, vectors }
+  return { nodes, vectors: vectors.map((v, c) => clusterVector(v, questionVectors[c])) }
 }
 
 /** A loaded or built HEK. Immutable: `update` returns a new one. */
 export class HierarchicalExperience {
   private readonly byId: Map<string, HekNode>
   private readonly vectors: Map<string, Float32Array>
+  private readonly questionVectors: Map<string, Float32Array>
   /** The version of the file this HEK was read from, when it was converted from an older one. */
   upgradedFrom?: number
 
   private constructor(readonly file: HekFile, readonly embedder: Embedder, private readonly summarizer: Summarizer = offlineSummarizer) {
     this.byId = new Map(file.nodes.map((n) => [n.id, n]))
     this.vectors = new Map(file.nodes.map((n) => [n.id, Float32Array.from(n.vector)]))
+    this.questionVectors = new Map(file.nodes.flatMap((n) => (n.questionVector ? [[n.id, Float32Array.from(n.questionVector)] as const] : [])))
   }
 
   get nodes(): readonly HekNode[] {
@@ -262,10 +288,10 @@ export class HierarchicalExperience {
     const t0 = performance.now()
     const cases = dedupeCases(checked, o.dedupeJaccard)
     const t1 = performance.now()
-    const caseVectors = await embedder.fit(cases.map(matchKey), { background: fitTexts ?? [] })
+    const caseKeys = await embedKeys(embedder, cases.map((e) => ({ title: titleOf(e), ...(e.question !== undefined && { question: e.question }) })), fitTexts ?? [])
     const t2 = performance.now()
 
-    const levels: BuiltLevel[] = [caseNodes(cases, caseVectors)]
+    const levels: BuiltLevel[] = [caseNodes(cases, caseKeys.titles, caseKeys.questions)]
     let caseLinkage: Float64Array = new Float64Array(0)
     let linkageMs = 0
     let summarizeMs = 0
@@ -390,10 +416,28 @@ export class HierarchicalExperience {
     return q
   }
 
-  /** Cosine similarity of a text (or an embedded query) to every node of a level. */
-  async similarities(query: string | Float32Array, level: number): Promise<Array<{ node: HekNode; similarity: number }>> {
+  /**
+   * Cosine similarity of a text (or an embedded query) to the title of every node of a level. With `question`, a
+   * node learnt on a question (a case, or a summary of cases) must match on both: the least of the two similarities.
+   */
+  async similarities(query: string | Float32Array, level: number, options: { question?: string | Float32Array } = {}): Promise<Array<{ node: HekNode; similarity: number }>> {
     const q = typeof query === 'string' ? await this.embedQuery(query) : query
-    return this.level(level).map((node) => ({ node, similarity: q.length > 0 ? cosine(q, this.vectors.get(node.id) as Float32Array) : 0 }))
+    const asked = typeof options.question === 'string' ? await this.embedQuery(options.question) : options.question
+    return this.level(level).map((node) => {
+      let similarity = q.length > 0 ? cosine(q, this.vectors.get(node.id) as Float32Array) : 0
+      const qv = this.questionVectors.get(node.id)
+      if (asked && qv) similarity = Math.min(similarity, asked.length > 0 ? cosine(asked, qv) : 0)
+      return { node, similarity }
+    })
+  }
+
+  /** Cosine similarity of a question to every node of a level: to its question when it has one, else to its title. */
+  async questionSimilarities(question: string | Float32Array, level: number): Promise<Array<{ node: HekNode; similarity: number }>> {
+    const q = typeof question === 'string' ? await this.embedQuery(question) : question
+    return this.level(level).map((node) => {
+      const v = this.questionVectors.get(node.id) ?? (this.vectors.get(node.id) as Float32Array)
+      return { node, similarity: q.length > 0 ? cosine(q, v) : 0 }
+    })
   }
 
   /** hiexp's earlier retrieval (cases by similarity to the question, with their ancestors): see retrieve.ts. */
@@ -513,6 +557,7 @@ function checkTree(f: HekFile): string | undefined {
   const top = f.levels.length - 1
   for (const nd of f.nodes) {
     if (nd.vector.length !== dim) return `node ${nd.id} has a vector of ${nd.vector.length} numbers, the embedder has ${dim} dimensions`
+    if (nd.questionVector && nd.questionVector.length !== dim) return `node ${nd.id} has a questionVector of ${nd.questionVector.length} numbers, the embedder has ${dim} dimensions`
     if (nd.level === top) {
       if (nd.parent !== null) return `node ${nd.id} is at the top level but has parent ${nd.parent}`
     } else {

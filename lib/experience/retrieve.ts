@@ -17,7 +17,10 @@ export interface HekIndex {
   level(l: number): HekNode[]
   node(id: string): HekNode | undefined
   embedQuery(text: string): Promise<Float32Array>
-  similarities(query: string | Float32Array, level: number): Promise<Array<{ node: HekNode; similarity: number }>>
+  /** To each node's title; with `question`, the least of that and the question's similarity to the node's question. */
+  similarities(query: string | Float32Array, level: number, options?: { question?: string | Float32Array }): Promise<Array<{ node: HekNode; similarity: number }>>
+  /** To each node's question when it has one, else to its title. */
+  questionSimilarities(question: string | Float32Array, level: number): Promise<Array<{ node: HekNode; similarity: number }>>
 }
 
 export interface RetrieveOptions {
@@ -84,7 +87,8 @@ export interface PromptRetrieval {
 }
 
 /**
- * The system-prompt injection: the k E2/E3 nodes most similar to the question (cosine of φ(question) and φ(title);
+ * The system-prompt injection: the k E2/E3 nodes most similar to the question (cosine of φ(question) and φ(title), or
+ * of the node's question type when it was learnt on questions;
  * ties by support, then id), most similar first, as many as fit the budget, none below the similarity floor. A summary whose text repeats one already
  * taken (an offline E3 is often its E2's medoid) is skipped, so k distinct lines are shown when there are k.
  */
@@ -99,7 +103,7 @@ export async function retrieveForPrompt(hek: HekIndex, question: string, options
   // The question as the HEK's keys are written: its names as role slots, so what is compared is its type.
   const q = await hek.embedQuery(questionKey(question))
   const candidates: RetrievedItem[] = []
-  for (let l = 1; l < hek.levelCount; l++) candidates.push(...(await hek.similarities(q, l)))
+  for (let l = 1; l < hek.levelCount; l++) candidates.push(...(await hek.questionSimilarities(q, l)))
   candidates.sort((a, b) => b.similarity - a.similarity || b.node.support - a.node.support || (a.node.id < b.node.id ? -1 : 1))
   const items: RetrievedItem[] = []
   const texts = new Set<string>()
@@ -125,8 +129,8 @@ export interface SearchRetrieveOptions {
   /** Least cosine similarity of φ(query) and φ(E1 title) (default 0.8). */
   minSimilarity?: number
   /**
-   * The question being answered: the query is then matched together with it against each case's question and title
-   * (a case of another question type with a look-alike query does not fire), and its names become role slots.
+   * The question being answered: a case learnt on a question must then match it as well as the query (the least of the
+   * two similarities), and the query's names that the question gives become role slots.
    */
   question?: string
 }
@@ -138,21 +142,17 @@ export interface SearchRetrieval {
   text: string
 }
 
-/** The text a search call is matched with: the question's type and the query, names as role slots (matchKey's twin). */
-export function searchKey(query: string, question?: string): string {
-  const q = queryKey(query, question)
-  return question === undefined ? q : `${questionKey(question)} ${q}`
-}
-
 /**
- * The search-call injection: the E1 whose key (its question and title) is most similar to the query (with the question
- * when given), if the similarity reaches the threshold.
+ * The search-call injection: the E1 whose title is most similar to the query, if the similarity reaches the
+ * threshold. With the question, names are role slots, and a case learnt on a question must match it as well (the
+ * least of the two similarities): a look-alike query of another question type does not fire it.
  */
 export async function retrieveForSearch(hek: HekIndex, query: string, options: SearchRetrieveOptions = {}): Promise<SearchRetrieval> {
   const min = options.minSimilarity ?? SEARCH_MIN_SIMILARITY
   if (typeof min !== 'number' || Number.isNaN(min)) throw new RangeError(`options.minSimilarity must be a number, got ${String(min)}`)
   let best: RetrievedItem | undefined
-  for (const x of await hek.similarities(searchKey(query, options.question), 0)) {
+  const asked = options.question === undefined ? {} : { question: questionKey(options.question) }
+  for (const x of await hek.similarities(queryKey(query, options.question), 0, asked)) {
     if (!best || x.similarity > best.similarity || (x.similarity === best.similarity && x.node.support > best.node.support)) best = x
   }
   return { ...(best ? { best } : {}), text: best && best.similarity >= min ? best.node.text : '' }

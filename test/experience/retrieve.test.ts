@@ -6,6 +6,7 @@ import type { HekNode } from '../../lib/experience/hek_schema.js'
 import { parseTrainConfig } from '../../lib/train/config.js'
 import { relationsNamed, retrievalPrecision } from '../../lib/experience/precision.js'
 import type { QaExample } from '../../lib/env/types.js'
+import { HierarchicalExperience } from '../../lib/experience/hek.js'
 
 function node(id: string, level: number, text: string, support = 1): HekNode {
   return {
@@ -22,6 +23,7 @@ function fixedHek(levels: HekNode[][], sims: Record<string, number>): HekIndex {
     node: (id) => levels.flat().find((n) => n.id === id),
     embedQuery: async () => new Float32Array([1]),
     similarities: async (_q, l) => levels[l].map((n) => ({ node: n, similarity: sims[n.id] })),
+    questionSimilarities: async (_q, l) => levels[l].map((n) => ({ node: n, similarity: sims[n.id] })),
   }
 }
 
@@ -70,4 +72,22 @@ test('retrieval precision: of the gold queries replayed, the share whose fired c
   t.deepEqual(await retrievalPrecision(fixedHek([[born, both]], { born: 0.1, both: 0.85 }), questions), { replayed: 3, fired: 3, precise: 0, precision: 0 })
   t.deepEqual(await retrievalPrecision(fixedHek([[born, both]], { born: 0.1, both: 0.2 }), questions), { replayed: 3, fired: 0, precise: 0 })
   t.deepEqual(relationsNamed('[the name found in step 1] city in'), ['located_in'])
+})
+
+test('a search-time case matches on the question as well as the query: a look-alike query of another question type does not fire it', async (t) => {
+  const caseOf = (id: string, question: string, title: string) => ({
+    id, type: 'E1' as const, title, question, text: `After searching ${title}, the successful attempt searched the next name.`,
+    kind: 'success-pattern' as const, when: '2-hop questions', taskType: 'multihop', support: 4, successRate: 0.5, sources: [id],
+  })
+  const founder = caseOf('founder', "Where was the founder of [the question's entity] born?", "[the question's entity] founded")
+  const spouse = caseOf('spouse', "Which organisation does the spouse of [the question's entity] work for?", "[the question's entity] married")
+  const fitTexts = ['Where was the founder of Brisk Bay born?', 'Which organisation does the spouse of Alda Voss work for?', 'Brisk Bay was founded by Ola Penn.', 'Alda Voss is married to Cato Wick.']
+  const hek = await HierarchicalExperience.build([founder, spouse], { levels: 1, fitTexts })
+  const own = (await hek.retrieveForSearch('Brisk Bay founded', { question: 'Where was the founder of Brisk Bay born?' })).best
+  t.is(own?.node.id, 'founder')
+  t.true(own!.similarity >= 0.8)
+  // The same query asked for a question of the other type: its title matches one case, its question the other.
+  const other = await hek.retrieveForSearch('Brisk Bay founded', { question: 'Which organisation does the spouse of Brisk Bay work for?' })
+  t.is(other.text, '')
+  t.true(other.best!.similarity < 0.8)
 })
