@@ -9,9 +9,9 @@
  *                       feature varies, log[Σ a_k d_k / n_k + α/K) / (Σ b_k c_k / n_k + α/K)], which compares successes
  *                       and failures of the same question and so is not fooled by easy vs hard questions.
  *
- * A stratum that spans several hop counts (all questions, a task type) is scored within each hop count, never across:
- * its log-odds ratio is the Mantel–Haenszel estimate over the hop counts, log[Σ_h a_h d_h / n_h / Σ_h b_h c_h / n_h]
- * (cells smoothed by α), with the Robins–Breslow–Greenland standard error. Pooled across hop counts, easy 1-hop
+ * A stratum that spans several hop counts or task types is scored within each question type (task type and hop
+ * count), never across: its log-odds ratio is the Mantel–Haenszel estimate over those types,
+ * log[Σ_h a_h d_h / n_h / Σ_h b_h c_h / n_h] (cells smoothed by α), with the Robins–Breslow–Greenland standard error. Pooled across hop counts, easy 1-hop
  * questions make whatever 1-hop attempts do look good ("paste the whole question as a search query"); and where the
  * hop counts disagree (a next search built on the previous results loses on 1-hop questions and wins on 3-hop ones),
  * the broad statement is withheld and each hop count speaks for itself.
@@ -187,16 +187,17 @@ export class ContrastiveAnalyzer implements Distiller {
         }
         const al = o.alpha
         const crude = logOdds(a, b, c, d, al)
-        // Within hop counts: one table per hop count of the stratum's questions (an unknown hop count is one of its own).
-        const tables = new Map<number | undefined, [number, number, number, number]>()
+        // Within hop counts: one table per question type (task type and hop count; an unknown hop count is one of its own).
+        const tables = new Map<string, [number, number, number, number]>()
         for (const g of s.groups) {
-          const tb = tables.get(g.hops) ?? [0, 0, 0, 0]
+          const type = `${g.taskType}\u0000${g.hops ?? '?'}`
+          const tb = tables.get(type) ?? [0, 0, 0, 0]
           for (const t of feats.get(g)!) {
             const has = t.f.get(feature.key)
             if (has === undefined) continue
             tb[t.ok ? (has ? 0 : 1) : has ? 2 : 3]++
           }
-          tables.set(g.hops, tb)
+          tables.set(type, tb)
         }
         const hopTables = [...tables.values()].filter(([ta, tb, tc, td]) => ta + tb + tc + td > 0)
         const { lor: pooled, se } = hopTables.length > 1 ? mantelHaenszel(hopTables, al) : crude
