@@ -49,11 +49,11 @@ export const EmbedderStateSchema = z.discriminatedUnion('kind', [TfidfSvdStateSc
 export type EmbedderState = z.infer<typeof EmbedderStateSchema>
 
 /** SVD dimensions when background texts are given (enough for the names of a corpus to keep directions of their own). */
-export const BACKGROUND_DIM = 256
+export const BACKGROUND_DIM = 128
 
 export interface TfidfSvdOptions {
   /**
-   * SVD dimensions (default min(64, n / 2) for n texts alone, BACKGROUND_DIM = 256 with background texts; at most
+   * SVD dimensions (default min(64, n / 2) for n texts alone, BACKGROUND_DIM = 128 with background texts; at most
    * n - 1 and the vocabulary size).
    */
   dim?: number
