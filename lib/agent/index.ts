@@ -16,6 +16,7 @@ export {
   runRollouts,
   packRollouts,
   withPrompt,
+  experienceFree,
   trajectoryText,
   parseRolloutOptions,
   RolloutOptionsSchema,

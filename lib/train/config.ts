@@ -251,8 +251,16 @@ export type TrainConfig = TrainConfigInput
 
 // The documented interface and the zod schema must describe the same object: this fails to compile when they drift.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+// Optional fields one side lacks pass Same, so the dotted paths of every field are compared too.
+type FieldPaths<T> = T extends readonly unknown[] | ((...args: never[]) => unknown)
+  ? never
+  : T extends object
+    ? { [K in keyof T & string]-?: K | `${K}.${FieldPaths<NonNullable<T[K]>>}` }[keyof T & string]
+    : never
 const inputMatchesSchema: Same<TrainConfigInput, z.input<typeof TrainConfigSchema>> = true
+const fieldsMatchSchema: Same<FieldPaths<TrainConfigInput>, FieldPaths<z.input<typeof TrainConfigSchema>>> = true
 void inputMatchesSchema
+void fieldsMatchSchema
 export type ResolvedTrainConfig = z.output<typeof TrainConfigSchema>
 
 /**

@@ -223,8 +223,18 @@ export interface ExperienceInput {
   regularizerCoef?: number
   /** A HEK file to use (read only); without it one is built from the warm-started policy's rollouts. */
   hekFile?: string
+  /**
+   * Where an OpenAI-compatible embedder recorded in a HEK file is reached, with the only key sent to it: the file's own
+   * URL is never used.
+   */
+  embeddingEndpoint?: { baseURL: string; apiKey?: string }
   /** E2/E3 experiences in the system prompt (the paper: 5). */
   promptTopK?: number
+  /**
+   * Least cosine similarity of the question and an E2/E3 title for it to enter the prompt (-1: always the top
+   * promptTopK). Below it the slot holds fewer lines, or none. Default 0.3.
+   */
+  promptMinSimilarity?: number
   /** Tokens of prompt experience at most. Default 96. */
   tokenBudget?: number
   /** Return the best E1 with the documents of a search call (the paper's second injection point). Default true. */

@@ -7,7 +7,7 @@ import { generateDemonstrations } from '../agent/demonstrations.js'
 import { evaluateRollouts, type Evaluation } from '../agent/evaluate.js'
 import { promptText } from '../agent/chat.js'
 import { computeReward, parseRewardConfig, type ResolvedRewardConfig, type RewardParts } from '../agent/reward.js'
-import { parseRolloutOptions, runRollouts, withPrompt, type ResolvedRolloutOptions, type Rollout, type RolloutTiming } from '../agent/rollout.js'
+import { experienceFree, parseRolloutOptions, runRollouts, type ResolvedRolloutOptions, type Rollout, type RolloutTiming } from '../agent/rollout.js'
 import { mean, std } from '../util/stats.js'
 import { Random } from '../util/random.js'
 import type { QaExample } from '../env/types.js'
@@ -32,6 +32,8 @@ import { readDistEnv } from '../distributed/env.js'
 import { getProcessGroup, initProcessGroup, shard, type ProcessGroup } from '../distributed/group.js'
 import { buildHek, collectTrajectories, distillerFor, guidedRequest, HekExperienceSource, type ExperienceSource } from '../experience/source.js'
 import { internalization } from '../experience/options.js'
+import { precisionStats, retrievalPrecision } from '../experience/precision.js'
+import { combinedTarget, frozenReference } from './reference.js'
 import { HierarchicalExperience } from '../experience/hek.js'
 import { lockRunDir } from './run_lock.js'
 import { writeHekPictures } from '../experience/show.js'
@@ -338,10 +340,11 @@ export class Trainer {
 
     // The update batch: every rollout as sampled, its prompt and tool responses (experiences included) in the context
     // and masked out (the paper: the ratio is taken under the sampling context). hiexp's internalisation variant
-    // scores guided rollouts behind the experience-free prompt instead, with a KL towards their sampling distribution.
+    // scores guided rollouts as an experience-free policy sees them (no prompt experience, no search-time line), with a
+    // KL towards their sampling distribution besides the one to the frozen reference.
     const isGuided = rollouts.map((_, i) => i % G < guided)
     const inner = internalization(c.experience)
-    const rows = rollouts.map((r, i) => (isGuided[i] && inner.align ? withPrompt(r, this.promptIds(questions[Math.floor(i / G)])) : r))
+    const rows = rollouts.map((r, i) => (isGuided[i] && inner.align ? experienceFree(r, this.promptIds(questions[Math.floor(i / G)])) : r))
     const regularize = guided > 0 && inner.klCoef > 0
     const stats = rows.length > 0 ? await this.update(rows, advantages, regularize ? inner.klCoef : 0) : []
     const t2 = performance.now()
@@ -415,7 +418,10 @@ export class Trainer {
     const rng = new Random(c.seed).fork(`update-${this.state.step}`)
     const loss = this.lossOptions()
     const regularize = regularizeCoef > 0
-    if (regularize) Object.assign(loss, { klCoef: regularizeCoef, klEstimator: 'k3' })
+    // The paper's β to the frozen reference stays: both KLs as one k2 target (reference.ts); without β, λ alone as before.
+    const beta = regularize ? (loss.klCoef ?? 0) : 0
+    if (regularize) Object.assign(loss, beta > 0 ? { klCoef: beta + regularizeCoef, klEstimator: 'k2' } : { klCoef: regularizeCoef, klEstimator: 'k3' })
+    const reference = beta > 0 ? (this.reference ??= await frozenReference(this.policy, join(c.outDir, `reference-${this.rank}`), { device: c.policy.device, dtype: c.policy.dtype })) : undefined
     const out: TrainStats[] = []
     for (let epoch = 0; epoch < c.ppoEpochs; epoch++) {
       const order = epoch === 0 && size === n ? [...Array(n).keys()] : rng.shuffle([...Array(n).keys()])
@@ -425,12 +431,14 @@ export class Trainer {
         // internalisation variant's regulariser they are also the KL target: on guided rollouts the
         // experience-conditioned distribution π_old(·|q,e); on the others the KL to π_old(·|q) is zero at the first epoch.
         // Otherwise loss.klCoef (default 1e-3, the paper's β) takes the KL to the frozen reference policy.
+        const sequences = idx.map((i) => rows[i].tokens)
+        const refScores = reference ? (await reference.score(sequences)).logprobs : undefined
         const batch: RlBatch = {
-          sequences: idx.map((i) => rows[i].tokens),
+          sequences,
           masks: idx.map((i) => rows[i].mask),
           advantages: Float32Array.from(idx.map((i) => advantages[i])),
           oldLogprobs: idx.map((i) => rows[i].logprobs),
-          ...(regularize ? { refLogprobs: idx.map((i) => rows[i].logprobs) } : {}),
+          ...(regularize ? { refLogprobs: idx.map((i, k) => (refScores ? combinedTarget(refScores[k], rows[i].logprobs, beta, regularizeCoef) : rows[i].logprobs)) } : {}),
         }
         out.push(await this.policy.trainStep(batch, loss))
       }
@@ -515,6 +523,9 @@ export class Trainer {
     this.hekChanged = false
   }
 
+  /** The internalisation variant's frozen reference (reference.ts), loaded or frozen at its first update. */
+  private reference?: Policy
+
   /** The run's published HEK (a copy of the committed one, with its pictures beside it); experience.hekFile is input only. */
   private hekPath(): string {
     return join(this.config.outDir, 'hek.json')
@@ -550,7 +561,8 @@ export class Trainer {
         ...(this.rewardFunction && { score: (rs: readonly Rollout[], qOf: (i: number) => QaExample) => this.score(rs, qOf) }),
       })
       bar?.update(records.length, 'distilling and clustering')
-      hek = await buildHek(records, distillerFor(this.config, this.policy), { thresholds: e.thresholds })
+      hek = await buildHek(records, distillerFor(this.config, this.policy), { thresholds: e.thresholds, fitTexts: this.task.fitTexts })
+      hek = hek.withBuildStats(precisionStats(await retrievalPrecision(hek, this.task.train, { minSimilarity: e.searchMinSimilarity })))
       this.publishHek(hek)
       const row: HekMetrics = { phase: 'hek', step: this.state.step, experiences: hek.experiences().length, trajectories: records.length, seconds: (performance.now() - t0) / 1000 }
       this.metrics.append(row)
@@ -572,6 +584,7 @@ export class Trainer {
     const e = this.config.experience
     return new HekExperienceSource(hek, {
       promptTopK: e.promptTopK,
+      promptMinSimilarity: e.promptMinSimilarity,
       budget: e.tokenBudget,
       searchInjection: e.searchInjection,
       searchMinSimilarity: e.searchMinSimilarity,
