@@ -70,6 +70,12 @@ export function configFromHf(json: unknown): Qwen2Config {
   if (c.num_attention_heads % numKvHeads !== 0) {
     throw new RangeError(`config.json: num_key_value_heads (${numKvHeads}) must divide num_attention_heads (${c.num_attention_heads})`)
   }
+  // Token ids are rows of the embedding table.
+  const ids = [c.bos_token_id, ...(Array.isArray(c.eos_token_id) ? c.eos_token_id : [c.eos_token_id])]
+  const outside = ids.find((id) => typeof id === 'number' && (id < 0 || id >= c.vocab_size))
+  if (outside !== undefined) {
+    throw new RangeError(`config.json: token id ${outside} (bos_token_id / eos_token_id) is outside the vocabulary [0, ${c.vocab_size - 1}] (vocab_size ${c.vocab_size})`)
+  }
   const headDim = c.head_dim ?? c.hidden_size / c.num_attention_heads
   if (!Number.isInteger(headDim) || headDim % 2 !== 0) {
     throw new RangeError(`config.json: hidden_size / num_attention_heads must be an even integer, got ${headDim}`)

@@ -77,9 +77,8 @@ async function embeddingsServer(dim: () => number, reply?: (req: IncomingMessage
 }
 
 test('B4: a HEK file naming an endpoint is refused unless the caller gives one; questions and keys go only to the caller\'s endpoint', async (t) => {
-  let dim = 8
-  const honest = await embeddingsServer(() => dim)
-  const attacker = await embeddingsServer(() => dim)
+  const honest = await embeddingsServer(() => 8)
+  const attacker = await embeddingsServer(() => 8)
   const saved = process.env.OPENAI_API_KEY
   process.env.OPENAI_API_KEY = 'sk-secret-of-the-user'
   try {
@@ -109,7 +108,6 @@ test('B4: a HEK file naming an endpoint is refused unless the caller gives one; 
     t.is(honest.seen.at(-1)!.authorization, 'Bearer k-mine')
     t.is(attacker.seen.length, 0, 'the host the file names never heard from us')
     t.false(honest.seen.some((s) => s.authorization?.includes('sk-secret')))
-    dim = 8
   } finally {
     if (saved === undefined) delete process.env.OPENAI_API_KEY
     else process.env.OPENAI_API_KEY = saved

@@ -111,6 +111,8 @@ test('B12: config.json numbers that would make NaN scores are refused before any
     [{ rms_norm_eps: 1e-300 }, /rms_norm_eps: must be in \[1e-12, 1\]/],
     [{ rms_norm_eps: 2 }, /rms_norm_eps: must be in \[1e-12, 1\]/],
     [{ initializer_range: JSON.parse('1e999') }, /initializer_range: Number must be finite/],
+    [{ eos_token_id: [3, 64] }, /^config\.json: token id 64 \(bos_token_id \/ eos_token_id\) is outside the vocabulary \[0, 63\] \(vocab_size 64\)$/],
+    [{ bos_token_id: -1 }, /token id -1 .* is outside the vocabulary/],
   ]
   for (const [change, re] of cases) t.throws(() => configFromHf({ ...QWEN_CONFIG, ...change }), { message: re }, JSON.stringify(change))
 })
