@@ -116,7 +116,7 @@ program
 
 program
   .command('compare')
-  .description('GRPO, GSPO, HiExp-GRPO, HiExp-GSPO from one warm start per seed, same budget: report.md + plots')
+  .description('GRPO (± dynamic sampling), GSPO, HiExp-GRPO / -GSPO and its controls from one warm start per seed, same budget: report.md + plots')
   .option('-c, --config <file>', 'base run configuration shared by every method')
   .option('-o, --out <dir>', 'output folder', 'runs/compare')
   .option('--seeds <list>', 'comma-separated seeds', '0,1,2')
@@ -124,6 +124,8 @@ program
   .option('--methods <list>', `comma-separated subset of ${METHODS.join(', ')}`, METHODS.join(','))
   .option('--hek <file>', "HiExp methods use this HEK instead of building one ('{seed}' becomes the seed): e.g. one built on another task")
   .option('--distiller <kind>', `who distils the HEK built per seed: ${DISTILLERS.join(' | ')} (overrides the config)`)
+  .option('--probe', 'also probe each warm start on validation (no advice, oracle advice, the HEK, the shuffled HEK; pass@8)')
+  .option('--probe-only', 'the go/no-go alone: warm starts, HEKs, baselines and probes, no RL')
   .action(async (opts) => {
     const base = opts.config ? loadTrainConfig(opts.config) : parseTrainConfig({})
     if (opts.steps !== undefined) base.steps = opts.steps
@@ -139,7 +141,7 @@ program
     for (const m of methods) if (!METHODS.includes(m)) throw new InvalidArgumentError(`unknown method '${m}' (known: ${METHODS.join(', ')})`)
     const seeds = String(opts.seeds).split(',').map((x) => integer(x))
     const started = Date.now()
-    const results = await compare({ outDir: opts.out, seeds, methods, base })
+    const results = await compare({ outDir: opts.out, seeds, methods, base, probe: Boolean(opts.probe), probeOnly: Boolean(opts.probeOnly) })
     console.log(`${results.length} runs in ${((Date.now() - started) / 60000).toFixed(1)} min: ${join(opts.out, 'report.md')}`)
   })
 

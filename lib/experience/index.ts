@@ -76,3 +76,5 @@ export { retrieveExperiences, renderRetrieval, DEFAULT_HEADER } from './retrieve
 export { formatHek, hekTreeSvg, hekDendrogramSvg, writeHekPictures, type FormatOptions, type HekPictureOptions } from './show.js'
 export { whitespaceTokens } from './text.js'
 export { HekExperienceSource, NoExperienceError, buildHek, collectTrajectories, distillerFor, type ExperienceSource } from './source.js'
+export { shuffledHek } from './shuffle.js'
+export { adviceLine, adviceFor, renderAdvice, roleOf, queryWordOf, PhrasingOracleSource, type AdviceStep } from './advice.js'
