@@ -17,7 +17,7 @@ import { parseTrainConfig, type ResolvedTrainConfig, type TrainConfig } from '..
 import { HierarchicalExperience } from '../experience/hek.js'
 import { NoExperienceError, type ExperienceSource } from '../experience/source.js'
 import { shuffledHek } from '../experience/shuffle.js'
-import { retrievalPrecision } from './retrieval_precision.js'
+import { casePrecision } from './case_precision.js'
 import { probeTable, probeWarmStart, type WarmStartProbe } from './compare_probes.js'
 import { forkRun } from '../train/run_dir.js'
 import { Trainer } from '../train/trainer.js'
@@ -58,7 +58,7 @@ export interface MethodResult {
   test: Evaluation
   /** With the seed's HEK at both injection points: a HiExp method's own number; for the others, an evaluation with it. */
   testWithExperience?: Evaluation
-  /** Of the test search calls with the HEK that got a case, the share about the hop's relation (retrieval_precision.ts). */
+  /** Of the test search calls with the HEK that got a case, the share about the hop's relation (case_precision.ts). */
   retrievalPrecision?: number
   /** Means over the RL steps. */
   rewardGroupStd: number
@@ -143,7 +143,7 @@ async function seedHek(base: ResolvedTrainConfig, seed: number, warmDir: string,
 /** The test split with the HEK (and the retrieval precision of its search-time cases). */
 async function testWithHek(trainer: Trainer, source: ExperienceSource): Promise<{ testWithExperience: Evaluation; retrievalPrecision: number }> {
   const { evaluation, rollouts } = await trainer.evaluateRollouts(trainer.task.test, { source })
-  return { testWithExperience: evaluation, retrievalPrecision: retrievalPrecision(rollouts, trainer.task.test).precision }
+  return { testWithExperience: evaluation, retrievalPrecision: casePrecision(rollouts, trainer.task.test).precision }
 }
 
 /**

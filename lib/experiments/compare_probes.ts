@@ -8,7 +8,7 @@ import { PhrasingOracleSource } from '../experience/advice.js'
 import { HierarchicalExperience } from '../experience/hek.js'
 import type { ExperienceSource } from '../experience/source.js'
 import type { Trainer } from '../train/trainer.js'
-import { retrievalPrecision } from './retrieval_precision.js'
+import { casePrecision } from './case_precision.js'
 
 export interface ProbeArm {
   em: number
@@ -53,7 +53,7 @@ export async function probeWarmStart(warm: Trainer, seed: number, hekFile: strin
   const examples = warm.task.validation
   const probe = async (source?: ExperienceSource) => {
     const { evaluation, rollouts } = await warm.evaluateRollouts(examples, { ...(source && { source }) })
-    return arm(evaluation, source ? retrievalPrecision(rollouts, examples).precision : undefined)
+    return arm(evaluation, source ? casePrecision(rollouts, examples).precision : undefined)
   }
   const load = (file: string | undefined) => (file && existsSync(file) ? warm.experienceSource(HierarchicalExperience.load(file)) : undefined)
   const hek = load(hekFile)

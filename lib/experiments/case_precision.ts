@@ -27,7 +27,7 @@ export function caseTitle(line: string): string {
   return first ? first[1] : t
 }
 
-export interface RetrievalPrecision {
+export interface CasePrecision {
   /** Search calls that got a case. */
   fired: number
   searchCalls: number
@@ -36,7 +36,7 @@ export interface RetrievalPrecision {
 }
 
 /** `examples[i]` is the question of `rollouts[i]`; the k-th search of a rollout runs hop k of its question. */
-export function retrievalPrecision(rollouts: readonly Rollout[], examples: readonly QaExample[]): RetrievalPrecision {
+export function casePrecision(rollouts: readonly Rollout[], examples: readonly QaExample[]): CasePrecision {
   let fired = 0
   let right = 0
   let calls = 0
