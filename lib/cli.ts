@@ -14,7 +14,7 @@ import { startRetrievalServer } from './search/server.js'
 import { evaluationTable } from './cli_format.js'
 import { CHECKPOINT_DIR } from './train/task.js'
 import { COMMIT_FILE, RUN_CONFIG_FILE } from './train/run_dir.js'
-import { readMetrics } from './report/metrics.js'
+import { readMetrics, type MetricsRow } from './report/metrics.js'
 import { plotTraining } from './report/training_plot.js'
 import { DISTILLERS, loadTrainConfig, parseTrainConfig } from './train/config.js'
 import { Trainer } from './train/trainer.js'
@@ -51,10 +51,29 @@ function version(): string {
 }
 
 /** The last validation row of a run's metrics.jsonl (a finished run rerun has nothing new to report). */
-function lastValidation(metricsFile: string): { step: number; em: number } | undefined {
+function lastValidation(metricsFile: string): ValidationLine | undefined {
   const row = readMetrics(metricsFile).filter((r) => r.phase === 'validation' && typeof r.em === 'number').at(-1)
-  return row && { step: typeof row.step === 'number' ? row.step : 0, em: row.em as number }
+  return row && validationLine(row)
 }
+
+interface ValidationLine {
+  step: number
+  em: number
+  /** A HiExp run's own number: validation EM with its HEK at both injection points. */
+  emWithHek?: number
+}
+
+const validationLine = (row: MetricsRow): ValidationLine => ({
+  step: typeof row.step === 'number' ? row.step : 0,
+  em: row.em as number,
+  ...(typeof row.emWithExperience === 'number' && { emWithHek: row.emWithExperience }),
+})
+
+/** HiExp's number (with the HEK) first, beside the HEK-free one; a plain run's EM alone. */
+const describeValidation = (v: ValidationLine) =>
+  v.emWithHek === undefined
+    ? `validation EM ${v.em.toFixed(3)} (step ${v.step})`
+    : `validation EM with the HEK ${v.emWithHek.toFixed(3)} (HiExp's number), without it ${v.em.toFixed(3)} (step ${v.step})`
 
 const program = new Command()
   .name('hiexp')
@@ -81,8 +100,8 @@ program
     const metrics = join(trainer.config.outDir, 'metrics.jsonl')
     const plot = await plotTraining([{ name: trainer.config.algorithm, metricsFile: metrics }], join(trainer.config.outDir, 'training'))
     const now = validation.at(-1)
-    const last = now ? { step: now.step as number, em: now.em as number } : lastValidation(metrics)
-    const em = last ? `validation EM ${last.em.toFixed(3)} (step ${last.step})` : 'no validation yet'
+    const last = now ? validationLine(now) : lastValidation(metrics)
+    const em = last ? describeValidation(last) : 'no validation yet'
     const what = validation.length > 0 ? `done in ${((Date.now() - started) / 1000).toFixed(0)} s` : `already complete at step ${trainer.step} (nothing to do)`
     console.log(`${what}: ${em}; metrics ${metrics}; curves ${plot.png}`)
   })
