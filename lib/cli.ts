@@ -144,7 +144,8 @@ program
   .option('--hek <file>', "HiExp methods use this HEK instead of building one ('{seed}' becomes the seed): e.g. one built on another task")
   .option('--distiller <kind>', `who distils the HEK built per seed: ${DISTILLERS.join(' | ')} (overrides the config)`)
   .option('--probe', 'also probe each warm start on validation (no advice, oracle advice, the HEK, the shuffled HEK; pass@8)')
-  .option('--probe-only', 'the go/no-go alone: warm starts, HEKs, baselines and probes, no RL')
+  .option('--probe-only', 'the go/no-go alone: warm starts, HEKs and probes on validation, no RL, no test scores')
+  .option('--shared-warm-start <dir>', 'every seed starts from this finished warm-start folder (the config must set task.world.seed)')
   .action(async (opts) => {
     const base = opts.config ? loadTrainConfig(opts.config) : parseTrainConfig({})
     if (opts.steps !== undefined) base.steps = opts.steps
@@ -160,7 +161,7 @@ program
     for (const m of methods) if (!METHODS.includes(m)) throw new InvalidArgumentError(`unknown method '${m}' (known: ${METHODS.join(', ')})`)
     const seeds = String(opts.seeds).split(',').map((x) => integer(x))
     const started = Date.now()
-    const results = await compare({ outDir: opts.out, seeds, methods, base, probe: Boolean(opts.probe), probeOnly: Boolean(opts.probeOnly) })
+    const results = await compare({ outDir: opts.out, seeds, methods, base, probe: Boolean(opts.probe), probeOnly: Boolean(opts.probeOnly), ...(opts.sharedWarmStart !== undefined && { sharedWarmStart: opts.sharedWarmStart }) })
     console.log(`${results.length} runs in ${((Date.now() - started) / 60000).toFixed(1)} min: ${join(opts.out, 'report.md')}`)
   })
 

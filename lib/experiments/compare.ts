@@ -41,8 +41,14 @@ export interface CompareOptions {
   quiet?: boolean
   /** Also run the go/no-go probes of each seed's warm start on validation (compare_probes.ts). */
   probe?: boolean
-  /** Only the warm starts, HEKs, baselines and probes: the go/no-go, before any RL. */
+  /** Only the warm starts, HEKs and probes: the go/no-go, before any RL (the test split is not scored). */
   probeOnly?: boolean
+  /**
+   * A finished warm-start run folder that every seed starts from (copied into seed-N/warm-start) instead of its own
+   * warm start: for a machine that cannot afford one per seed. The world must not depend on the seed
+   * (task.world.seed set), so that the copied policy's vocabulary and the seed's questions are the same world's.
+   */
+  sharedWarmStart?: string
 }
 
 /**
@@ -194,6 +200,9 @@ export async function compare(options: CompareOptions): Promise<MethodResult[]> 
   const methods = options.methods ?? METHODS
   const log = options.log ?? ((line: string) => console.error(line))
   const shared = parseTrainConfig(options.base ?? {})
+  if (options.sharedWarmStart !== undefined && (shared.task.world as { seed?: number }).seed === undefined) {
+    throw new RangeError('compare: sharedWarmStart needs task.world.seed in the base configuration (one world for every seed)')
+  }
   const wantsHek = methods.some(usesHek)
   // A HEK given in the base configuration (e.g. one built on another task: the cross-task check) is used as is, with
   // `{seed}` in its path replaced by the seed; a missing one is a typo, refused before any training. Without one, a
@@ -220,8 +229,11 @@ export async function compare(options: CompareOptions): Promise<MethodResult[]> 
     const configured = parseTrainConfig({ ...options.base, seed })
     const base = given ? { ...configured, experience: { ...configured.experience, hekFile: given } } : configured
     const seedDir = join(options.outDir, `seed-${seed}`)
-    // One warm start per seed, shared by every method: the comparison starts from the same policy.
+    // One warm start per seed, shared by every method: the comparison starts from the same policy. With
+    // sharedWarmStart, every seed's is a copy of the one in sharedWarmStart's folder (the seeds then differ in the HEK's
+    // build rollouts and in RL's questions and samples, not in the starting policy).
     const warmDir = join(seedDir, 'warm-start')
+    if (options.sharedWarmStart) forkRun(options.sharedWarmStart, warmDir, parseTrainConfig({ ...base, outDir: warmDir, steps: 0 }))
     const warm = await Trainer.create({ ...base, outDir: warmDir, steps: 0 })
     await warm.run({ quiet: options.quiet })
     const baselinesFile = join(seedDir, 'baselines.json')

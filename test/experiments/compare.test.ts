@@ -98,3 +98,13 @@ test('a HEK that cannot be built skips the HiExp methods of that seed, says why,
   t.regex(heks[0].error, /the offline distiller found no experience in 8 trajectories/)
   t.regex(readFileSync(join(dir, 'report.md'), 'utf8'), /\| 6 \| built \| offline \| – \| \*\*no HEK\*\*: HiExp: the offline distiller found no experience/)
 })
+
+test('a shared warm start needs one world for every seed (task.world.seed), refused before any work', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hiexp-compare-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  await t.throwsAsync(hx.compare({ outDir: join(dir, 'out'), seeds: [1, 2], methods: ['grpo'], log: () => {}, quiet: true, base: tinyRun(dir), sharedWarmStart: join(dir, 'w') }), {
+    instanceOf: RangeError,
+    message: 'compare: sharedWarmStart needs task.world.seed in the base configuration (one world for every seed)',
+  })
+  t.false(existsSync(join(dir, 'out')))
+})
