@@ -190,6 +190,11 @@ const TrainConfigObject = z
          * have an empty slot. No demonstration shows a held-out phrasing.
          */
         adviceShare: z.number().min(0).max(1).default(0.5),
+        /**
+         * With task.world.phrasings: demonstrations per warm-start question, each with its own phrasings, reserved
+         * word and advice lines (so that the advice-reading skill is learnt from many cases, not memorised from a few).
+         */
+        variants: z.number().int().min(1).max(16).default(1),
       })
       .strict()
       .default({}),

@@ -180,7 +180,8 @@ export class Trainer {
     const tokenizer = this.policy.tokenizer
     const phrasings = this.config.task.kind === 'world' ? parseWorldOptions(this.config.task.world as WorldOptions).phrasings : undefined
     if (phrasings) {
-      const plan = planAdvisedWarmStart(questions, phrasingTable(phrasings), w.adviceShare, rng.fork('advice'))
+      const repeated = questions.flatMap((q) => Array.from({ length: w.variants }, () => q))
+      const plan = planAdvisedWarmStart(repeated, phrasingTable(phrasings), w.adviceShare, rng.fork('advice'))
       return generateDemonstrations(plan.examples, this.task.retriever, tokenizer, this.rollout, { experiences: plan.experiences, searchExperiences: plan.searchLines })
     }
     const guided = Math.round(w.experienceShare * questions.length)
