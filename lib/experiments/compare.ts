@@ -219,7 +219,9 @@ export async function compare(options: CompareOptions): Promise<MethodResult[]> 
     (r) => !seeds.includes(r.seed) || !(['no-search', 'warm-start', ...(wantsHek ? ['warm-start-hek'] : []), ...methods] as readonly string[]).includes(r.method),
   )
   const heks: HekOrigin[] = earlier<HekOrigin>('heks.json').filter((h) => !(seeds.includes(h.seed) && wantsHek))
-  const probes: WarmStartProbe[] = earlier<WarmStartProbe>('probes.json').filter((p) => !seeds.includes(p.seed))
+  // Probes of an earlier go/no-go in this folder are kept unless this run probes those seeds again.
+  const probing = options.probe === true || options.probeOnly === true
+  const probes: WarmStartProbe[] = earlier<WarmStartProbe>('probes.json').filter((p) => !(probing && seeds.includes(p.seed)))
   const save = () => {
     writeFileAtomic(join(options.outDir, 'results.json'), JSON.stringify(results, null, 2))
     if (heks.length) writeFileAtomic(join(options.outDir, 'heks.json'), JSON.stringify(heks, null, 2))
