@@ -15,6 +15,7 @@ export {
   runRollouts,
   packRollouts,
   withPrompt,
+  experienceFree,
   trajectoryText,
   parseRolloutOptions,
   RolloutOptionsSchema,

@@ -386,6 +386,27 @@ export function withPrompt(rollout: Rollout, promptIds: readonly number[]): { to
 }
 
 /**
+ * The same trajectory as an experience-free policy would have seen it (hiexp's internalisation variant): behind
+ * another prompt, and with every search-time experience line cut out of its `<information>` block. The documents and
+ * the policy's own tokens stay, with their mask and sampling log-probabilities. (The block's tokens are those of the
+ * documents and tags encoded apart from the line, so a word-level tokenizer gives exactly the experience-free block.)
+ */
+export function experienceFree(rollout: Rollout, promptIds: readonly number[]): { tokens: number[]; mask: Uint8Array; logprobs: Float32Array; promptLength: number } {
+  const cut = new Uint8Array(rollout.tokens.length)
+  for (const t of rollout.turns) if (t.experienceSpan) cut.fill(1, t.experienceSpan[0], t.experienceSpan[1])
+  const tokens = [...promptIds]
+  const mask: number[] = promptIds.map(() => 0)
+  const logprobs: number[] = promptIds.map(() => 0)
+  for (let i = rollout.promptLength; i < rollout.tokens.length; i++) {
+    if (cut[i]) continue
+    tokens.push(rollout.tokens[i])
+    mask.push(rollout.mask[i])
+    logprobs.push(rollout.logprobs[i])
+  }
+  return { tokens, mask: Uint8Array.from(mask), logprobs: Float32Array.from(logprobs), promptLength: promptIds.length }
+}
+
+/**
  * The trajectory as text, as the policy saw it: the prompt, then each turn's generated text and inserted information
  * (decoded texts; the input of experience distillation and of logs).
  */

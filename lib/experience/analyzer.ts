@@ -9,6 +9,13 @@
  *                       feature varies, log[Σ a_k d_k / n_k + α/K) / (Σ b_k c_k / n_k + α/K)], which compares successes
  *                       and failures of the same question and so is not fooled by easy vs hard questions.
  *
+ * A stratum that spans several hop counts or task types is scored within each question type (task type and hop
+ * count), never across: its log-odds ratio is the Mantel–Haenszel estimate over those types,
+ * log[Σ_h a_h d_h / n_h / Σ_h b_h c_h / n_h] (cells smoothed by α), with the Robins–Breslow–Greenland standard error. Pooled across hop counts, easy 1-hop
+ * questions make whatever 1-hop attempts do look good ("paste the whole question as a search query"); and where the
+ * hop counts disagree (a next search built on the previous results loses on 1-hop questions and wins on 3-hop ones),
+ * the broad statement is withheld and each hop count speaks for itself.
+ *
  * A feature is reported when it is seen in at least `minSupport` trajectories, |z| ≥ zMin, and — where at least
  * `minGroups` mixed groups show it — the within-question sign agrees. Its sign gives the polarity: positive → a
  * success pattern ("Do X"), negative → a failure pattern ("Do not X"). The score kept is the within-question LOR when
@@ -23,6 +30,7 @@ import { FEATURES, featureContext, trajectoryFeatures, type Feature } from './fe
 import { firstIssue, type Distiller, type Experience, type TrajectoryGroup } from './types.js'
 import { RETRIEVAL_VOCABULARY_TEXTS } from './retrieve.js'
 import { CASE_PHRASES, caseExperiences } from './cases.js'
+import { ROLE_SLOT_TEXTS } from './roles.js'
 
 export const AnalyzerOptionsSchema = z
   .object({
@@ -60,8 +68,13 @@ export interface FeatureStats {
   b: number
   c: number
   d: number
+  /** The log-odds ratio within hop counts (Mantel–Haenszel over them; the plain 2x2 one within a single hop count). */
   pooledLogOdds: number
   z: number
+  /** The 2x2 table's log-odds ratio across hop counts (what pooledLogOdds was before it was stratified), for comparison. */
+  crudeLogOdds: number
+  /** Some hop count shows the opposite sign at |z| ≥ zMin: the stratum's statement is withheld. */
+  heterogeneous: boolean
   withinLogOdds: number | null
   mixedGroups: number
   reported: boolean
@@ -94,6 +107,34 @@ function strata(groups: readonly TrajectoryGroup[], kinds: readonly string[]): S
     }
   }
   return out
+}
+
+/** A 2x2 table's smoothed log-odds ratio and its standard error (Haldane–Anscombe). */
+function logOdds(a: number, b: number, c: number, d: number, al: number): { lor: number; se: number } {
+  return {
+    lor: Math.log(((a + al) * (d + al)) / ((b + al) * (c + al))),
+    se: Math.sqrt(1 / (a + al) + 1 / (b + al) + 1 / (c + al) + 1 / (d + al)),
+  }
+}
+
+/**
+ * The Mantel–Haenszel log-odds ratio of several 2x2 tables [a, b, c, d] (each cell smoothed by α) and the
+ * Robins–Breslow–Greenland (1986) standard error of its log.
+ */
+export function mantelHaenszel(tables: readonly (readonly [number, number, number, number])[], al: number): { lor: number; se: number } {
+  let sR = 0, sS = 0, sPR = 0, sPSQR = 0, sQS = 0
+  for (const [a0, b0, c0, d0] of tables) {
+    const [a, b, c, d] = [a0 + al, b0 + al, c0 + al, d0 + al]
+    const n = a + b + c + d
+    const P = (a + d) / n, Q = (b + c) / n, R = (a * d) / n, S = (b * c) / n
+    sR += R
+    sS += S
+    sPR += P * R
+    sPSQR += P * S + Q * R
+    sQS += Q * S
+  }
+  const se = Math.sqrt(sPR / (2 * sR * sR) + sPSQR / (2 * sR * sS) + sQS / (2 * sS * sS))
+  return { lor: Math.log(sR / sS), se }
 }
 
 export class ContrastiveAnalyzer implements Distiller {
@@ -145,9 +186,28 @@ export class ContrastiveAnalyzer implements Distiller {
           }
         }
         const al = o.alpha
-        const pooled = Math.log(((a + al) * (d + al)) / ((b + al) * (c + al)))
-        const se = Math.sqrt(1 / (a + al) + 1 / (b + al) + 1 / (c + al) + 1 / (d + al))
+        const crude = logOdds(a, b, c, d, al)
+        // Within hop counts: one table per question type (task type and hop count; an unknown hop count is one of its own).
+        const tables = new Map<string, [number, number, number, number]>()
+        for (const g of s.groups) {
+          const type = `${g.taskType}\u0000${g.hops ?? '?'}`
+          const tb = tables.get(type) ?? [0, 0, 0, 0]
+          for (const t of feats.get(g)!) {
+            const has = t.f.get(feature.key)
+            if (has === undefined) continue
+            tb[t.ok ? (has ? 0 : 1) : has ? 2 : 3]++
+          }
+          tables.set(type, tb)
+        }
+        const hopTables = [...tables.values()].filter(([ta, tb, tc, td]) => ta + tb + tc + td > 0)
+        const { lor: pooled, se } = hopTables.length > 1 ? mantelHaenszel(hopTables, al) : crude
         const z = pooled / se
+        const heterogeneous =
+          hopTables.length > 1 &&
+          hopTables.some(([ta, tb, tc, td]) => {
+            const h = logOdds(ta, tb, tc, td, al)
+            return ta + tc >= o.minSupport && Math.abs(h.lor / h.se) >= o.zMin && Math.sign(h.lor) !== Math.sign(pooled)
+          })
         const within = mixed > 0 ? Math.log((num + al / mixed) / (den + al / mixed)) : null
         const withinUsable = within !== null && mixed >= o.minGroups
         const reported =
@@ -155,8 +215,12 @@ export class ContrastiveAnalyzer implements Distiller {
           a + b > 0 &&
           c + d > 0 &&
           Math.abs(z) >= o.zMin &&
+          !heterogeneous &&
           (!withinUsable || Math.sign(within as number) === Math.sign(pooled))
-        out.push({ feature: feature.key, stratum: s.key, when: s.when, taskType: s.taskType, ...(s.hops !== undefined && { hops: s.hops }), a, b, c, d, pooledLogOdds: pooled, z, withinLogOdds: within, mixedGroups: mixed, reported, sources })
+        out.push({
+          feature: feature.key, stratum: s.key, when: s.when, taskType: s.taskType, ...(s.hops !== undefined && { hops: s.hops }), a, b, c, d,
+          pooledLogOdds: pooled, z, crudeLogOdds: crude.lor, heterogeneous, withinLogOdds: within, mixedGroups: mixed, reported, sources,
+        })
       }
     }
     return out
@@ -211,5 +275,5 @@ export function analyzerVocabularyTexts(): string[] {
   const strata = ['For any question,', 'For multihop questions,', 'For arithmetic questions,', ...[1, 2, 3, 4].map((h) => `For ${h}-hop questions,`)]
   // Each phrase in both polarities, as a sentence of its own (capitalised) and after a stratum's prefix.
   const bodies = FEATURES.flatMap((f) => [f.phrase, `do not ${f.phrase}`])
-  return [...RETRIEVAL_VOCABULARY_TEXTS, ...CASE_PHRASES, ...strata, ...bodies.flatMap((b) => [`${b[0].toUpperCase()}${b.slice(1)}.`, `${b}.`])]
+  return [...RETRIEVAL_VOCABULARY_TEXTS, ...CASE_PHRASES, ...ROLE_SLOT_TEXTS, ...strata, ...bodies.flatMap((b) => [`${b[0].toUpperCase()}${b.slice(1)}.`, `${b}.`])]
 }

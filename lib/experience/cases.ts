@@ -5,10 +5,13 @@
  * when the decision is taken (the last query both attempts share; when they part at the first turn, the successful
  * first query), so that a later search with a similar query finds it (the paper's search-time retrieval); its
  * description says what the successful attempt did next and what the failed one did instead. The gold answer is never
- * written into it: the description names the next query, not the answer.
+ * written into it: the description names the next query, not the answer. Names become role slots (roles.ts): the
+ * question's entity, the name found in step k; the title is the query as search-time retrieval sees one (queryKey), and
+ * the case keeps its question in the same form, on which it is matched as well.
  */
 import { normalizeAnswer } from '../agent/reward.js'
 import { contrastGroup, type ContrastivePair } from './pairing.js'
+import { queryKey, questionKey, roleForm } from './roles.js'
 import type { Experience, TrajectoryGroup, TrajectoryRecord, TurnRecord } from './types.js'
 
 export interface CaseOptions {
@@ -90,12 +93,17 @@ export function caseExperience(group: TrajectoryGroup, pair: ContrastivePair, p:
     text = `For this question, the successful attempt first searched ${title}; ${failed}`
   } else return undefined // answered without searching: nothing a search query could match
   if (title === '') return undefined
+  // What the attempts had read before they parted: the names in it get the role of the search that returned them.
+  const results = pair.success.turns.slice(0, p.turn).filter((x) => x.action === 'search').map((x) => x.information)
+  text = roleForm(text, { question: group.question, results })
+  title = queryKey(title, group.question)
   const successes = group.trajectories.filter((t) => (t.reward[o.rewardKey] ?? -Infinity) >= o.tau).length
   const hops = group.hops
   return {
     id: `case:${group.questionId}:${index}`,
     type: 'E1',
     title,
+    question: questionKey(group.question),
     tags: ['case', group.taskType, ...(hops !== undefined ? [`${hops}-hop`] : [])],
     text,
     thinking:

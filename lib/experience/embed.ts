@@ -1,17 +1,26 @@
 /**
  * Embeddings of experience texts. Default: TF-IDF (sublinear tf, smooth idf, L2 rows, as scikit-learn's
  * TfidfVectorizer) followed by a truncated SVD (randomized range finder with power iterations, Halko et al. 2011),
- * computed in TypeScript: the matrices are small (experiences × vocabulary, a few thousand at most), so this needs
- * neither libtorch nor a dependency. The fitted state (vocabulary, idf, components) is saved with the HEK so that a
+ * computed in TypeScript: the matrices are small (texts × vocabulary, a few thousand of each), so this needs
+ * neither libtorch nor a dependency. The space must be learnt from text that covers what it will compare: fitted on
+ * ~50 case titles alone, every word outside them vanishes and "North Norwick city in" has cosine 1 with "Brisk Bay city
+ * in". So `fit` takes background texts too (the corpus, the train questions), which shape the vocabulary, the idf and
+ * the components but get no vector. The fitted state (vocabulary, idf, components) is saved with the HEK so that a
  * question is embedded in the same space later. Option: an OpenAI-compatible /v1/embeddings endpoint.
  */
 import OpenAI from 'openai'
 import { z } from 'zod'
+import { slotsAsSymbols } from './roles.js'
 import { rng, stemmedTerms } from './text.js'
+
+export interface FitOptions {
+  /** Further texts the space is learnt from (corpus passages, questions); they get no vector. Remote models ignore them. */
+  background?: readonly string[]
+}
 
 export interface Embedder {
   /** Learns the space from these texts (a no-op for remote models) and returns their vectors (n × dim, L2-normalised). */
-  fit(texts: readonly string[]): Promise<Float32Array[]>
+  fit(texts: readonly string[], options?: FitOptions): Promise<Float32Array[]>
   /** Vectors of new texts in the fitted space. */
   embed(texts: readonly string[]): Promise<Float32Array[]>
   readonly dim: number
@@ -27,6 +36,8 @@ export const TfidfSvdStateSchema = z.object({
   components: z.array(z.number()),
   dim: z.number().int().min(0),
   bigrams: z.boolean().default(true),
+  /** Background texts the space was learnt from besides the embedded ones (0: the embedded texts alone). */
+  background: z.number().int().min(0).default(0),
 })
 export const OpenAIEmbedderStateSchema = z.object({
   kind: z.literal('openai'),
@@ -37,8 +48,14 @@ export const OpenAIEmbedderStateSchema = z.object({
 export const EmbedderStateSchema = z.discriminatedUnion('kind', [TfidfSvdStateSchema, OpenAIEmbedderStateSchema])
 export type EmbedderState = z.infer<typeof EmbedderStateSchema>
 
+/** SVD dimensions when background texts are given (enough for the names of a corpus to keep directions of their own). */
+export const BACKGROUND_DIM = 128
+
 export interface TfidfSvdOptions {
-  /** SVD dimensions (default min(64, n / 2); at most n - 1 and the vocabulary size). */
+  /**
+   * SVD dimensions (default min(64, n / 2) for n texts alone, BACKGROUND_DIM = 128 with background texts; at most
+   * n - 1 and the vocabulary size).
+   */
   dim?: number
   /** Terms seen in fewer texts are dropped (default 1). */
   minDf?: number
@@ -49,7 +66,8 @@ export interface TfidfSvdOptions {
 }
 
 function tokens(text: string, bigrams: boolean): string[] {
-  const t = stemmedTerms(text)
+  // A role slot is one term of its own (roles.ts).
+  const t = stemmedTerms(slotsAsSymbols(text))
   if (!bigrams) return t
   const out = [...t]
   for (let i = 0; i + 1 < t.length; i++) out.push(`${t[i]} ${t[i + 1]}`)
@@ -61,6 +79,7 @@ export class TfidfSvdEmbedder implements Embedder {
   private idf: Float64Array = new Float64Array(0)
   private components: Float64Array = new Float64Array(0)
   private k = 0
+  private background = 0
   private readonly bigrams: boolean
 
   constructor(private readonly options: TfidfSvdOptions = {}) {
@@ -77,7 +96,13 @@ export class TfidfSvdEmbedder implements Embedder {
     e.idf = Float64Array.from(s.idf)
     e.components = Float64Array.from(s.components)
     e.k = s.dim
+    e.background = s.background
     return e
+  }
+
+  /** Background texts the space was learnt from (0 when none). */
+  get backgroundTexts(): number {
+    return this.background
   }
 
   state(): EmbedderState {
@@ -90,10 +115,14 @@ export class TfidfSvdEmbedder implements Embedder {
       components: Array.from(this.components, round),
       dim: this.k,
       bigrams: this.bigrams,
+      background: this.background,
     }
   }
 
-  async fit(texts: readonly string[]): Promise<Float32Array[]> {
+  async fit(embedded: readonly string[], options: FitOptions = {}): Promise<Float32Array[]> {
+    const background = options.background ?? []
+    const texts = [...embedded, ...background]
+    this.background = background.length
     const n = texts.length
     const toks = texts.map((t) => tokens(t, this.bigrams))
     const df = new Map<string, number>()
@@ -104,13 +133,14 @@ export class TfidfSvdEmbedder implements Embedder {
     const V = words.length
     this.idf = Float64Array.from(words, (w) => Math.log((1 + n) / (1 + (df.get(w) as number))) + 1)
     const rows = toks.map((ts) => this.tfidf(ts))
-    this.k = Math.max(0, Math.min(this.options.dim ?? Math.min(64, Math.max(2, Math.floor(n / 2))), n - 1, V))
+    const dim = this.options.dim ?? (background.length > 0 ? BACKGROUND_DIM : Math.min(64, Math.max(2, Math.floor(n / 2))))
+    this.k = Math.max(0, Math.min(dim, n - 1, V))
     if (this.k === 0) {
       this.components = new Float64Array(0)
-      return texts.map(() => new Float32Array(0))
+      return embedded.map(() => new Float32Array(0))
     }
     this.components = randomizedSvd(rows, V, this.k, this.options.seed ?? 0, this.options.powerIterations ?? 4)
-    return rows.map((r) => this.project(r))
+    return rows.slice(0, embedded.length).map((r) => this.project(r))
   }
 
   async embed(texts: readonly string[]): Promise<Float32Array[]> {
@@ -333,6 +363,7 @@ export class OpenAIEmbedder implements Embedder {
     return { kind: 'openai', baseURL: this.o.baseURL, model: this.o.model, dim: this.d }
   }
   fit(texts: readonly string[]): Promise<Float32Array[]> {
+    // A fixed model: nothing to learn, the background is not needed.
     return this.embed(texts)
   }
   async embed(texts: readonly string[]): Promise<Float32Array[]> {

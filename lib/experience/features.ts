@@ -8,13 +8,12 @@ import { normalizeAnswer } from '../agent/reward.js'
 import { coverage, entityTerms, termSet } from './text.js'
 import type { TrajectoryGroup, TrajectoryRecord } from './types.js'
 
+/** What a feature may know of a question: the question itself, its hop count and its gold answers (never its evidence chain). */
 export interface FeatureContext {
   questionTerms: Set<string>
   entities: Set<string>
   hops?: number
   goldAnswers?: string[]
-  /** Names along the gold chain (question entity … answer), when known. */
-  chain?: string[]
 }
 
 export interface Feature {
@@ -26,16 +25,19 @@ export interface Feature {
   test(t: TrajectoryRecord, ctx: FeatureContext): boolean | undefined
 }
 
-export function featureContext(g: Pick<TrajectoryGroup, 'question' | 'hops' | 'goldAnswers' | 'chain'>): FeatureContext {
+export function featureContext(g: Pick<TrajectoryGroup, 'question' | 'hops' | 'goldAnswers'>): FeatureContext {
   const ctx: FeatureContext = { questionTerms: termSet(g.question), entities: entityTerms(g.question) }
   if (g.hops !== undefined) ctx.hops = g.hops
   if (g.goldAnswers) ctx.goldAnswers = g.goldAnswers
-  if (g.chain) ctx.chain = g.chain
   return ctx
 }
 
-/** Whether a query names `name` (at least half of the name's terms). */
-const names = (query: string, name: string) => coverage(termSet(name), termSet(query)) >= 0.5
+/** Whether the i-th search's query names something the (i-1)-th search returned that the question does not give. */
+const buildsOnPrevious = (s: readonly TrajectoryRecord['turns'][number][], i: number, c: FeatureContext) => {
+  const prev = infoTerms(s[i - 1].information)
+  for (const w of termSet(s[i].query ?? '')) if (prev.has(w) && !c.questionTerms.has(w)) return true
+  return false
+}
 
 // Passage labels the environment inserts ("Doc 1(Title: …)") are not evidence.
 const LABELS = new Set(['doc', 'title', 'information'])
@@ -89,27 +91,21 @@ export const FEATURES: readonly Feature[] = [
     applies: always,
     test: (t, c) => {
       const s = searches(t)
-      for (let i = 1; i < s.length; i++) {
-        const prev = infoTerms(s[i - 1].information)
-        for (const w of termSet(s[i].query ?? '')) if (prev.has(w) && !c.questionTerms.has(w)) return true
-      }
+      for (let i = 1; i < s.length; i++) if (buildsOnPrevious(s, i, c)) return true
       return false
     },
   },
   {
     key: 'hops-in-order',
     phrase: "search the hops in order: the question's entity first, then each name the results give",
-    applies: (c) => (c.chain?.length ?? 0) >= 3,
+    applies: (c) => c.hops !== undefined && c.hops >= 2 && c.entities.size > 0,
     test: (t, c) => {
-      // Each bridge entity chain[0 … h-1] is named by some query, and the first query naming each comes in chain order.
-      const chain = c.chain as string[]
-      let from = 0
-      for (let i = 0; i + 1 < chain.length; i++) {
-        let k = from
-        while (k < t.queries.length && !names(t.queries[k], chain[i])) k++
-        if (k === t.queries.length) return false
-        from = k + 1
-      }
+      // Judged from the attempt alone: its first search names the question's entity, and each of the next hops - 1
+      // searches names something the one before returned.
+      const s = searches(t)
+      const h = c.hops as number
+      if (s.length < h || coverage(c.entities, termSet(s[0].query ?? '')) === 0) return false
+      for (let i = 1; i < h; i++) if (!buildsOnPrevious(s, i, c)) return false
       return true
     },
   },

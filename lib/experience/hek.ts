@@ -18,7 +18,7 @@ import { HEK_FORMAT, HEK_VERSION, HekFileSchema, levelName, typeOfLevel, upgrade
 import { retrieveExperiences, retrieveForPrompt, retrieveForSearch, type PromptRetrieval, type PromptRetrieveOptions, type Retrieval, type RetrieveOptions, type SearchRetrieval, type SearchRetrieveOptions } from './retrieve.js'
 import { offlineSummarizer, type ClusterInput, type ClusterSummary, type Summarizer } from './summarize.js'
 import { jaccard, normalizeText, stemmedTerms, whitespaceTokens } from './text.js'
-import { ExperienceRecordSchema, firstIssue, titleOf, type CheckedExperience, type Experience, type ExperienceKind } from './types.js'
+import { ExperienceRecordSchema, firstIssue, matchKey, titleOf, type CheckedExperience, type Experience, type ExperienceKind } from './types.js'
 
 export { HEK_FORMAT, HEK_VERSION, HekNodeSchema, HekFileSchema, LEVEL_NAMES, levelName, type HekNode, type HekFile } from './hek_schema.js'
 export type { RetrieveOptions, RetrievedItem, Retrieval, PromptRetrieval, PromptRetrieveOptions, SearchRetrieval, SearchRetrieveOptions } from './retrieve.js'
@@ -50,7 +50,15 @@ export const HekOptionsSchema = z
     dedupeJaccard: z.number().min(0).max(1).default(0.8),
   })
   .strict()
-export type HekOptions = z.input<typeof HekOptionsSchema> & { embedder?: Embedder; summarizer?: Summarizer }
+export type HekOptions = z.input<typeof HekOptionsSchema> & {
+  embedder?: Embedder
+  summarizer?: Summarizer
+  /**
+   * Texts the embedder's space is also learnt from (docs/method.md §1): what retrieval will compare — the corpus
+   * passages, the train questions. Without them a TF-IDF space knows only the case titles' words.
+   */
+  fitTexts?: readonly string[]
+}
 type ResolvedHekOptions = z.output<typeof HekOptionsSchema> & { thresholds: number[] }
 
 export interface BuildStats {
@@ -62,12 +70,39 @@ export interface BuildStats {
   linkageMs: number
   summarizeMs: number
   totalMs: number
+  /** Retrieval precision, when measured after the build (precision.ts): gold queries replayed, cases fired, of the query's relation. */
+  retrievalReplayed?: number
+  retrievalFired?: number
+  retrievalPrecise?: number
+  /** retrievalPrecise / retrievalFired (absent when nothing fired). */
+  retrievalPrecision?: number
 }
 
-/** One level being built: its nodes and their title vectors. */
+/** One level being built: its nodes and the vectors they are clustered by (clusterVector). */
 interface BuiltLevel {
   nodes: HekNode[]
   vectors: Float32Array[]
+}
+
+/**
+ * What a node is clustered by: its title's vector and its question's side by side, over √2 (a unit vector whose
+ * squared distances are the mean of the two parts'); a node without a question uses its title for both halves.
+ */
+function clusterVector(title: Float32Array, question: Float32Array | undefined): Float32Array {
+  const out = new Float32Array(title.length * 2)
+  out.set(title, 0)
+  out.set(question ?? title, title.length)
+  for (let i = 0; i < out.length; i++) out[i] /= Math.SQRT2
+  return out
+}
+
+/** The title vectors and the question vectors (undefined for a text without a question) of the texts, in one call. */
+async function embedKeys(embedder: Embedder, xs: readonly { title: string; question?: string }[], fit?: readonly string[]): Promise<{ titles: Float32Array[]; questions: (Float32Array | undefined)[] }> {
+  const asked = xs.flatMap((x) => (x.question !== undefined ? [x.question] : []))
+  const texts = [...xs.map((x) => x.title), ...asked]
+  const vectors = fit ? await embedder.fit(texts, { background: fit }) : embedder.dim > 0 ? await embedder.embed(texts) : texts.map(() => new Float32Array(0))
+  let k = xs.length
+  return { titles: vectors.slice(0, xs.length), questions: xs.map((x) => (x.question !== undefined ? vectors[k++] : undefined)) }
 }
 
 /** Checks the options and fills in the default thresholds. */
@@ -121,7 +156,7 @@ export async function clusterTitles(vectors: readonly Float32Array[], method: Li
 }
 
 /** Step 4: the cases as level-0 nodes. */
-function caseNodes(cases: readonly CheckedExperience[], vectors: readonly Float32Array[]): BuiltLevel {
+function caseNodes(cases: readonly CheckedExperience[], vectors: readonly Float32Array[], questionVectors: readonly (Float32Array | undefined)[]): BuiltLevel {
   const ids = uniqueIds(cases.map((e) => e.id))
   const nodes = cases.map((e, i): HekNode => {
     const node: HekNode = {
@@ -132,9 +167,12 @@ function caseNodes(cases: readonly CheckedExperience[], vectors: readonly Float3
     if (e.score !== undefined) node.score = e.score
     if (e.origin !== undefined) node.origin = e.origin
     if (e.hops !== undefined) node.hops = e.hops
+    if (e.question !== undefined) node.question = e.question
+    const qv = questionVectors[i]
+    if (qv !== undefined) node.questionVector = roundVec(qv)
     return node
   })
-  return { nodes, vectors: [...vectors] }
+  return { nodes, vectors: vectors.map((v, i) => clusterVector(v, questionVectors[i])) }
 }
 
 /** Step 5: one level up: the clusters of `below` (by `assignment`), each summarised and its title embedded. */
@@ -149,7 +187,7 @@ async function summariseLevel(below: BuiltLevel, assignment: Int32Array, l: numb
   }))
   const summaries: ClusterSummary[] = await summarizer.summarize(inputs)
   const titles = summaries.map((s, c) => s.title ?? titleOf(below.nodes[members[c][0]]))
-  const vectors = embedder.dim > 0 ? await embedder.embed(titles) : titles.map(() => new Float32Array(0))
+  const { titles: vectors, questions: questionVectors } = await embedKeys(embedder, summaries.map((s, c) => ({ title: titles[c], ...(s.question !== undefined && { question: s.question }) })))
   const nodes = members.map((ms, c): HekNode => {
     const kids = ms.map((i) => below.nodes[i])
     const support = kids.reduce((s, x) => s + x.support, 0)
@@ -178,22 +216,27 @@ async function summariseLevel(below: BuiltLevel, assignment: Int32Array, l: numb
     }
     const [h] = hops
     if (hops.size === 1 && h !== undefined) node.hops = h
+    if (summaries[c].question !== undefined) node.question = summaries[c].question
+    const qv = questionVectors[c]
+    if (qv !== undefined) node.questionVector = roundVec(qv)
     for (const kid of kids) kid.parent = node.id
     return node
   })
-  return { nodes, vectors }
+  return { nodes, vectors: vectors.map((v, c) => clusterVector(v, questionVectors[c])) }
 }
 
 /** A loaded or built HEK. Immutable: `update` returns a new one. */
 export class HierarchicalExperience {
   private readonly byId: Map<string, HekNode>
   private readonly vectors: Map<string, Float32Array>
+  private readonly questionVectors: Map<string, Float32Array>
   /** The version of the file this HEK was read from, when it was converted from an older one. */
   upgradedFrom?: number
 
   private constructor(readonly file: HekFile, readonly embedder: Embedder, private readonly summarizer: Summarizer = offlineSummarizer) {
     this.byId = new Map(file.nodes.map((n) => [n.id, n]))
     this.vectors = new Map(file.nodes.map((n) => [n.id, Float32Array.from(n.vector)]))
+    this.questionVectors = new Map(file.nodes.flatMap((n) => (n.questionVector ? [[n.id, Float32Array.from(n.questionVector)] as const] : [])))
   }
 
   get nodes(): readonly HekNode[] {
@@ -227,6 +270,7 @@ export class HierarchicalExperience {
       if (n.score !== undefined) e.score = n.score
       if (n.origin !== undefined) e.origin = n.origin
       if (n.hops !== undefined) e.hops = n.hops
+      if (n.question !== undefined) e.question = n.question
       return e
     })
   }
@@ -237,17 +281,17 @@ export class HierarchicalExperience {
    * (`description` for `text`).
    */
   static async build(experiences: readonly (Experience | Record<string, unknown>)[], options: HekOptions = {}): Promise<HierarchicalExperience> {
-    const { embedder: givenEmbedder, summarizer = offlineSummarizer, ...rest } = options
+    const { embedder: givenEmbedder, summarizer = offlineSummarizer, fitTexts, ...rest } = options
     const o = resolveHekOptions(rest)
     const checked = checkExperiences(experiences)
     const embedder = givenEmbedder ?? new TfidfSvdEmbedder()
     const t0 = performance.now()
     const cases = dedupeCases(checked, o.dedupeJaccard)
     const t1 = performance.now()
-    const caseVectors = await embedder.fit(cases.map(titleOf))
+    const caseKeys = await embedKeys(embedder, cases.map((e) => ({ title: titleOf(e), ...(e.question !== undefined && { question: e.question }) })), fitTexts ?? [])
     const t2 = performance.now()
 
-    const levels: BuiltLevel[] = [caseNodes(cases, caseVectors)]
+    const levels: BuiltLevel[] = [caseNodes(cases, caseKeys.titles, caseKeys.questions)]
     let caseLinkage: Float64Array = new Float64Array(0)
     let linkageMs = 0
     let summarizeMs = 0
@@ -299,13 +343,23 @@ export class HierarchicalExperience {
       thresholds: this.file.options.thresholds,
       method: this.file.options.method as 'ward',
     }
-    const embedder = options.embedder ?? (this.file.embedder.kind === 'tfidf-svd' ? new TfidfSvdEmbedder() : this.embedder)
+    // A space learnt from background texts (the corpus) is kept: they are not stored, and they still cover the new cases.
+    const refit = this.file.embedder.kind === 'tfidf-svd' && this.file.embedder.background === 0
+    const embedder = options.embedder ?? (refit ? new TfidfSvdEmbedder() : fixedSpace(this.embedder))
     return HierarchicalExperience.build([...this.experiences(), ...experiences], {
       ...base,
       ...options,
       embedder,
       summarizer: options.summarizer ?? this.summarizer,
     })
+  }
+
+  /** This HEK with more numbers in its build record (e.g. the retrieval precision measured once it is built). */
+  withBuildStats(stats: Readonly<Record<string, number>>): HierarchicalExperience {
+    const hek = new HierarchicalExperience({ ...this.file, build: { ...this.file.build, ...stats } }, this.embedder, this.summarizer)
+    hek.rebuildOptions = this.rebuildOptions
+    if (this.upgradedFrom !== undefined) hek.upgradedFrom = this.upgradedFrom
+    return hek
   }
 
   toJSON(): HekFile {
@@ -362,10 +416,28 @@ export class HierarchicalExperience {
     return q
   }
 
-  /** Cosine similarity of a text (or an embedded query) to every node of a level. */
-  async similarities(query: string | Float32Array, level: number): Promise<Array<{ node: HekNode; similarity: number }>> {
+  /**
+   * Cosine similarity of a text (or an embedded query) to the title of every node of a level. With `question`, a
+   * node learnt on a question (a case, or a summary of cases) must match on both: the least of the two similarities.
+   */
+  async similarities(query: string | Float32Array, level: number, options: { question?: string | Float32Array } = {}): Promise<Array<{ node: HekNode; similarity: number }>> {
     const q = typeof query === 'string' ? await this.embedQuery(query) : query
-    return this.level(level).map((node) => ({ node, similarity: q.length > 0 ? cosine(q, this.vectors.get(node.id) as Float32Array) : 0 }))
+    const asked = typeof options.question === 'string' ? await this.embedQuery(options.question) : options.question
+    return this.level(level).map((node) => {
+      let similarity = q.length > 0 ? cosine(q, this.vectors.get(node.id) as Float32Array) : 0
+      const qv = this.questionVectors.get(node.id)
+      if (asked && qv) similarity = Math.min(similarity, asked.length > 0 ? cosine(asked, qv) : 0)
+      return { node, similarity }
+    })
+  }
+
+  /** Cosine similarity of a question to every node of a level: to its question when it has one, else to its title. */
+  async questionSimilarities(question: string | Float32Array, level: number): Promise<Array<{ node: HekNode; similarity: number }>> {
+    const q = typeof question === 'string' ? await this.embedQuery(question) : question
+    return this.level(level).map((node) => {
+      const v = this.questionVectors.get(node.id) ?? (this.vectors.get(node.id) as Float32Array)
+      return { node, similarity: q.length > 0 ? cosine(q, v) : 0 }
+    })
   }
 
   /** hiexp's earlier retrieval (cases by similarity to the question, with their ancestors): see retrieve.ts. */
@@ -388,11 +460,16 @@ export const defaultCountTokens = whitespaceTokens
 
 // ---- helpers ----------------------------------------------------------------------------------------------------
 
+/** An embedder whose space is not learnt again: `fit` only embeds. */
+function fixedSpace(e: Embedder): Embedder {
+  return { get dim() { return e.dim }, state: () => e.state(), embed: (t) => e.embed(t), fit: (t) => e.embed(t) }
+}
+
 function mergeDuplicates(groups: CheckedExperience[][]): CheckedExperience[][] {
   const byText = new Map<string, CheckedExperience[]>()
   for (const g of groups) {
     for (const e of g) {
-      const key = `${e.kind}\u0000${normalizeText(titleOf(e))}\u0000${normalizeText(e.text)}`
+      const key = `${e.kind}\u0000${normalizeText(matchKey(e))}\u0000${normalizeText(e.text)}`
       const list = byText.get(key)
       if (list) list.push(e)
       else byText.set(key, [e])
@@ -412,7 +489,7 @@ function mergeNear(groups: CheckedExperience[][], min: number): CheckedExperienc
     for (let j = i + 1; j < n; j++) {
       if (groups[i][0].kind !== groups[j][0].kind) continue
       // Titled cases (E1 decision points) share their template's words: only the same key makes them duplicates.
-      if (normalizeText(titleOf(groups[i][0])) !== normalizeText(titleOf(groups[j][0])) && (groups[i][0].title || groups[j][0].title)) continue
+      if (normalizeText(matchKey(groups[i][0])) !== normalizeText(matchKey(groups[j][0])) && (groups[i][0].title || groups[j][0].title)) continue
       if (jaccard(sets[i], sets[j]) >= min) parent[find(j)] = find(i)
     }
   }
@@ -480,6 +557,7 @@ function checkTree(f: HekFile): string | undefined {
   const top = f.levels.length - 1
   for (const nd of f.nodes) {
     if (nd.vector.length !== dim) return `node ${nd.id} has a vector of ${nd.vector.length} numbers, the embedder has ${dim} dimensions`
+    if (nd.questionVector && nd.questionVector.length !== dim) return `node ${nd.id} has a questionVector of ${nd.questionVector.length} numbers, the embedder has ${dim} dimensions`
     if (nd.level === top) {
       if (nd.parent !== null) return `node ${nd.id} is at the top level but has parent ${nd.parent}`
     } else {

@@ -17,6 +17,8 @@ export const HekNodeSchema = ExperienceSchema.extend({
   terms: z.array(z.string()).default([]),
   /** L2-normalised embedding of the title (the matching key). */
   vector: z.array(z.number()),
+  /** L2-normalised embedding of `question`, when the node was learnt on one (retrieval matches it too). */
+  questionVector: z.array(z.number()).optional(),
 })
 export type HekNode = z.infer<typeof HekNodeSchema>
 

@@ -72,7 +72,9 @@ export {
   type Retrieval,
   type RetrievedItem,
 } from './hek.js'
-export { retrieveExperiences, renderRetrieval, DEFAULT_HEADER } from './retrieve.js'
+export { retrieveExperiences, retrieveForPrompt, retrieveForSearch, renderRetrieval, DEFAULT_HEADER, PROMPT_MIN_SIMILARITY, PROMPT_TOP_K, SEARCH_MIN_SIMILARITY, type HekIndex } from './retrieve.js'
+export { roleForm, queryKey, questionKey, namesIn, QUESTION_ENTITY, FOUND_NAME, OTHER_NAME, stepName, type RoleContext } from './roles.js'
+export { retrievalPrecision, precisionStats, relationsNamed, type RetrievalPrecision } from './precision.js'
 export { formatHek, hekTreeSvg, hekDendrogramSvg, writeHekPictures, type FormatOptions, type HekPictureOptions } from './show.js'
 export { whitespaceTokens } from './text.js'
 export { HekExperienceSource, NoExperienceError, buildHek, collectTrajectories, distillerFor, type ExperienceSource } from './source.js'

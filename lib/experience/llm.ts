@@ -20,6 +20,7 @@ import { OpenAIChatGenerator, type OpenAIChatOptions, type TextGenerator } from 
 import type { BadReplyError, BadReplyKind } from './reply.js'
 import { boundLength, promptData, sanitizeExperienceField, sanitizeExperienceText } from './sanitize.js'
 import { firstIssue, type Distiller, type Experience, type TrajectoryGroup, type TrajectoryRecord } from './types.js'
+import { roleForm } from './roles.js'
 
 /** Finds a template shipped in the package's prompts/ folder (from lib/ under tsx or dist/lib/ once compiled). */
 export function promptTemplatePath(name: string): string {
@@ -348,7 +349,8 @@ export class PromptDistiller implements Distiller {
       r.experiences.forEach((e, i) => {
         out.push({
           id: `${this.name}:${j.key.slice(0, 12)}:${i}`,
-          text: e.text,
+          // Names the model copied from the question or the results become role slots (roles.ts).
+          text: roleForm(e.text, { question: j.group.question }),
           kind: e.kind,
           when: e.when,
           taskType: e.taskType ?? j.group.taskType,

@@ -3,7 +3,7 @@
 // with the same HEK. hiexp's own variants (docs/method.md §6) are options, each off by default.
 import { z } from 'zod'
 import { DEFAULT_THRESHOLDS } from './hek.js'
-import { PROMPT_TOP_K, SEARCH_MIN_SIMILARITY } from './retrieve.js'
+import { PROMPT_MIN_SIMILARITY, PROMPT_TOP_K, SEARCH_MIN_SIMILARITY } from './retrieve.js'
 
 /** Who distils experiences from contrasted rollouts (experience.distiller). */
 export const DISTILLERS = ['offline', 'self', 'llm'] as const
@@ -34,6 +34,11 @@ export const ExperienceOptionsSchema = z
     hekFile: z.string().optional(),
     /** E2/E3 experiences in the system prompt (the paper: 5). */
     promptTopK: z.number().int().min(0).default(PROMPT_TOP_K),
+    /**
+     * Least cosine similarity of the question and an E2/E3 title for it to enter the prompt (hiexp's floor, the paper
+     * states none; -1: always the top promptTopK). Below it the slot holds fewer lines, or none.
+     */
+    promptMinSimilarity: z.number().min(-1).max(1).default(PROMPT_MIN_SIMILARITY),
     /** Tokens of prompt experience at most (the embedded policy's whole context is 640 tokens). */
     tokenBudget: z.number().int().min(1).default(96),
     /** Return the best E1 with the documents of a search call (the paper's second injection point). */

@@ -8,6 +8,7 @@
  * general to specific (principles, strategies, tips) for the prompt's {experiences} slot.
  */
 import type { HekNode } from './hek_schema.js'
+import { queryKey, questionKey } from './roles.js'
 import { normalizeText, whitespaceTokens } from './text.js'
 
 /** What retrieval needs of a HEK (HierarchicalExperience implements it). */
@@ -16,7 +17,10 @@ export interface HekIndex {
   level(l: number): HekNode[]
   node(id: string): HekNode | undefined
   embedQuery(text: string): Promise<Float32Array>
-  similarities(query: string | Float32Array, level: number): Promise<Array<{ node: HekNode; similarity: number }>>
+  /** To each node's title; with `question`, the least of that and the question's similarity to the node's question. */
+  similarities(query: string | Float32Array, level: number, options?: { question?: string | Float32Array }): Promise<Array<{ node: HekNode; similarity: number }>>
+  /** To each node's question when it has one, else to its title. */
+  questionSimilarities(question: string | Float32Array, level: number): Promise<Array<{ node: HekNode; similarity: number }>>
 }
 
 export interface RetrieveOptions {
@@ -57,10 +61,18 @@ export const DEFAULT_HEADER = 'Experience from earlier attempts:'
 /** Defaults of the paper's retrieval (docs/method.md §2). */
 export const PROMPT_TOP_K = 5
 export const SEARCH_MIN_SIMILARITY = 0.8
+/**
+ * hiexp's floor for the prompt slot (the paper states none): an E2/E3 less similar to the question than this is not
+ * injected, so the slot may hold fewer than k lines, or none. Without a floor the slot is always filled to its budget,
+ * with items that have nothing to do with the question (similarities of 0.004 were seen).
+ */
+export const PROMPT_MIN_SIMILARITY = 0.3
 
 export interface PromptRetrieveOptions {
   /** E2/E3 experiences taken by similarity (default 5). */
   k?: number
+  /** Least cosine similarity of φ(question) and φ(title) for an item to be taken (default PROMPT_MIN_SIMILARITY, 0.3; -1 takes any). */
+  minSimilarity?: number
   /** Most tokens of the rendered text (default: no limit). */
   budget?: number
   countTokens?: (text: string) => number
@@ -75,8 +87,9 @@ export interface PromptRetrieval {
 }
 
 /**
- * The system-prompt injection: the k E2/E3 nodes most similar to the question (cosine of φ(question) and φ(title);
- * ties by support, then id), most similar first, as many as fit the budget. A summary whose text repeats one already
+ * The system-prompt injection: the k E2/E3 nodes most similar to the question (cosine of φ(question) and φ(title), or
+ * of the node's question type when it was learnt on questions;
+ * ties by support, then id), most similar first, as many as fit the budget, none below the similarity floor. A summary whose text repeats one already
  * taken (an offline E3 is often its E2's medoid) is skipped, so k distinct lines are shown when there are k.
  */
 export async function retrieveForPrompt(hek: HekIndex, question: string, options: PromptRetrieveOptions = {}): Promise<PromptRetrieval> {
@@ -85,16 +98,20 @@ export async function retrieveForPrompt(hek: HekIndex, question: string, options
   const count = options.countTokens ?? whitespaceTokens
   if (!Number.isInteger(k) || k < 0) throw new RangeError(`options.k must be an integer >= 0, got ${k}`)
   if (!(budget >= 0)) throw new RangeError(`options.budget must be a number >= 0, got ${budget}`)
-  const q = await hek.embedQuery(question)
+  const floor = options.minSimilarity ?? PROMPT_MIN_SIMILARITY
+  if (typeof floor !== 'number' || Number.isNaN(floor)) throw new RangeError(`options.minSimilarity must be a number, got ${String(floor)}`)
+  // The question as the HEK's keys are written: its names as role slots, so what is compared is its type.
+  const q = await hek.embedQuery(questionKey(question))
   const candidates: RetrievedItem[] = []
-  for (let l = 1; l < hek.levelCount; l++) candidates.push(...(await hek.similarities(q, l)))
+  for (let l = 1; l < hek.levelCount; l++) candidates.push(...(await hek.questionSimilarities(q, l)))
   candidates.sort((a, b) => b.similarity - a.similarity || b.node.support - a.node.support || (a.node.id < b.node.id ? -1 : 1))
   const items: RetrievedItem[] = []
   const texts = new Set<string>()
   let text = ''
   let tokens = 0
   for (const c of candidates) {
-    if (items.length >= k) break
+    // Sorted by similarity: everything after the first one below the floor is below it too.
+    if (items.length >= k || c.similarity < floor) break
     const key = normalizeText(c.node.text)
     if (texts.has(key)) continue
     const candidate = renderList([...items, c], options.header)
@@ -111,6 +128,11 @@ export async function retrieveForPrompt(hek: HekIndex, question: string, options
 export interface SearchRetrieveOptions {
   /** Least cosine similarity of φ(query) and φ(E1 title) (default 0.8). */
   minSimilarity?: number
+  /**
+   * The question being answered: a case learnt on a question must then match it as well as the query (the least of the
+   * two similarities), and the query's names that the question gives become role slots.
+   */
+  question?: string
 }
 
 export interface SearchRetrieval {
@@ -120,12 +142,17 @@ export interface SearchRetrieval {
   text: string
 }
 
-/** The search-call injection: the E1 whose title is most similar to the query, if the similarity reaches the threshold. */
+/**
+ * The search-call injection: the E1 whose title is most similar to the query, if the similarity reaches the
+ * threshold. With the question, names are role slots, and a case learnt on a question must match it as well (the
+ * least of the two similarities): a look-alike query of another question type does not fire it.
+ */
 export async function retrieveForSearch(hek: HekIndex, query: string, options: SearchRetrieveOptions = {}): Promise<SearchRetrieval> {
   const min = options.minSimilarity ?? SEARCH_MIN_SIMILARITY
   if (typeof min !== 'number' || Number.isNaN(min)) throw new RangeError(`options.minSimilarity must be a number, got ${String(min)}`)
   let best: RetrievedItem | undefined
-  for (const x of await hek.similarities(query, 0)) {
+  const asked = options.question === undefined ? {} : { question: questionKey(options.question) }
+  for (const x of await hek.similarities(queryKey(query, options.question), 0, asked)) {
     if (!best || x.similarity > best.similarity || (x.similarity === best.similarity && x.node.support > best.node.support)) best = x
   }
   return { ...(best ? { best } : {}), text: best && best.similarity >= min ? best.node.text : '' }

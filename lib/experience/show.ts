@@ -32,6 +32,11 @@ export function formatHek(hek: HierarchicalExperience, options: FormatOptions = 
   const lines = [
     `HEK v${f.version} (${f.createdAt}): ${counts}; embedder ${f.embedder.kind} (dim ${f.embedder.dim}); ${f.options.method} linkage, cosine${cuts ? `; cuts ${cuts}` : ''}; summaries ${f.options.summarizer}`,
   ]
+  const b = f.build
+  if (b.retrievalReplayed !== undefined) {
+    const p = b.retrievalPrecision === undefined ? 'n/a' : pct(b.retrievalPrecision)
+    lines.push(`retrieval precision ${p}: of ${b.retrievalReplayed} gold queries of the train split replayed, ${b.retrievalFired} got a case, ${b.retrievalPrecise} of the query's relation`)
+  }
   const walk = (n: HekNode, depth: number) => {
     const pad = '  '.repeat(depth)
     const label = f.levels[n.level].name

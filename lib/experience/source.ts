@@ -28,6 +28,8 @@ export interface HekSourceOptions {
   promptTopK?: number
   /** Tokens of prompt experience at most. */
   budget?: number
+  /** Least cosine similarity of the question and an E2/E3 title for it to enter the prompt (default 0.3). */
+  promptMinSimilarity?: number
   /** Least cosine similarity of a search query and an E1 title for the E1 to be returned (default 0.8). */
   searchMinSimilarity?: number
   /** Off: no experience at search calls (the prompt only). */
@@ -47,14 +49,18 @@ export class HekExperienceSource implements ExperienceSource {
     const r = await this.hek.retrieveForPrompt(q.question, {
       ...(o.promptTopK !== undefined && { k: o.promptTopK }),
       ...(o.budget !== undefined && { budget: o.budget }),
+      ...(o.promptMinSimilarity !== undefined && { minSimilarity: o.promptMinSimilarity }),
       ...(o.countTokens && { countTokens: o.countTokens }),
     })
     return r.text
   }
 
-  async forSearch(query: string): Promise<string> {
+  async forSearch(query: string, q?: QaExample): Promise<string> {
     if (this.options.searchInjection === false) return ''
-    const r = await this.hek.retrieveForSearch(query, { ...(this.options.searchMinSimilarity !== undefined && { minSimilarity: this.options.searchMinSimilarity }) })
+    const r = await this.hek.retrieveForSearch(query, {
+      ...(this.options.searchMinSimilarity !== undefined && { minSimilarity: this.options.searchMinSimilarity }),
+      ...(q !== undefined && { question: q.question }),
+    })
     return r.text
   }
 }

@@ -1,6 +1,9 @@
 /**
- * Cluster summaries of the HEK's upper levels. Offline (default): the cluster's medoid — the member closest, by
- * support-weighted cosine similarity, to all the others — plus the terms most members share and the summed support.
+ * Cluster summaries of the HEK's upper levels, abstractions of their members, never a member copied: every name in a
+ * summary is a role slot (roles.ts), so a pattern learnt on one question names no entity of it. Offline (default): the
+ * members' texts in role form, and of these the one that most of the cluster's support shares (cases of different
+ * questions with the same structure have the same role form), its most central member breaking ties (the
+ * support-weighted medoid); plus the terms most members share.
  * Prompt-based (LLM or self): an instruction to generalise the members into one strategy or principle, JSON reply
  * checked with zod; a cluster whose reply stays invalid falls back to its offline summary.
  */
@@ -9,12 +12,15 @@ import { cosine } from './embed.js'
 import type { TextGenerator } from './generator.js'
 import { fillTemplate, loadTemplate, parseReply } from './llm.js'
 import { promptData, sanitizeExperienceField, sanitizeExperienceText } from './sanitize.js'
-import { stemmedTerms } from './text.js'
+import { roleForm } from './roles.js'
+import { normalizeText, stemmedTerms } from './text.js'
 import type { ExperienceKind } from './types.js'
 
 export interface ClusterMember {
   /** The matching key ('' or absent: the text). */
   title?: string
+  /** The question a case was learnt on, in role form (matched together with the title). */
+  question?: string
   text: string
   hops?: number
   kind: ExperienceKind
@@ -34,6 +40,8 @@ export interface ClusterInput {
 export interface ClusterSummary {
   /** The summary's matching key (default: its text's, for the offline summary the medoid's title). */
   title?: string
+  /** The question type it is matched on with its title (the offline summary: the medoid's, when a case). */
+  question?: string
   text: string
   /** Why (the summariser's reasoning), when it gave one. */
   thinking?: string
@@ -85,14 +93,34 @@ function commonWhen(members: readonly ClusterMember[], fallback: string): string
 }
 
 /**
- * The medoid's text. A summary stands for the whole cluster, so when some members hold for any question and others
- * only under a condition, the representative is the most central of the unconditional ones.
+ * The role form most of the cluster's support shares (ties: the most central member). A summary stands for the whole
+ * cluster, so when some members hold for any question and others only under a condition, it is chosen among the
+ * unconditional ones.
  */
 export function offlineSummary(c: ClusterInput): ClusterSummary {
   const general = c.members.flatMap((m, i) => (m.when === 'any question' ? [i] : []))
-  const pool = general.length > 0 && general.length < c.members.length ? general : undefined
-  const m = c.members[medoid(c.members, pool)]
-  return { title: m.title || m.text, text: m.text, when: commonWhen(c.members, 'any question'), terms: sharedTerms(c.members.map((x) => x.text)) }
+  const pool = general.length > 0 && general.length < c.members.length ? general : c.members.map((_, i) => i)
+  const texts = c.members.map((m) => roleForm(m.text))
+  // Members that share a role form, by summed support; when some do, the summary is the best-supported shared one.
+  const byText = new Map<string, { support: number; members: number[] }>()
+  for (const i of pool) {
+    const k = normalizeText(texts[i])
+    const e = byText.get(k) ?? { support: 0, members: [] }
+    e.support += c.members[i].support
+    e.members.push(i)
+    byText.set(k, e)
+  }
+  const shared = [...byText.values()].filter((e) => e.members.length > 1).sort((a, b) => b.support - a.support || b.members.length - a.members.length)
+  const m = medoid(c.members, shared.length > 0 ? shared[0].members : pool)
+  const member = c.members[m]
+  const out: ClusterSummary = {
+    title: member.title ? roleForm(member.title) : texts[m],
+    text: texts[m],
+    when: commonWhen(c.members, 'any question'),
+    terms: sharedTerms(texts),
+  }
+  if (member.question !== undefined) out.question = member.question
+  return out
 }
 
 export const offlineSummarizer: Summarizer = {
@@ -152,7 +180,8 @@ export function promptSummarizer(generator: TextGenerator, options: PromptSummar
           try {
             const r = parseReply(replies[k] ?? '', SummaryReplySchema)
             // Without a title of its own, the summary is matched by its text.
-            out[i] = { title: r.title || r.text, text: r.text, when: r.when, terms: out[i].terms }
+            const text = roleForm(r.text)
+            out[i] = { ...out[i], title: r.title ? roleForm(r.title) : text, text, when: r.when }
           } catch {
             again.push(i)
           }

@@ -1,6 +1,6 @@
 // Small text helpers shared by the analyzer, the embedder and retrieval: one tokenisation everywhere.
 
-const STOPWORDS = new Set(
+export const STOPWORDS: ReadonlySet<string> = new Set(
   ('a an the of in on at to for from by with and or is was are were be been who what which where when whose whom how ' +
     'did does do that this these those it its as into than then there their his her he she they them i you we our ' +
     'not no yes if so but about after before one two three')

@@ -48,14 +48,16 @@ export const TrajectoryRecordSchema = z.object({
 export type TrajectoryRecord = z.infer<typeof TrajectoryRecordSchema>
 export type TrajectoryRecordInput = z.input<typeof TrajectoryRecordSchema>
 
-/** The rollouts of one question (a GRPO group, or everything stored for it). */
+/**
+ * The rollouts of one question (a GRPO group, or everything stored for it): what a distiller sees — the question, its
+ * hop count and gold answers, the trajectories and their rewards; never the evidence chain (docs/method.md §1).
+ */
 export interface TrajectoryGroup {
   questionId: string
   question: string
   taskType: string
   hops?: number
   goldAnswers?: string[]
-  chain?: string[]
   trajectories: TrajectoryRecord[]
 }
 
@@ -84,6 +86,11 @@ export const ExperienceSchema = z.object({
   type: ExperienceTypeSchema.default('E1'),
   /** Short matching key ('' = use the text). */
   title: z.string().transform(sanitizeExperienceField).default(''),
+  /**
+   * The question a case was learnt on, its names as role slots (roles.ts questionKey): a case is matched on it as well
+   * as on its title (matchKey). Absent for experiences that hold for any question.
+   */
+  question: z.string().transform(sanitizeExperienceText).optional(),
   tags: z.array(z.string().transform(sanitizeExperienceField)).default([]),
   /** The description: plain-language advice, as it goes into the context (cleaned and bounded on entry: sanitize.ts). */
   text: z.string().transform(sanitizeExperienceText).pipe(z.string().min(1)),
@@ -135,6 +142,9 @@ export function paperRecord(e: Experience): { type: ExperienceType; title: strin
 /** The matching key of an experience: its title, or its text when it has none. */
 export const titleOf = (e: Pick<Experience, 'text' | 'title'>): string => (e.title && e.title.trim() !== '' ? e.title : e.text)
 
+/** What an experience's vector embeds: its question (when it is a case of one) and its title. */
+export const matchKey = (e: Pick<Experience, 'text' | 'title' | 'question'>): string => (e.question ? `${e.question} ${titleOf(e)}` : titleOf(e))
+
 /** Every distiller: trajectories in, experiences out. */
 export interface Distiller {
   readonly name: string
@@ -142,7 +152,8 @@ export interface Distiller {
 }
 
 /**
- * Groups records by question id (first-seen order), keeping each group's question facts. `by: 'question-step'` keeps
+ * Groups records by question id (first-seen order), keeping each group's question facts and leaving out what distillers
+ * may not see (the evidence chain). `by: 'question-step'` keeps
  * the rollouts of one question at different policy steps apart (one GRPO group each).
  */
 export function groupTrajectories(records: readonly TrajectoryRecord[], options: { by?: 'question' | 'question-step' } = {}): TrajectoryGroup[] {
@@ -154,10 +165,11 @@ export function groupTrajectories(records: readonly TrajectoryRecord[], options:
       g = { questionId: r.questionId, question: r.question, taskType: r.taskType, trajectories: [] }
       if (r.hops !== undefined) g.hops = r.hops
       if (r.goldAnswers) g.goldAnswers = r.goldAnswers
-      if (r.chain) g.chain = r.chain
       groups.set(key, g)
     }
-    g.trajectories.push(r)
+    // The store keeps a generated question's chain (for analysis); a distiller must not see it.
+    const { chain, ...seen } = r
+    g.trajectories.push(chain === undefined ? r : seen)
   }
   return [...groups.values()]
 }

@@ -95,6 +95,8 @@ export interface HekOrigin {
   source: 'file' | 'built'
   distiller: string
   experiences?: number
+  /** Share of the search-time cases that fire on the train split's gold queries with the query's relation (hek.json build.retrievalPrecision). */
+  retrievalPrecision?: number
   /** The build failed (e.g. a distiller that wrote no valid experience): this seed has no HiExp runs. */
   error?: string
 }
@@ -137,6 +139,8 @@ async function seedHek(base: ResolvedTrainConfig, seed: number, warmDir: string,
       log(`seed ${seed}: HEK built from the warm-started policy (${hekFile})`)
     }
     origin.experiences = hek.level(0).length
+    const precision = hek.buildStats.retrievalPrecision
+    if (precision !== undefined) origin.retrievalPrecision = precision
     if (!existsSync(shuffledFile)) shuffledHek(hek, seed).save(shuffledFile)
   } catch (error) {
     // A distiller with nothing to say is a result (reported), not a crash of the whole comparison.

@@ -24,6 +24,11 @@ export interface Task {
   retriever: Retriever
   /** Texts a from-scratch tokenizer is built from (corpus, questions, prompt template). */
   vocabularyTexts: string[]
+  /**
+   * What HiExp's embedder learns its space from besides the experiences: the corpus passages (when local) and the
+   * train questions, the texts retrieval compares (docs/method.md §1).
+   */
+  fitTexts: string[]
 }
 
 export async function loadTask(config: ResolvedTrainConfig): Promise<Task> {
@@ -34,11 +39,12 @@ export async function loadTask(config: ResolvedTrainConfig): Promise<Task> {
     const world = generateWorld({ seed: config.seed, ...(t.world as WorldOptions) })
     const shared = [...worldTexts(world), ...promptVocabularyTexts(template, topk), ...analyzerVocabularyTexts(), ...adviceVocabularyTexts()]
     const retriever = Bm25Retriever.build(world.corpus)
-    if (t.kind === 'world') return { ...world.questions, retriever, vocabularyTexts: shared }
+    const passages = world.corpus.map((p) => p.contents)
+    if (t.kind === 'world') return { ...world.questions, retriever, vocabularyTexts: shared, fitTexts: [...passages, ...world.questions.train.map((q) => q.question)] }
     // The vocabulary keeps the world's words, so that experiences distilled on multi-hop questions stay readable here.
     const problems = generateArithmetic({ seed: config.seed, ...(t.arithmetic as ArithmeticOptions) })
     const all = [...problems.train, ...problems.validation, ...problems.test]
-    return { ...problems, retriever, vocabularyTexts: [...shared, ...all.flatMap((q) => [q.question, ...q.goldAnswers])] }
+    return { ...problems, retriever, vocabularyTexts: [...shared, ...all.flatMap((q) => [q.question, ...q.goldAnswers])], fitTexts: [...passages, ...problems.train.map((q) => q.question)] }
   }
   if (!t.trainFile) throw new RangeError("train config: task.trainFile is required when task.kind is 'searchr1'")
   const load = (file?: string) => (file ? loadQaDataset(file) : Promise.resolve([]))
@@ -60,6 +66,7 @@ export async function loadTask(config: ResolvedTrainConfig): Promise<Task> {
     test,
     retriever,
     vocabularyTexts: [...corpusTexts, ...train.map((q) => `${q.question} ${q.goldAnswers.join(' ')}`), ...promptVocabularyTexts(template, topk)],
+    fitTexts: [...corpusTexts, ...train.map((q) => q.question)],
   }
 }
 

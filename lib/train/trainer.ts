@@ -7,7 +7,7 @@ import { generateDemonstrations } from '../agent/demonstrations.js'
 import { evaluateRollouts, type Evaluation } from '../agent/evaluate.js'
 import { DEFAULT_TEMPLATE, renderPrompt } from '../agent/prompt.js'
 import { computeReward, parseRewardConfig, type ResolvedRewardConfig, type RewardParts } from '../agent/reward.js'
-import { parseRolloutOptions, runRollouts, withPrompt, type ResolvedRolloutOptions, type Rollout, type RolloutTiming } from '../agent/rollout.js'
+import { experienceFree, parseRolloutOptions, runRollouts, type ResolvedRolloutOptions, type Rollout, type RolloutTiming } from '../agent/rollout.js'
 import { mean, std } from '../util/stats.js'
 import { Random } from '../util/random.js'
 import type { QaExample } from '../env/types.js'
@@ -29,6 +29,8 @@ import { readDistEnv } from '../distributed/env.js'
 import { getProcessGroup, initProcessGroup, shard, type ProcessGroup } from '../distributed/group.js'
 import { buildHek, collectTrajectories, distillerFor, guidedRequest, HekExperienceSource, type ExperienceSource } from '../experience/source.js'
 import { internalization } from '../experience/options.js'
+import { precisionStats, retrievalPrecision } from '../experience/precision.js'
+import { combinedTarget, frozenReference } from './reference.js'
 import { HierarchicalExperience } from '../experience/hek.js'
 import { writeHekPictures } from '../experience/show.js'
 import { recordFromRollout, TrajectoryStore } from '../experience/store.js'
@@ -190,7 +192,7 @@ export class Trainer {
     if (guided > 0) {
       const source = this.experienceSource(await HierarchicalExperience.load(this.config.experience.hekFile!))
       experiences = await Promise.all(questions.map((q, i) => (i < guided ? source.render(q) : '')))
-      searchExperiences = questions.map((q, i) => (i < guided ? (query: string) => source.forSearch(query) : undefined))
+      searchExperiences = questions.map((q, i) => (i < guided ? (query: string) => source.forSearch(query, q) : undefined))
     }
     let stopAfter: (number | undefined)[] | undefined
     if (w.flawedShare > 0) {
@@ -304,10 +306,11 @@ export class Trainer {
 
     // The update batch: every rollout as sampled, its prompt and tool responses (experiences included) in the context
     // and masked out (the paper: the ratio is taken under the sampling context). hiexp's internalisation variant
-    // scores guided rollouts behind the experience-free prompt instead, with a KL towards their sampling distribution.
+    // scores guided rollouts as an experience-free policy sees them (no prompt experience, no search-time line), with a
+    // KL towards their sampling distribution besides the one to the frozen reference.
     const isGuided = rollouts.map((_, i) => i % G < guided)
     const inner = internalization(c.experience)
-    const rows = rollouts.map((r, i) => (isGuided[i] && inner.align ? withPrompt(r, this.promptIds(questions[Math.floor(i / G)])) : r))
+    const rows = rollouts.map((r, i) => (isGuided[i] && inner.align ? experienceFree(r, this.promptIds(questions[Math.floor(i / G)])) : r))
     const regularize = guided > 0 && inner.klCoef > 0
     const stats = rows.length > 0 ? await this.update(rows, advantages, regularize ? inner.klCoef : 0) : []
     const t2 = performance.now()
@@ -381,7 +384,10 @@ export class Trainer {
     const rng = new Random(c.seed).fork(`update-${this.state.step}`)
     const loss = this.lossOptions()
     const regularize = regularizeCoef > 0
-    if (regularize) Object.assign(loss, { klCoef: regularizeCoef, klEstimator: 'k3' })
+    // The paper's β to the frozen reference stays: both KLs as one k2 target (reference.ts); without β, λ alone as before.
+    const beta = regularize ? (loss.klCoef ?? 0) : 0
+    if (regularize) Object.assign(loss, beta > 0 ? { klCoef: beta + regularizeCoef, klEstimator: 'k2' } : { klCoef: regularizeCoef, klEstimator: 'k3' })
+    const reference = beta > 0 ? (this.reference ??= await frozenReference(this.policy, join(c.outDir, `reference-${this.rank}`), { device: c.policy.device, dtype: c.policy.dtype })) : undefined
     const out: TrainStats[] = []
     for (let epoch = 0; epoch < c.ppoEpochs; epoch++) {
       const order = epoch === 0 && size === n ? [...Array(n).keys()] : rng.shuffle([...Array(n).keys()])
@@ -391,12 +397,14 @@ export class Trainer {
         // internalisation variant's regulariser they are also the KL target: on guided rollouts the
         // experience-conditioned distribution π_old(·|q,e); on the others the KL to π_old(·|q) is zero at the first epoch.
         // Otherwise loss.klCoef (default 1e-3, the paper's β) takes the KL to the frozen reference policy.
+        const sequences = idx.map((i) => rows[i].tokens)
+        const refScores = reference ? (await reference.score(sequences)).logprobs : undefined
         const batch: RlBatch = {
-          sequences: idx.map((i) => rows[i].tokens),
+          sequences,
           masks: idx.map((i) => rows[i].mask),
           advantages: Float32Array.from(idx.map((i) => advantages[i])),
           oldLogprobs: idx.map((i) => rows[i].logprobs),
-          ...(regularize ? { refLogprobs: idx.map((i) => rows[i].logprobs) } : {}),
+          ...(regularize ? { refLogprobs: idx.map((i, k) => (refScores ? combinedTarget(refScores[k], rows[i].logprobs, beta, regularizeCoef) : rows[i].logprobs)) } : {}),
         }
         out.push(await this.policy.trainStep(batch, loss))
       }
@@ -506,6 +514,9 @@ export class Trainer {
     this.hekChanged = false
   }
 
+  /** The internalisation variant's frozen reference (reference.ts), loaded or frozen at its first update. */
+  private reference?: Policy
+
   /** The run's published HEK (a copy of the committed one, with its pictures beside it); experience.hekFile is input only. */
   private hekPath(): string {
     return join(this.config.outDir, 'hek.json')
@@ -537,7 +548,8 @@ export class Trainer {
       const t0 = performance.now()
       const questions = new Random(this.config.seed).fork('hek').shuffle(this.task.train).slice(0, e.buildQuestions)
       const records = await collectTrajectories(this.policy, this.task.retriever, questions, e.buildGroupSize, this.rollout, this.reward, this.trajectories, this.state.step)
-      hek = await buildHek(records, distillerFor(this.config, this.policy), { thresholds: e.thresholds })
+      hek = await buildHek(records, distillerFor(this.config, this.policy), { thresholds: e.thresholds, fitTexts: this.task.fitTexts })
+      hek = hek.withBuildStats(precisionStats(await retrievalPrecision(hek, this.task.train, { minSimilarity: e.searchMinSimilarity })))
       this.publishHek(hek)
       this.metrics.append({ phase: 'hek', step: this.state.step, experiences: hek.experiences().length, trajectories: records.length, seconds: (performance.now() - t0) / 1000 })
     }
@@ -552,6 +564,7 @@ export class Trainer {
     const e = this.config.experience
     return new HekExperienceSource(hek, {
       promptTopK: e.promptTopK,
+      promptMinSimilarity: e.promptMinSimilarity,
       budget: e.tokenBudget,
       searchInjection: e.searchInjection,
       searchMinSimilarity: e.searchMinSimilarity,

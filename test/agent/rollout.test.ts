@@ -1,6 +1,6 @@
 import test from 'ava'
 import { DEFAULT_TEMPLATE, INFO_CLOSE, INFO_OPEN, renderPrompt } from '../../lib/agent/prompt.js'
-import { packRollouts, runRollouts, trajectoryText, withPrompt, type Rollout } from '../../lib/agent/rollout.js'
+import { experienceFree, packRollouts, runRollouts, trajectoryText, withPrompt, type Rollout } from '../../lib/agent/rollout.js'
 import { byQuestion, FixedRetriever, lp, ScriptedPolicy } from './helpers.js'
 
 const TEMPLATE = '{experiences}Question: {question}'
@@ -190,6 +190,22 @@ test('the experience slot and re-prefixing a trajectory with the experience-free
 
   await t.throwsAsync(runRollouts(policy, retriever(), [{ question: Q }], { template: 'x' }), { message: /option template: must contain/ })
   await t.throwsAsync(runRollouts(policy, retriever(), [{ question: Q }], { topk: 0 }), { instanceOf: RangeError, message: /option topk/ })
+})
+
+test('experienceFree: the trajectory as an experience-free policy sees it, without the prompt experience and the search-time line', async (t) => {
+  const policy = new ScriptedPolicy(byQuestion({ [Q]: ['<search> Alda Voss </search>', '<answer> Kelmar </answer>'] }))
+  const options = { template: TEMPLATE, topk: 1 }
+  const { rollouts: [guided] } = await runRollouts(policy, retriever(), [{ question: Q, experiences: 'Tip: search the person', searchExperience: () => 'After searching this search the next name' }], options)
+  const { rollouts: [plain] } = await runRollouts(policy, retriever(), [{ question: Q }], options)
+  t.truthy(guided.turns[0].experienceSpan)
+  const free = experienceFree(guided, policy.tokenizer.encode(renderPrompt(TEMPLATE, { question: Q })))
+  // Exactly the experience-free rollout (same generated turns, same documents), with the sampled log-probabilities.
+  t.deepEqual(free.tokens, plain.tokens)
+  t.deepEqual([...free.mask], [...plain.mask])
+  t.is(free.promptLength, plain.promptLength)
+  t.deepEqual([...free.logprobs].filter((_, i) => free.mask[i]), [...guided.logprobs].filter((_, i) => guided.mask[i]))
+  // withPrompt alone keeps the search-time line (what the internalisation variant used to score).
+  t.true(policy.tokenizer.decode(withPrompt(guided, free.tokens.slice(0, free.promptLength)).tokens).includes('After searching this'))
 })
 
 test('a broken policy or retriever is an error (unlike malformed text)', async (t) => {

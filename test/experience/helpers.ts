@@ -64,7 +64,6 @@ export function group(trajectories: TrajectoryRecord[]): TrajectoryGroup {
   const g: TrajectoryGroup = { questionId: t.questionId, question: t.question, taskType: t.taskType, trajectories }
   if (t.hops !== undefined) g.hops = t.hops
   if (t.goldAnswers) g.goldAnswers = t.goldAnswers
-  if (t.chain) g.chain = t.chain
   return g
 }
 

@@ -1,6 +1,6 @@
 // HiExp's training and evaluation in the paper's form (docs/method.md §3-§4), against hiexp's internalisation variant.
 import test from 'ava'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as hx from '../../lib/index.js'
@@ -110,18 +110,47 @@ test('the paper form: every rollout is trained as sampled, experiences at both p
   t.is(typeof row.cem, 'number')
 })
 
-test('the internalisation variant (hiexp\'s own): guided rollouts are trained behind the experience-free prompt, with its KL towards the sampling distribution', async (t) => {
+test('the internalisation variant (hiexp\'s own): guided rollouts are trained as an experience-free policy sees them (no prompt experience, no search-time line), with a KL towards the sampling distribution and the paper\'s KL to the frozen reference', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'hiexp-paper-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const trainer = await hx.Trainer.create(tinyRun(dir, { steps: 1, warmStart: { steps: 0 }, experience: { enabled: true, variant: 'internalize' } }))
+  t.is(trainer.config.loss.klCoef, 1e-3)
   trainer.experience = source()
+  scriptSearches(trainer)
   const updates = recordUpdates(trainer)
+  // What the first update is given, and the log-probs of its rows under the weights it starts from (the reference's).
+  const recorded = trainer.policy.trainStep.bind(trainer.policy)
+  const seen: Array<{ batch: RlBatch; before: Float32Array[] }> = []
+  trainer.policy.trainStep = async (batch: RlBatch, loss?: PolicyLossOptions) => {
+    seen.push({ batch, before: (await trainer.policy.score(batch.sequences.map((x) => Array.from(x)))).logprobs })
+    return recorded(batch, loss)
+  }
   await trainer.rlStep()
   const [u] = updates
   const advice = trainer.policy.tokenizer.encode(PROMPT_ADVICE)
-  for (const seq of u.sequences) t.is(indexOf(seq, advice), -1, 'no prompt experience in what is trained')
-  t.is(u.loss.klCoef, 0.01)
-  t.is(u.loss.klEstimator, 'k3')
+  const searchAdvice = trainer.policy.tokenizer.encode(SEARCH_ADVICE)
+  t.true(u.texts.some((x) => x.includes('<information>')), 'the rollouts searched, so a search-time line was inserted')
+  for (const seq of u.sequences) {
+    t.is(indexOf(seq, advice), -1, 'no prompt experience in what is trained')
+    t.is(indexOf(seq, searchAdvice), -1, 'no search-time experience in what is trained')
+  }
+  // Both KLs: λ = 0.01 towards the sampling distribution and β = 1e-3 to the frozen reference, as one k2 target.
+  t.true(Math.abs((u.loss.klCoef ?? 0) - 0.011) < 1e-12)
+  t.is(u.loss.klEstimator, 'k2')
+  const { batch, before } = seen[0]
+  const w = 1e-3 / 0.011
+  let checked = 0
+  batch.sequences.forEach((_, k) => {
+    const mask = batch.masks[k]
+    for (let i = 0; i < mask.length; i++) {
+      if (!mask[i]) continue
+      const expected = w * before[k][i] + (1 - w) * batch.oldLogprobs![k][i]
+      t.true(Math.abs(batch.refLogprobs![k][i] - expected) < 1e-4, `row ${k} token ${i}`)
+      checked++
+    }
+  })
+  t.true(checked > 0)
+  t.true(existsSync(join(dir, 'reference-0', 'config.json')), 'the frozen reference is kept with the run (a resumed run reads it back)')
   t.throws(() => hx.parseTrainConfig({ experience: { variant: 'align' } }), { instanceOf: RangeError, message: /experience\.variant/ })
 })
 

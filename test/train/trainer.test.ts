@@ -77,8 +77,9 @@ test('HiExp from a HEK file: guided rollouts carry retrieved experiences in thei
   }))
   const hek = await hx.HierarchicalExperience.build(experiences)
   hek.save(join(dir, 'given-hek.json'))
+  // Advice for any question shares no word with a question: without the similarity floor (-1) it still fills the slot.
   const trainer = await hx.Trainer.create(
-    tiny(dir, { steps: 1, warmStart: { steps: 0 }, experience: { enabled: true, guidedFraction: 0.34, hekFile: join(dir, 'given-hek.json'), tokenBudget: 64 } }),
+    tiny(dir, { steps: 1, warmStart: { steps: 0 }, experience: { enabled: true, guidedFraction: 0.34, hekFile: join(dir, 'given-hek.json'), tokenBudget: 64, promptMinSimilarity: -1 } }),
   )
   t.truthy(await trainer.prepareExperience())
   await trainer.rlStep()
@@ -146,7 +147,7 @@ test('a warm start can show experiences in a share of the demonstration prompts 
   )
   hek.save(join(dir, 'hek.json'))
   const trainer = await hx.Trainer.create(
-    tiny(dir, { steps: 0, warmStart: { steps: 3, batchSize: 8, lr: 1e-3, questionShare: 1, experienceShare: 0.5 }, experience: { hekFile: join(dir, 'hek.json') } }),
+    tiny(dir, { steps: 0, warmStart: { steps: 3, batchSize: 8, lr: 1e-3, questionShare: 1, experienceShare: 0.5 }, experience: { hekFile: join(dir, 'hek.json'), promptMinSimilarity: -1 } }),
   )
   const seen = recordWarmStartTexts(trainer)
   await trainer.warmStart()
@@ -159,7 +160,7 @@ test('a warm start can show experiences in a share of the demonstration prompts 
   })
   // flawedShare 1: every demonstration without experiences stops its chain early, every one with them goes to the end.
   const flawed = await hx.Trainer.create(
-    tiny(join(dir, 'flawed'), { steps: 0, warmStart: { steps: 4, batchSize: 8, lr: 1e-3, questionShare: 1, experienceShare: 0.5, flawedShare: 1 }, experience: { hekFile: join(dir, 'hek.json') } }),
+    tiny(join(dir, 'flawed'), { steps: 0, warmStart: { steps: 4, batchSize: 8, lr: 1e-3, questionShare: 1, experienceShare: 0.5, flawedShare: 1 }, experience: { hekFile: join(dir, 'hek.json'), promptMinSimilarity: -1 } }),
   )
   const shown = recordWarmStartTexts(flawed)
   await flawed.warmStart()
