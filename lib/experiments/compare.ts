@@ -341,8 +341,9 @@ export async function writeCompareReport(
   // The HiExp methods' own number is with their HEK at both injection points (docs/method.md §4); without it measures
   // what the policy internalised.
   for (const [title, pick] of [
-    ['Performance (test, without the HEK)', (r: MethodResult) => r.test],
-    ['Performance (test, with the HEK at both injection points: the HiExp methods\' own number)', (r: MethodResult) => r.testWithExperience],
+    // warm-start-hek's own evaluation is with the HEK (prompting only): it belongs in the second table.
+    ['Performance (test, without the HEK)', (r: MethodResult) => (r.method === 'warm-start-hek' ? undefined : r.test)],
+    ['Performance (test, with the HEK at both injection points: the HiExp methods\' own number)', (r: MethodResult) => (r.method === 'warm-start-hek' ? r.test : r.testWithExperience)],
   ] as const) {
     const rows = methods.filter((m) => of(m).some((r) => pick(r)))
     if (rows.length === 0) continue
@@ -355,7 +356,7 @@ export async function writeCompareReport(
       const cells = [...hops.map((h) => pm(es.map((e) => e.byHops[h]?.em ?? NaN))), ...(phrased ? ['seen', 'held-out'].map((k) => pm(es.map((e) => byPhrasing(e, k)))) : [])]
       lines.push(`| ${m} | ${pm(es.map((e) => e.em))} | ${pm(es.map((e) => e.f1))} | ${pm(es.map((e) => e.cem ?? NaN))} | ${cells.join(' | ')} |`)
     }
-    if (title.startsWith('Performance (test, with')) {
+    if (title.includes('with the HEK at')) {
       lines.push('', 'GRPO-type rows are those policies evaluated with the seed\'s HEK; `warm-start-hek` is the warm start with it (prompting only, no RL).')
     }
     lines.push('')
