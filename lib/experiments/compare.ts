@@ -328,7 +328,7 @@ export async function writeCompareReport(
   const hops = [...new Set(results.flatMap((r) => Object.keys(r.test.byHops)))].sort()
   const of = (m: string) => results.filter((r) => r.method === m)
   const lines: string[] = []
-  const seeds = [...new Set(results.map((r) => r.seed))]
+  const seeds = [...new Set(results.map((r) => r.seed))].sort((a, b) => a - b)
   lines.push(`# hiexp compare: GRPO / GSPO with and without HiExp`, '')
   lines.push(`Seeds: ${seeds.join(', ')}. Values are mean ± std over seeds; held-out test split, greedy decoding.`, '')
   if (probes.length) {
