@@ -134,7 +134,7 @@ program
 
 program
   .command('compare')
-  .description('GRPO, GSPO, HiExp-GRPO, HiExp-GSPO from one warm start per seed, same budget: report.md + plots')
+  .description('GRPO (± dynamic sampling), GSPO, HiExp-GRPO / -GSPO and its controls from one warm start per seed, same budget: report.md + plots')
   .option('-c, --config <file>', 'base run configuration shared by every method')
   .option('-o, --out <dir>', 'output folder', 'runs/compare')
   .option('--seeds <list>', 'comma-separated seeds', '0,1,2')
@@ -142,6 +142,9 @@ program
   .option('--methods <list>', `comma-separated subset of ${METHODS.join(', ')}`, METHODS.join(','))
   .option('--hek <file>', "HiExp methods use this HEK instead of building one ('{seed}' becomes the seed): e.g. one built on another task")
   .option('--distiller <kind>', `who distils the HEK built per seed: ${DISTILLERS.join(' | ')} (overrides the config)`)
+  .option('--probe', 'also probe each warm start on validation (no advice, oracle advice, the HEK, the shuffled HEK; pass@8)')
+  .option('--probe-only', 'the go/no-go alone: warm starts, HEKs and probes on validation, no RL, no test scores')
+  .option('--shared-warm-start <dir>', 'every seed starts from this finished warm-start folder (the config must set task.world.seed)')
   .action(async (opts) => {
     const base = opts.config ? loadTrainConfig(opts.config) : parseTrainConfig({})
     if (opts.steps !== undefined) base.steps = opts.steps
@@ -159,7 +162,7 @@ program
     if (twice) throw new InvalidArgumentError(`--methods repeats ${twice}: each method once`)
     const seeds = asOptionError(() => parseIntegerListArg(opts.seeds, '--seeds', SEED_RANGE))
     const started = Date.now()
-    const results = await compare({ outDir: opts.out, seeds, methods, base })
+    const results = await compare({ outDir: opts.out, seeds, methods, base, probe: Boolean(opts.probe), probeOnly: Boolean(opts.probeOnly), ...(opts.sharedWarmStart !== undefined && { sharedWarmStart: opts.sharedWarmStart }) })
     console.log(`${results.length} runs in ${((Date.now() - started) / 60000).toFixed(1)} min: ${join(opts.out, 'report.md')}`)
   })
 

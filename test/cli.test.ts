@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { HierarchicalExperience } from '../lib/experience/hek.js'
 
 const run = promisify(execFile)
 const cli = (args: string[]) =>
@@ -151,4 +152,25 @@ test.serial('hiexp serve-retrieval serves the generated world over Search-R1\'s 
   const reply = (await (await fetch(url, { method: 'POST', body: JSON.stringify({ queries: ['born in'], topk: 2 }) })).json()) as { result: unknown[][] }
   t.is(reply.result.length, 1)
   t.is(reply.result[0].length, 2)
+})
+
+test.serial("a HiExp run's train line shows its number with the HEK beside the one without (npm start's last line)", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hiexp-cli-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const hek = await HierarchicalExperience.build(
+    ['Search the entity named in the question', 'Do not answer before any search'].map((text, i) => ({
+      id: `e${i}`, text, kind: 'success-pattern' as const, when: 'any question', taskType: 'any', support: 4, successRate: 0.75, sources: [],
+    })),
+  )
+  hek.save(join(dir, 'hek.json'))
+  const config = join(dir, 'hiexp.json')
+  writeFileSync(config, JSON.stringify({
+    steps: 1, questionsPerStep: 1, groupSize: 2, warmStart: { steps: 1, batchSize: 2 }, validation: { every: 1, questions: 2 },
+    task: { world: { questionsPerHop: 10 } }, experience: { enabled: true, hekFile: join(dir, 'hek.json') },
+  }))
+  const out = join(dir, 'run')
+  const first = await cli(['train', '-c', config, '-o', out])
+  t.regex(first.stdout, /^done in \d+ s: validation EM with the HEK \d\.\d{3} \(HiExp's number\), without it \d\.\d{3} \(step 1\)/m)
+  const again = await cli(['train', '-c', config, '-o', out])
+  t.regex(again.stdout, /^already complete at step 1 \(nothing to do\): validation EM with the HEK \d\.\d{3} \(HiExp's number\), without it/m)
 })

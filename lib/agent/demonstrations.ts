@@ -39,6 +39,12 @@ export interface DemonstrationOptions {
    * policy trained on the demonstrations has seen prompts that carry experiences.
    */
   experiences?: readonly (string | undefined)[]
+  /**
+   * Per example (same order): the search-time experience returned with the documents of each search call (HiExp's
+   * second injection point, inside the <information> block, mask 0), so that demonstrations show that slot too. A
+   * function is called with each query; a list gives the line of the k-th search ('' for none).
+   */
+  searchExperiences?: readonly (((query: string) => Promise<string> | string) | readonly string[] | undefined)[]
 }
 
 /**
@@ -115,13 +121,20 @@ export async function generateDemonstrations(
 ): Promise<Rollout[]> {
   const o = parseRolloutOptions(rolloutOptions)
   const policy = new OraclePolicy(tokenizer)
-  for (const key of ['experiences', 'stopAfter'] as const) {
+  for (const key of ['experiences', 'stopAfter', 'searchExperiences'] as const) {
     const xs = options[key]
     if (xs && xs.length !== examples.length) throw new RangeError(`generateDemonstrations: options.${key} has ${xs.length} entries for ${examples.length} examples`)
   }
   const requests = examples.map((q, i) => {
     const experiences = options.experiences?.[i]
-    return { question: q.question, ...(experiences ? { experiences } : {}) }
+    const search = options.searchExperiences?.[i]
+    let searchExperience: ((query: string) => Promise<string> | string) | undefined
+    if (typeof search === 'function') searchExperience = search
+    else if (search) {
+      let calls = 0 // one request is one rollout: its k-th call is its k-th search
+      searchExperience = () => search[calls++] ?? ''
+    }
+    return { question: q.question, ...(experiences ? { experiences } : {}), ...(searchExperience ? { searchExperience } : {}) }
   })
   examples.forEach((q, i) => policy.add(promptText(o.template, requests[i], o.chat, tokenizer), oracleTurns(q, { think: options.think, stopAfter: options.stopAfter?.[i] })))
   const { rollouts } = await runRollouts(policy, retriever, requests, rolloutOptions)

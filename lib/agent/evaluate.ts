@@ -23,6 +23,8 @@ export interface RolloutSummary {
 export interface Evaluation extends RolloutSummary {
   byHops: Record<string, RolloutSummary>
   byDataSource: Record<string, RolloutSummary>
+  /** 'seen' / 'held-out' phrasing (questions of a world generated with phrasings; absent otherwise). */
+  byPhrasing?: Record<string, RolloutSummary>
 }
 
 function summarize(pairs: Array<[Rollout, QaExample]>): RolloutSummary {
@@ -79,9 +81,11 @@ export function evaluateRollouts(rollouts: readonly Rollout[], examples: readonl
     }
     return Object.fromEntries([...m.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, summarize(v)]))
   }
+  const phrased = examples.some((q) => q.heldOutPhrasing !== undefined)
   return {
     ...summarize(pairs),
     byHops: group((q) => String(q.hops ?? 'unknown')),
     byDataSource: group((q) => q.dataSource),
+    ...(phrased ? { byPhrasing: group((q) => (q.heldOutPhrasing === undefined ? 'unknown' : q.heldOutPhrasing ? 'held-out' : 'seen')) } : {}),
   }
 }

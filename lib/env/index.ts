@@ -17,3 +17,13 @@ export { loadQaDataset, loadQaJson, loadQaJsonl, loadQaParquet, qaFromRow, type 
 export { loadCorpusJsonl, type LoadCorpusOptions } from './corpus.js'
 export { DataFormatError } from './errors.js'
 export { saveSearchR1Layout, qaToRow } from './save.js'
+export {
+  PHRASING_NOUNS,
+  WARM_START_WORDS,
+  nounPhrasing,
+  phrasingTable,
+  phraseChain,
+  hopForRelation,
+  type Phrasing,
+  type PhrasingOptions,
+} from './world_phrasings.js'

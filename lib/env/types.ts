@@ -19,6 +19,10 @@ export interface QaExample {
   chain?: string[]
   /** Relations followed, in order (for example ['founded_by', 'born_in']). */
   relations?: string[]
+  /** Phrasing of each hop (`${hop}/${word}`), for a world generated with the phrasings option. */
+  phrasings?: string[]
+  /** Some hop is asked in a phrasing held out of the warm start (phrasings option). */
+  heldOutPhrasing?: boolean
 }
 
 export interface Splits<T> {

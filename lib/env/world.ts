@@ -19,6 +19,7 @@ import { drawEntities, drawFacts } from './world_graph.js'
 import { indexHops } from './world_hops.js'
 import { parseWorldOptions, type ResolvedWorldOptions, type WorldOptions } from './world_options.js'
 import { chooseQuestions, enumerateQuestions } from './world_questions.js'
+import { phrasingTable, phrasingTexts, rephraseQuestions } from './world_phrasings.js'
 import type { Entity, Fact } from './world_types.js'
 
 export type { Entity, EntityKind, Fact, RelationName } from './world_types.js'
@@ -46,6 +47,12 @@ export function generateWorld(options: WorldOptions = {}): World {
   const index = indexHops(cast.entities, facts)
   const { corpus, pages, factPassage } = writeEncyclopedia(o, cast, index, text)
   const splits = chooseQuestions(o, enumerateQuestions(o, cast.entities, index, factPassage), questions)
+  // Forked after the others (and only with the option), so that the default world's streams are untouched.
+  if (o.phrasings) {
+    const phrasings = rng.fork('phrasings')
+    const table = phrasingTable(o.phrasings)
+    for (const split of [splits.train, splits.validation, splits.test]) rephraseQuestions(split, table, phrasings)
+  }
   return { options: o, entities: cast.entities, facts, corpus, pages, questions: splits }
 }
 
@@ -63,5 +70,6 @@ export function worldVocabulary(world: World): Set<string> {
 /** The texts a word-level tokenizer for this world must cover: every passage, question and answer. */
 export function worldTexts(world: World): string[] {
   const qs = [...world.questions.train, ...world.questions.validation, ...world.questions.test]
-  return [...world.corpus.map((p) => p.contents), ...qs.map((q) => q.question), ...qs.flatMap((q) => q.goldAnswers)]
+  const phrasings = world.options.phrasings ? phrasingTexts(phrasingTable(world.options.phrasings)) : []
+  return [...world.corpus.map((p) => p.contents), ...qs.map((q) => q.question), ...qs.flatMap((q) => q.goldAnswers), ...phrasings]
 }

@@ -27,6 +27,16 @@ export const WorldOptionsSchema = z
      * the default world, its resolved options included, stays byte for byte what it was before the option existed.
      */
     lookalikeFacts: z.number().int().min(0).max(6).optional(),
+    /**
+     * The bottleneck world: each hop is asked in `perRelation` phrasings (the canonical one and nouns: "the hometown of
+     * X") while its passage keeps the canonical sentence; the last `heldOut` phrasings of each hop never appear in the
+     * warm start (world_phrasings.ts). Absent (the default): every question in the canonical phrasing, as before.
+     */
+    phrasings: z
+      .object({ perRelation: z.number().int().min(1).max(3).default(3), heldOut: z.number().int().min(0).max(2).default(1) })
+      .strict()
+      .refine((p) => p.heldOut < p.perRelation, { message: 'heldOut must be < perRelation (the warm start needs a phrasing of every hop)', path: ['heldOut'] })
+      .optional(),
     /** Sentences per passage; an entity with more sentences gets several passages. */
     sentencesPerPassage: z.number().int().min(1).max(20).default(3),
     /** Hop counts to generate questions for. */

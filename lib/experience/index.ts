@@ -79,3 +79,5 @@ export { retrievalPrecision, precisionStats, relationsNamed, type RetrievalPreci
 export { formatHek, hekTreeSvg, hekDendrogramSvg, writeHekPictures, type FormatOptions, type HekPictureOptions } from './show.js'
 export { whitespaceTokens } from './text.js'
 export { HekExperienceSource, NoExperienceError, buildHek, collectTrajectories, distillerFor, type CollectHooks, type ExperienceSource } from './source.js'
+export { shuffledHek } from './shuffle.js'
+export { adviceLine, adviceFor, renderAdvice, roleOf, queryWordOf, PhrasingOracleSource, type AdviceStep } from './advice.js'

@@ -41,7 +41,8 @@ export const ADAMW_DEFAULTS = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay
 // rollout block keeps these for every field it does not set.
 const rolloutShape = RolloutOptionsSchema.shape
 const TrainRolloutSchema = RolloutOptionsSchema.extend({
-  maxTurns: rolloutShape.maxTurns.removeDefault().default(4),
+  // One search per hop and the answer: the default world's 4-hop questions need 5 turns (checked against the world below).
+  maxTurns: rolloutShape.maxTurns.removeDefault().default(5),
   maxTurnTokens: rolloutShape.maxTurnTokens.removeDefault().default(24),
   maxTotalTokens: rolloutShape.maxTotalTokens.removeDefault().default(640),
   maxInfoTokens: rolloutShape.maxInfoTokens.removeDefault().default(192),
@@ -201,6 +202,17 @@ const TrainConfigObject = z
          * experience-aligned RL relies on (moving advised behaviour to the experience-free prompt), not a recipe.
          */
         flawedShare: z.number().min(0).max(1).default(0),
+        /**
+         * With task.world.phrasings (the bottleneck world): share of the demonstrations that ask one hop by a word
+         * reserved for the warm start and carry the advice that names its query word (train/warm_start.ts); the others
+         * have an empty slot. No demonstration shows a held-out phrasing.
+         */
+        adviceShare: z.number().min(0).max(1).default(0.5),
+        /**
+         * With task.world.phrasings: demonstrations per warm-start question, each with its own phrasings, reserved
+         * word and advice lines (so that the advice-reading skill is learnt from many cases, not memorised from a few).
+         */
+        variants: z.number().int().min(1).max(16).default(1),
       })
       .strict()
       .default({}),
@@ -231,6 +243,19 @@ export const TrainConfigSchema = TrainConfigObject
   .refine((c) => c.warmStart.experienceShare === 0 || c.experience.hekFile !== undefined, {
     message: 'warmStart.experienceShare > 0 needs experience.hekFile (a HEK built beforehand: hiexp build-hek or a compare run)',
     path: ['warmStart', 'experienceShare'],
+  })
+  .superRefine((c, ctx) => {
+    // A search asked in the last turn ends the rollout: a world question of h hops needs h + 1 turns to be answered.
+    if (c.task.kind !== 'world') return
+    const hops = (c.task.world as WorldOptions).hops ?? [1, 2, 3, 4]
+    const need = Math.max(...hops) + 1
+    if (c.rollout.maxTurns < need) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['rollout', 'maxTurns'],
+        message: `${c.rollout.maxTurns} turns cannot answer the world's ${need - 1}-hop questions (one search per hop, then the answer: at least ${need})`,
+      })
+    }
   })
   .refine((c) => c.experience.distiller !== 'llm' || c.experience.llm !== undefined, {
     message: "experience.distiller 'llm' needs experience.llm { baseURL, model }",

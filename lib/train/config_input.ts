@@ -208,6 +208,13 @@ export interface WarmStartInput {
   experienceShare?: number
   /** Share of the demonstrations without experiences that stop the chain early. Default 0. */
   flawedShare?: number
+  /**
+   * With task.world.phrasings (the bottleneck world): share of the demonstrations that ask one hop by a word reserved
+   * for the warm start and carry the advice naming its query word; the others have an empty slot. Default 0.5.
+   */
+  adviceShare?: number
+  /** With task.world.phrasings: demonstrations per warm-start question, each with its own phrasings. Default 1. */
+  variants?: number
 }
 
 export interface ExperienceInput {

@@ -9,6 +9,7 @@ import { loadCorpusJsonl } from '../env/corpus.js'
 import { loadQaDataset } from '../env/searchr1.js'
 import type { QaExample } from '../env/types.js'
 import { analyzerVocabularyTexts } from '../experience/analyzer.js'
+import { adviceVocabularyTexts } from '../experience/advice.js'
 import { tinyConfig } from '../model/config.js'
 import { Policy } from '../model/policy.js'
 import { Tokenizer } from '../model/tokenizer.js'
@@ -42,7 +43,7 @@ export async function loadTask(config: ResolvedTrainConfig, options: LoadTaskOpt
   const topk = (config.rollout.topk as number | undefined) ?? 3
   if (t.kind === 'world' || t.kind === 'arithmetic') {
     const world = generateWorld({ seed: config.seed, ...(t.world as WorldOptions) })
-    const shared = [...worldTexts(world), ...promptVocabularyTexts(template, topk), ...analyzerVocabularyTexts()]
+    const shared = [...worldTexts(world), ...promptVocabularyTexts(template, topk), ...analyzerVocabularyTexts(), ...adviceVocabularyTexts()]
     const retriever = options.retriever ?? Bm25Retriever.build(world.corpus)
     const passages = world.corpus.map((p) => p.contents)
     if (t.kind === 'world') return { ...world.questions, retriever, vocabularyTexts: shared, fitTexts: [...passages, ...world.questions.train.map((q) => q.question)] }

@@ -39,6 +39,9 @@ import { lockRunDir } from './run_lock.js'
 import { writeHekPictures } from '../experience/show.js'
 import { recordFromRollout, TrajectoryStore } from '../experience/store.js'
 import { groupTrajectories, type TrajectoryRecord } from '../experience/types.js'
+import { parseWorldOptions, type WorldOptions } from '../env/world_options.js'
+import { phrasingTable } from '../env/world_phrasings.js'
+import { planAdvisedWarmStart } from './warm_start.js'
 
 export type { ExperienceSource } from '../experience/source.js'
 
@@ -197,26 +200,7 @@ export class Trainer {
     if (this.state.warmStartDone || w.steps === 0) return
     const rng = new Random(this.config.seed).fork('warm-start')
     const questions = rng.shuffle(this.task.train).slice(0, Math.max(1, Math.round(w.questionShare * this.task.train.length)))
-    // The first share of the (shuffled) questions carries its retrieved experiences, the rest an empty slot; of
-    // those, a flawedShare stops its chain early. (Forks only when used: they would shift the batch sampling below.)
-    const guided = Math.round(w.experienceShare * questions.length)
-    let experiences: string[] | undefined
-    if (guided > 0) {
-      const source = this.experienceSource(HierarchicalExperience.load(this.config.experience.hekFile!, this.hekLoadOptions()))
-      experiences = await Promise.all(questions.map((q, i) => (i < guided ? source.render(q) : '')))
-    }
-    let stopAfter: (number | undefined)[] | undefined
-    if (w.flawedShare > 0) {
-      const flawed = rng.fork('flawed')
-      stopAfter = questions.map((q, i) => {
-        const hops = q.relations?.length ?? 0
-        return i >= guided && hops > 0 && flawed.chance(w.flawedShare) ? flawed.int(0, hops - 1) : undefined
-      })
-    }
-    const demos = await generateDemonstrations(questions, this.task.retriever, this.policy.tokenizer, this.rollout, {
-      ...(experiences ? { experiences } : {}),
-      ...(stopAfter ? { stopAfter } : {}),
-    })
+    const demos = await this.demonstrations(questions, rng)
     const usable = demos.filter((d) => d.finish === 'answer')
     if (usable.length === 0) throw new Error(`warm start: no demonstration reached an answer: ${budgetCause(demos, this.rollout)}`)
     this.policy.configureTraining({ lr: w.lr, warmupSteps: Math.min(10, w.steps), maxGradNorm: 1 })
@@ -229,6 +213,43 @@ export class Trainer {
     }
     this.policy.configureTraining(this.config.optimizer as OptimizerOptions)
     this.state.warmStartDone = true
+  }
+
+  /**
+   * The warm start's demonstrations. In the bottleneck world (task.world.phrasings) the advice-reading plan
+   * (warm_start.ts); otherwise the first experienceShare of the (shuffled) questions carries its retrieved
+   * experiences at both injection points (the prompt slot and the search-time case), the rest an empty slot; of
+   * those, a flawedShare stops its chain early. (Forks only when used: they would shift the batch sampling after.)
+   */
+  private async demonstrations(questions: QaExample[], rng: Random): Promise<Rollout[]> {
+    const w = this.config.warmStart
+    const tokenizer = this.policy.tokenizer
+    const phrasings = this.config.task.kind === 'world' ? parseWorldOptions(this.config.task.world as WorldOptions).phrasings : undefined
+    if (phrasings) {
+      const repeated = questions.flatMap((q) => Array.from({ length: w.variants }, () => q))
+      const plan = planAdvisedWarmStart(repeated, phrasingTable(phrasings), w.adviceShare, rng.fork('advice'))
+      return generateDemonstrations(plan.examples, this.task.retriever, tokenizer, this.rollout, { experiences: plan.experiences, searchExperiences: plan.searchLines })
+    }
+    const guided = Math.round(w.experienceShare * questions.length)
+    let experiences: string[] | undefined
+    let searchExperiences: (((query: string) => Promise<string>) | undefined)[] | undefined
+    if (guided > 0) {
+      const source = this.experienceSource(await HierarchicalExperience.load(this.config.experience.hekFile!, this.hekLoadOptions()))
+      experiences = await Promise.all(questions.map((q, i) => (i < guided ? source.render(q) : '')))
+      searchExperiences = questions.map((q, i) => (i < guided ? (query: string) => source.forSearch(query, q) : undefined))
+    }
+    let stopAfter: (number | undefined)[] | undefined
+    if (w.flawedShare > 0) {
+      const flawed = rng.fork('flawed')
+      stopAfter = questions.map((q, i) => {
+        const hops = q.relations?.length ?? 0
+        return i >= guided && hops > 0 && flawed.chance(w.flawedShare) ? flawed.int(0, hops - 1) : undefined
+      })
+    }
+    return generateDemonstrations(questions, this.task.retriever, tokenizer, this.rollout, {
+      ...(experiences ? { experiences, searchExperiences } : {}),
+      ...(stopAfter ? { stopAfter } : {}),
+    })
   }
 
   /** This step's questions: the train split in a seeded order, reshuffled each pass over it. */
@@ -448,17 +469,41 @@ export class Trainer {
 
   /**
    * Greedy rollouts on `examples`: EM, F1, CEM, search calls and tokens, by hop count. `withExperience`: with the
-   * run's HEK at both injection points, by the same rules as in training (HiExp's own number).
+   * run's HEK at both injection points, by the same rules as in training (HiExp's own number); `source`: with another
+   * experience source (a control or a probe), by the same rules.
    */
   async evaluate(
     examples: readonly QaExample[],
-    { withExperience = false, retriever = this.task.retriever }: { withExperience?: boolean; retriever?: Retriever } = {},
+    options: { withExperience?: boolean; source?: ExperienceSource; retriever?: Retriever } = {},
   ): Promise<Evaluation> {
-    const source = withExperience ? this.experience : undefined
-    if (withExperience && !source) throw new Error('evaluate: withExperience needs the run\'s HEK (experience.enabled and prepareExperience())')
-    const requests = await Promise.all(examples.map((q) => guidedRequest(q, source)))
+    return (await this.evaluateRollouts(examples, options)).evaluation
+  }
+
+  /** evaluate(), with the rollouts it scored (for measures of what was injected). */
+  async evaluateRollouts(
+    examples: readonly QaExample[],
+    { withExperience = false, source, retriever = this.task.retriever }: { withExperience?: boolean; source?: ExperienceSource; retriever?: Retriever } = {},
+  ): Promise<{ evaluation: Evaluation; rollouts: Rollout[] }> {
+    const from = source ?? (withExperience ? this.experience : undefined)
+    if (withExperience && !from) throw new Error('evaluate: withExperience needs the run\'s HEK (experience.enabled and prepareExperience())')
+    const requests = await Promise.all(examples.map((q) => guidedRequest(q, from)))
     const { rollouts } = await runRollouts(this.policy, retriever, requests, { ...this.rollout, temperature: 0 })
-    return evaluateRollouts(rollouts, examples)
+    return { evaluation: evaluateRollouts(rollouts, examples), rollouts }
+  }
+
+  /**
+   * pass@k of sampled rollouts (the run's temperature), with an experience source or none: the share of `examples`
+   * with at least one of k rollouts right (EM), and the mean EM of the samples.
+   */
+  async passAtK(examples: readonly QaExample[], k: number, source?: ExperienceSource): Promise<{ passAtK: number; sampledEm: number }> {
+    const requests = await Promise.all(examples.map((q) => guidedRequest(q, source)))
+    const { rollouts } = await runRollouts(this.policy, this.task.retriever, requests.flatMap((r) => Array.from({ length: k }, () => r)), {
+      ...this.rollout,
+      seed: 424_242,
+    })
+    const em = rollouts.map((r, i) => evaluateRollouts([r], [examples[Math.floor(i / k)]]).em)
+    const pass = examples.map((_, j) => (em.slice(j * k, (j + 1) * k).some((x) => x > 0) ? 1 : 0))
+    return { passAtK: mean(pass), sampledEm: mean(em) }
   }
 
   /** A HiExp run evaluated with its HEK (the method's number) and without it; other runs without only. */
@@ -574,12 +619,13 @@ export class Trainer {
   }
 
   /** A loaded HEK's embedding endpoint is the run config's (experience.embeddingEndpoint), never the file's. */
-  private hekLoadOptions(): { embeddingEndpoint?: { baseURL: string; apiKey?: string } } {
+  hekLoadOptions(): { embeddingEndpoint?: { baseURL: string; apiKey?: string } } {
     const endpoint = this.config.experience.embeddingEndpoint
     return endpoint ? { embeddingEndpoint: endpoint } : {}
   }
 
-  private experienceSource(hek: HierarchicalExperience): HekExperienceSource {
+  /** A HEK served by this run's retrieval options (also for evaluating another run's policy with it). */
+  experienceSource(hek: HierarchicalExperience): HekExperienceSource {
     const tokenizer = this.policy.tokenizer
     const e = this.config.experience
     return new HekExperienceSource(hek, {

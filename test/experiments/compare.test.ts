@@ -27,12 +27,14 @@ test('compare runs each method from one shared warm start and writes the report,
       checkpointEvery: 20,
     },
   })
-  t.deepEqual(results.map((r) => r.method), ['no-search', 'warm-start', 'grpo', 'hiexp-gspo'])
-  t.is(results[2].testWithExperience, undefined)
+  // Defect 8 of issue 21: the warm start is evaluated with the HEK (prompting only), and so is GRPO's policy.
+  t.deepEqual(results.map((r) => r.method), ['no-search', 'warm-start', 'warm-start-hek', 'grpo', 'hiexp-gspo'])
+  t.is(results[2].test.n, results[1].test.n)
   t.truthy(results[3].testWithExperience)
+  t.truthy(results[4].testWithExperience)
   // the no-search baseline never gets a passage: its rollouts search but read nothing
   t.is(results[0].test.n, results[1].test.n)
-  for (const r of results.slice(2)) {
+  for (const r of results.slice(3)) {
     t.true(r.test.n > 0)
     t.true(Number.isFinite(r.rewardGroupStd) && Number.isFinite(r.advantageStd))
   }
@@ -45,7 +47,7 @@ test('compare runs each method from one shared warm start and writes the report,
 
   // An ablation added later into the same folder: the warm start and the HEK are reused, earlier results kept.
   const more = await hx.compare({ outDir: dir, seeds: [5], methods: ['hiexp-grpo-internalize'], log: () => {}, quiet: true, base: { ...tinyRun(dir), checkpointEvery: 20 } })
-  t.deepEqual(more.map((r) => r.method).sort(), ['grpo', 'hiexp-grpo-internalize', 'hiexp-gspo', 'no-search', 'warm-start'])
+  t.deepEqual(more.map((r) => r.method).sort(), ['grpo', 'hiexp-grpo-internalize', 'hiexp-gspo', 'no-search', 'warm-start', 'warm-start-hek'])
   t.deepEqual(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')).map((r: { method: string }) => r.method).sort(), more.map((r) => r.method).sort())
   const config = JSON.parse(readFileSync(join(dir, 'seed-5', 'hiexp-grpo-internalize', 'config.json'), 'utf8'))
   t.like(config, { algorithm: 'grpo', experience: { enabled: true, variant: 'internalize' } })
@@ -72,8 +74,9 @@ test('a HEK given by path ({seed} filled in) is used as is; a missing one is ref
   })
   t.false(existsSync(join(dir, 'typo', 'seed-5')), 'nothing was trained')
   const results = await hx.compare({ outDir: join(dir, 'out'), seeds: [5], methods: ['grpo', 'hiexp-grpo'], log: () => {}, quiet: true, base })
-  t.deepEqual(results.map((r) => r.method), ['no-search', 'warm-start', 'grpo', 'hiexp-grpo'])
+  t.deepEqual(results.map((r) => r.method), ['no-search', 'warm-start', 'warm-start-hek', 'grpo', 'hiexp-grpo'])
   t.false(existsSync(join(dir, 'out', 'seed-5', 'hek.json')), 'nothing was built')
+  t.true(existsSync(join(dir, 'out', 'seed-5', 'hek-shuffled.json')), 'the shuffled control is written in the seed folder, not beside the given file')
   const heks = JSON.parse(readFileSync(join(dir, 'out', 'heks.json'), 'utf8'))
   t.deepEqual(heks, [{ seed: 5, file: join(dir, 'given-5.json'), source: 'file', distiller: 'offline', experiences: 3 }])
   t.regex(readFileSync(join(dir, 'out', 'report.md'), 'utf8'), /## HEK used by the HiExp methods/)
@@ -94,4 +97,14 @@ test('a HEK that cannot be built skips the HiExp methods of that seed, says why,
   t.like(heks[0], { seed: 6, source: 'built', distiller: 'offline' })
   t.regex(heks[0].error, /the offline distiller found no experience in 8 trajectories/)
   t.regex(readFileSync(join(dir, 'report.md'), 'utf8'), /\| 6 \| built \| offline \| – \| \*\*no HEK\*\*: HiExp: the offline distiller found no experience/)
+})
+
+test('a shared warm start needs one world for every seed (task.world.seed), refused before any work', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hiexp-compare-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  await t.throwsAsync(hx.compare({ outDir: join(dir, 'out'), seeds: [1, 2], methods: ['grpo'], log: () => {}, quiet: true, base: tinyRun(dir), sharedWarmStart: join(dir, 'w') }), {
+    instanceOf: RangeError,
+    message: 'compare: sharedWarmStart needs task.world.seed in the base configuration (one world for every seed)',
+  })
+  t.false(existsSync(join(dir, 'out')))
 })

@@ -12,7 +12,7 @@ const defaults = parseTrainConfig({})
 // The run's documented defaults, written out here independently of the schema that produces them.
 test('the run defaults are the documented ones', (t) => {
   const { template: _template, ...rollout } = defaults.rollout
-  t.deepEqual(rollout, { chat: 'none', topk: 3, maxTurns: 4, maxTurnTokens: 24, maxTotalTokens: 640, maxInfoTokens: 192, temperature: 1 })
+  t.deepEqual(rollout, { chat: 'none', topk: 3, maxTurns: 5, maxTurnTokens: 24, maxTotalTokens: 640, maxInfoTokens: 192, temperature: 1 })
   t.deepEqual(defaults.reward, { metric: 'em', answerWeight: 1, formatWeight: 0.1, requireThink: false, malformedPenalty: 0.1, repeatedQueryPenalty: 0 })
   t.deepEqual(defaults.optimizer, { lr: 3e-4, maxGradNorm: 1, warmupSteps: 2 })
   t.is(defaults.warmStart.steps, 150)
