@@ -154,7 +154,7 @@ test.serial('hiexp serve-retrieval serves the generated world over Search-R1\'s 
   t.is(reply.result[0].length, 2)
 })
 
-test.serial("a HiExp run's train line shows its number with the HEK beside the one without (npm start's last line)", async (t) => {
+test.serial("a finished HiExp run, rerun, still shows its number with the HEK beside the one without (npm start's last line)", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'hiexp-cli-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const hek = await HierarchicalExperience.build(
@@ -170,7 +170,7 @@ test.serial("a HiExp run's train line shows its number with the HEK beside the o
   }))
   const out = join(dir, 'run')
   const first = await cli(['train', '-c', config, '-o', out])
-  t.regex(first.stdout, /^done in \d+ s: validation EM with the HEK \d\.\d{3} \(HiExp's number\), without it \d\.\d{3} \(step 1\)/m)
+  t.regex(first.stdout, /^done in \d+ s: validation EM \d\.\d{3} F1 \d\.\d{3} · EM with HEK \d\.\d{3}/m)
   const again = await cli(['train', '-c', config, '-o', out])
-  t.regex(again.stdout, /^already complete at step 1 \(nothing to do\): validation EM with the HEK \d\.\d{3} \(HiExp's number\), without it/m)
+  t.regex(again.stdout, /^already complete at step 1 \(nothing to do\): validation EM \d\.\d{3} F1 \d\.\d{3} · EM with HEK \d\.\d{3} F1 with HEK \d\.\d{3} \(step 1\)/m)
 })

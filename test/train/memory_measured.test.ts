@@ -13,7 +13,7 @@ test('one RL step of 256 rollouts of the untrained tiny policy peaks below the e
     import { estimateRolloutMemory } from '${REPO}/lib/train/memory.js'
     const outDir = mkdtempSync(join(tmpdir(), 'hiexp-mem-step-'))
     const config = { outDir, seed: 1, steps: 1, questionsPerStep: 1, groupSize: 256, warmStart: { steps: 0 },
-      rollout: { maxTurns: 3, maxTurnTokens: 576 }, validation: { every: 100, questions: 1 }, checkpointEvery: 100 }
+      rollout: { maxTurnTokens: 576 }, validation: { every: 100, questions: 1 }, checkpointEvery: 100 }
     const trainer = await Trainer.create(config)
     const row = await trainer.rlStep()
     const peak = process.resourceUsage().maxRSS * 1024
