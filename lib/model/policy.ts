@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ProcessGroup } from '../distributed/group.js'
-import type { GenerationSessionHandle, NativeSampled, NativeSamplingOptions, PolicyHandle, TrainerHandle } from '../native/binding.js'
+import type { GenerationSessionHandle, NativeOptimizerOptions, NativeSampled, NativeSamplingOptions, PolicyHandle, TrainerHandle } from '../native/binding.js'
 import { native, type NativeAddon } from '../native/loader.js'
 import type { PolicyLossOptions } from '../ops/rl/types.js'
 import { checkConfigFitsMemory, configFromHf, configToHf, parameterCount, type Qwen2Config } from './config.js'
@@ -24,31 +24,8 @@ export interface PolicyOptions {
   dtype?: PolicyDtype
 }
 
-export interface OptimizerOptions {
-  /** Peak learning rate (default 1e-5). */
-  lr?: number
-  beta1?: number
-  beta2?: number
-  eps?: number
-  /** Decoupled weight decay (default 0.01). */
-  weightDecay?: number
-  /** Linear warm-up from lr/warmupSteps to lr over this many steps (default 0). */
-  warmupSteps?: number
-  /** After warm-up: 'constant' (default) or 'cosine' down to minLrRatio * lr at totalSteps. */
-  schedule?: 'constant' | 'cosine'
-  totalSteps?: number
-  minLrRatio?: number
-  /** Clip the global gradient L2 norm to this (default 1; 0 turns clipping off). */
-  maxGradNorm?: number
-  /** Rows per forward/backward pass at most; gradients accumulate over the batch (default: no row limit). */
-  microBatchSize?: number
-  /**
-   * Padded tokens (rows x longest row) per forward/backward pass at most. Rows are taken longest first and each
-   * micro-batch is cut to its own longest row, so padding shrinks to about the sum of the lengths. Default: 2048 on
-   * the CPU, 16384 on a GPU (capped so that one micro-batch's logits stay under 1 GiB).
-   */
-  microBatchTokens?: number
-}
+/** AdamW, its schedule and the micro-batches of a training step (the native trainer's options, documented there). */
+export type OptimizerOptions = NativeOptimizerOptions
 
 /** The option names of OptimizerOptions (the record type keeps the list complete). */
 const OPTIMIZER_KEYS: Record<keyof OptimizerOptions, true> = {

@@ -231,17 +231,33 @@ export interface NativeGenerationStart extends NativeSampled {
 
 /** The optimiser options the native trainer reads (lib/model/policy.ts's OptimizerOptions). */
 export interface NativeOptimizerOptions {
+  /** Peak learning rate (default 1e-5). */
   lr?: number
+  /** AdamW β1 (default 0.9). */
   beta1?: number
+  /** AdamW β2 (default 0.999). */
   beta2?: number
+  /** AdamW ε (default 1e-8). */
   eps?: number
+  /** Decoupled weight decay (default 0.01). */
   weightDecay?: number
+  /** Linear warm-up from lr/warmupSteps to lr over this many steps (default 0). */
   warmupSteps?: number
+  /** After warm-up: 'constant' (default) or 'cosine' down to minLrRatio * lr at totalSteps. */
   schedule?: 'constant' | 'cosine'
+  /** The step at which cosine reaches its floor (required with 'cosine'). */
   totalSteps?: number
+  /** Cosine's floor as a share of lr (default 0). */
   minLrRatio?: number
+  /** Clip the global gradient L2 norm to this (default 1; 0 turns clipping off). */
   maxGradNorm?: number
+  /** Rows per forward/backward pass at most; gradients accumulate over the batch (default: no row limit). */
   microBatchSize?: number
+  /**
+   * Padded tokens (rows x longest row) per forward/backward pass at most. Rows are taken longest first and each
+   * micro-batch is cut to its own longest row, so padding shrinks to about the sum of the lengths. Default: 2048 on
+   * the CPU, 16384 on a GPU (capped so that one micro-batch's logits stay under 1 GiB).
+   */
   microBatchTokens?: number
 }
 

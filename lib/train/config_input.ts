@@ -3,6 +3,7 @@
 // compile time that this interface and the zod schema describe the same object: neither can drift from the other.
 import type { ArithmeticOptions } from '../env/arithmetic.js'
 import type { WorldOptions } from '../env/world_options.js'
+import type { OptimizerOptions } from '../model/policy.js'
 
 export interface TrainConfigInput {
   /** The JSON Schema this file follows (`./node_modules/hiexp/schema/train-config.schema.json`); ignored by hiexp. */
@@ -168,31 +169,12 @@ export interface LossInput {
   klEstimator?: 'k1' | 'k2' | 'k3'
 }
 
-export interface OptimizerInput {
+/** The policy's optimiser options (lib/model/policy.ts), with the run's own defaults where they differ. */
+export interface OptimizerInput extends OptimizerOptions {
   /** Peak learning rate. Default by policy: 3e-4 tiny, 1e-6 checkpoint. */
   lr?: number
-  /** AdamW β1. Default 0.9. */
-  beta1?: number
-  /** AdamW β2. Default 0.999. */
-  beta2?: number
-  /** AdamW ε. Default 1e-8. */
-  eps?: number
-  /** Decoupled weight decay. Default 0.01. */
-  weightDecay?: number
   /** Linear warm-up steps. Default 2. */
   warmupSteps?: number
-  /** After warm-up: 'constant' (default) or 'cosine' down to minLrRatio × lr at totalSteps. */
-  schedule?: 'constant' | 'cosine'
-  /** The step at which cosine reaches its floor (required with 'cosine'). */
-  totalSteps?: number
-  /** Cosine's floor as a share of lr. Default 0. */
-  minLrRatio?: number
-  /** Clip the global gradient L2 norm to this (0: off). Default 1. */
-  maxGradNorm?: number
-  /** Rows per forward/backward pass at most (default: no row limit). */
-  microBatchSize?: number
-  /** Padded tokens per forward/backward pass at most (default: 2048 CPU, 16384 GPU). */
-  microBatchTokens?: number
 }
 
 export interface WarmStartInput {
