@@ -55,7 +55,7 @@ export async function probeWarmStart(warm: Trainer, seed: number, hekFile: strin
     const { evaluation, rollouts } = await warm.evaluateRollouts(examples, { ...(source && { source }) })
     return arm(evaluation, source ? casePrecision(rollouts, examples).precision : undefined)
   }
-  const load = (file: string | undefined) => (file && existsSync(file) ? warm.experienceSource(HierarchicalExperience.load(file)) : undefined)
+  const load = (file: string | undefined) => (file && existsSync(file) ? warm.experienceSource(HierarchicalExperience.load(file, warm.hekLoadOptions())) : undefined)
   const hek = load(hekFile)
   const shuffled = load(shuffledFile)
   const pass = await warm.passAtK(examples, k)
