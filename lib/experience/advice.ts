@@ -72,9 +72,10 @@ export class PhrasingOracleSource implements ExperienceSource {
   forSearch(query: string, q: QaExample): string {
     const chain = q.chain ?? []
     const terms = termSet(query)
-    // The hop this query runs: the last chain entity it names; the advice is about the hop after it.
+    // The hop this query runs: the last chain entity it names whole (a world's names share words: "Tallow Bank" was
+    // founded by "Kesta Tallow", so half a name would place the query a hop too far); the advice is about the next hop.
     let at = -1
-    for (let i = 0; i < chain.length - 1; i++) if (coverage(termSet(chain[i]), terms) >= 0.5) at = i
+    for (let i = 0; i < chain.length - 1; i++) if (coverage(termSet(chain[i]), terms) === 1) at = i
     const next = at + 1
     return at >= 0 && next < (q.relations?.length ?? 0) ? adviceFor(q, next) : ''
   }
