@@ -16,6 +16,7 @@ import type { TrainConfigInput } from './config_input.js'
 
 // Who distils experiences (experience.distiller) is listed beside the experience block's schema.
 import { DISTILLERS, ExperienceOptionsSchema } from '../experience/options.js'
+import type { Same } from '../util/same_type.js'
 export { DISTILLERS }
 
 /**
@@ -275,7 +276,6 @@ export const TrainConfigSchema = TrainConfigObject
 export type TrainConfig = TrainConfigInput
 
 // The documented interface and the zod schema must describe the same object: this fails to compile when they drift.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 // Optional fields one side lacks pass Same, so the dotted paths of every field are compared too.
 type FieldPaths<T> = T extends readonly unknown[] | ((...args: never[]) => unknown)
   ? never

@@ -2,6 +2,7 @@
 // rest of the config, before any work, instead of the native binding refusing them after the warm start.
 import { z } from 'zod'
 import type { OptimizerOptions } from '../model/policy.js'
+import type { Same } from '../util/same_type.js'
 
 // The ranges are the native binding's (native/train/adamw.cc), checked here first so that the error names the config path.
 export const OptimizerOptionsSchema = z
@@ -23,6 +24,5 @@ export const OptimizerOptionsSchema = z
   .strict()
 
 // The schema and Policy's OptimizerOptions must describe the same object: this fails to compile when they drift apart.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 const optimizerSchemaMatchesPolicy: Same<Required<z.output<typeof OptimizerOptionsSchema>>, Required<OptimizerOptions>> = true
 void optimizerSchemaMatchesPolicy
