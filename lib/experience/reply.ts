@@ -7,6 +7,8 @@
  * `BadReplyError` with a kind, so a distiller can count it, skip that one reply and carry on with the others.
  */
 
+import { readBoundedBody } from '../util/bounded_body.js'
+
 /** Why one reply was unusable (the distiller adds 'invalid-json' and 'schema-mismatch' for the text inside). */
 export type BadReplyKind = 'oversized' | 'endless' | 'not-json-body' | 'no-choices' | 'non-string-content' | 'empty-content'
 
@@ -51,42 +53,14 @@ function preview(text: string, chars = 120): string {
   return JSON.stringify(t.length > chars ? `${t.slice(0, chars)}…` : t)
 }
 
-async function readText(res: Response, limits: ReplyLimits, msLeft: number, signal?: AbortSignal | null): Promise<string> {
-  if (!res.body) return ''
-  const reader = res.body.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  let late = false
-  // Cancelling the reader ends a pending read (done) and drops the connection.
-  const timer = setTimeout(() => {
-    late = true
-    reader.cancel().catch(() => {})
-  }, msLeft)
-  try {
-    for (;;) {
-      const endless = () => new BadReplyError('endless', `the reply was still arriving ${limits.timeoutMs} ms after the request (${size} bytes so far); cut`)
-      let chunk: ReadableStreamReadResult<Uint8Array>
-      try {
-        chunk = await reader.read()
-      } catch (e) {
-        // The client's own time-out (the same timeoutMs) aborts the body: the headers came, the body did not end.
-        if (signal?.aborted) throw endless()
-        throw e
-      }
-      const { done, value } = chunk
-      if (late) throw endless()
-      if (done) break
-      size += value.byteLength
-      if (size > limits.maxBytes) {
-        await reader.cancel().catch(() => {})
-        throw new BadReplyError('oversized', `the reply is over the cap of ${limits.maxBytes} bytes (maxReplyBytes); cut after ${size} bytes`)
-      }
-      chunks.push(value)
-    }
-  } finally {
-    clearTimeout(timer)
-  }
-  return Buffer.concat(chunks).toString('utf8')
+function readText(res: Response, limits: ReplyLimits, msLeft: number, signal?: AbortSignal | null): Promise<string> {
+  return readBoundedBody(res, {
+    maxBytes: limits.maxBytes,
+    msLeft,
+    signal,
+    oversized: (size) => new BadReplyError('oversized', `the reply is over the cap of ${limits.maxBytes} bytes (maxReplyBytes); cut after ${size} bytes`),
+    endless: (size) => new BadReplyError('endless', `the reply was still arriving ${limits.timeoutMs} ms after the request (${size} bytes so far); cut`),
+  })
 }
 
 /** A fetch whose bodies are read whole but bounded (see the file comment); the client parses the copy it returns. */

@@ -8,6 +8,7 @@
  * would send the queries elsewhere), and a result list longer than topk is refused (or cut, on request).
  */
 import { z } from 'zod'
+import { readBoundedBody } from '../util/bounded_body.js'
 import type { Passage, Retriever } from './types.js'
 
 export const HttpRetrieverOptionsSchema = z
@@ -143,7 +144,7 @@ export class HttpRetriever implements Retriever {
           status,
         )
       }
-      const text = await this.readCapped(res, attempt)
+      const text = await this.readCapped(res, attempt, controller.signal)
       if (status === 429 || status >= 500) throw new Retryable(`HTTP ${status} ${text.slice(0, 200)}`, status)
       if (status !== 200) {
         throw new RetrieverError(`HttpRetriever: POST ${this.url} answered HTTP ${status}: ${text.slice(0, 300)}`, attempt, status)
@@ -164,7 +165,7 @@ export class HttpRetriever implements Retriever {
   }
 
   /** The body as text, refused past maxResponseBytes (by its declared length, then while reading). */
-  private async readCapped(res: Response, attempt: number): Promise<string> {
+  private async readCapped(res: Response, attempt: number, signal: AbortSignal): Promise<string> {
     const max = this.options.maxResponseBytes
     const refuse = (what: string) =>
       new RetrieverError(`HttpRetriever: POST ${this.url} answered ${what}, over maxResponseBytes = ${max}; ask for fewer queries per request (batchSize) or a smaller topk`, attempt, res.status)
@@ -173,21 +174,14 @@ export class HttpRetriever implements Retriever {
       await res.body?.cancel().catch(() => {})
       throw refuse(`a body of ${declared} bytes`)
     }
-    if (!res.body) return ''
-    const reader = res.body.getReader()
-    const chunks: Uint8Array[] = []
-    let size = 0
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      size += value.byteLength
-      if (size > max) {
-        await reader.cancel().catch(() => {})
-        throw refuse(`more than ${max} bytes (cut after ${size})`)
-      }
-      chunks.push(value)
-    }
-    return Buffer.concat(chunks).toString('utf8')
+    return readBoundedBody(res, {
+      maxBytes: max,
+      msLeft: this.options.timeoutMs,
+      signal,
+      oversized: (size) => refuse(`more than ${max} bytes (cut after ${size})`),
+      // the attempt's own time-out aborted the body: retried, as a time-out before the headers is
+      endless: () => new Retryable(`timed out after ${this.options.timeoutMs} ms while reading the body`),
+    })
   }
 
   private parse(body: unknown, n: number, topk: number, attempt: number): Passage[][] {
