@@ -23,14 +23,20 @@ export interface RetrievalPrecision {
   precision?: number
 }
 
-/** The relations whose query words a text holds outside its role slots (stemmed content terms, all of them). */
-export function relationsNamed(text: string, words: Readonly<Record<string, string>> = RELATION_QUERY_WORDS): string[] {
+/**
+ * The relations a text names outside its role slots: those with a phrase (its query words, or any of a list of
+ * phrases) whose stemmed content terms are all in the text. One function for the HEK's retrieval precision and the
+ * compare report's case precision (lib/experiments/case_precision.ts), which adds the hops' names and phrasing nouns.
+ */
+export function relationsNamed(text: string, words: Readonly<Record<string, string | readonly string[]>> = RELATION_QUERY_WORDS): string[] {
   const have = new Set(stemmedTerms(withoutSlots(text)))
   return Object.entries(words)
-    .filter(([, w]) => {
-      const t = stemmedTerms(w)
-      return t.length > 0 && t.every((x) => have.has(x))
-    })
+    .filter(([, w]) =>
+      (typeof w === 'string' ? [w] : w).some((phrase) => {
+        const t = stemmedTerms(phrase)
+        return t.length > 0 && t.every((x) => have.has(x))
+      }),
+    )
     .map(([r]) => r)
 }
 

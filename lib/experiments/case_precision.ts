@@ -6,16 +6,15 @@ import type { Rollout } from '../agent/rollout.js'
 import type { QaExample } from '../env/types.js'
 import { PHRASING_NOUNS, hopForRelation } from '../env/world_phrasings.js'
 import { HOPS } from '../env/world_hops.js'
+import { relationsNamed } from '../experience/precision.js'
 
-/** Words that name each relation in a query: its passage word, its hop's name and its phrasing nouns. */
-const RELATION_WORDS: Array<[string, string[]]> = HOPS.map((h) => [h.relation, [...RELATION_QUERY_WORDS[h.relation].split(' '), h.name, ...PHRASING_NOUNS[h.name]]])
+/** What names each relation in a query: its passage words, its hop's name and its phrasing nouns. */
+const RELATION_PHRASES: Record<string, string[]> = Object.fromEntries(HOPS.map((h) => [h.relation, [RELATION_QUERY_WORDS[h.relation], h.name, ...PHRASING_NOUNS[h.name]]]))
 
-/** The relation a query or a case title names (the first relation whose words it contains), if any. */
+/** The relation a query or a case title names, if it names exactly one. */
 export function relationNamed(text: string): string | undefined {
-  const words = new Set(text.toLowerCase().split(/[^a-z]+/).filter(Boolean))
-  // 'city in' is the country hop's passage word pair: "in" alone names nothing.
-  for (const [relation, ws] of RELATION_WORDS) if (ws.filter((w) => w !== 'in' && w !== 'for').some((w) => words.has(w))) return relation
-  return undefined
+  const named = relationsNamed(text, RELATION_PHRASES)
+  return named.length === 1 ? named[0] : undefined
 }
 
 /** The title a case line opens with. */

@@ -20,3 +20,10 @@ test('the k-th search runs hop k: a case is precise when its title names that ho
   t.deepEqual(p, { fired: 4, searchCalls: 5, precision: 2 / 4 })
   t.true(Number.isNaN(casePrecision([rollout([turn()])], [q]).precision))
 })
+
+test('a title naming two relations (or one by its phrasing noun) is judged as the HEK build judges it', (t) => {
+  const two = rollout([turn("Experience: After searching [the question's entity] born married, the successful attempt searched x next; …\n")])
+  t.is(casePrecision([two], [q]).precision, 0)
+  const noun = rollout([turn("Experience: After searching [the question's entity] hometown, the successful attempt searched x next; …\n")])
+  t.is(casePrecision([noun], [q]).precision, 1)
+})
